@@ -1,0 +1,15 @@
+using System.CommandLine;
+
+namespace CoAR.Engine.Cli;
+
+public static class Program
+{
+    public static int Main(string[] args) => BuildRoot().Parse(args).Invoke();
+
+    /// <summary>The `coar` command tree; each subcommand lives in its own file.</summary>
+    public static RootCommand BuildRoot()
+    {
+        var root = new RootCommand("CoAR.Engine: Lumina-mGPT image generation and CoAR concept training.");
+        return root;
+    }
+}
