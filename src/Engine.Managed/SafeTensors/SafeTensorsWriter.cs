@@ -4,6 +4,8 @@ using System.Text.Encodings.Web;
 using System.Text.Json;
 using CoAR.Engine.Managed.Tensors;
 
+using CoAR.Engine.Managed.Files;
+
 namespace CoAR.Engine.Managed.SafeTensors;
 
 /// <summary>

@@ -2,6 +2,8 @@ using System.Buffers;
 using System.Text.Encodings.Web;
 using System.Text.Json;
 
+using CoAR.Engine.Managed.Files;
+
 namespace CoAR.Engine.Managed.SafeTensors;
 
 /// <summary>

@@ -8,7 +8,7 @@ namespace CoAR.Engine.Tests.Model;
 
 public class ChameleonModelTests
 {
-    private static readonly int[] Prompt = [0, 9100, 9200, 9300, 8710, 8197, 8804 + 2, 8804 + 3, 4, 5, 8195, 8803];
+    private static readonly int[] Prompt = [0, 8900, 8950, 8990, 8710, 8197, 8804 + 2, 8804 + 3, 4, 5, 8195, 8803];
 
     private static float[] Logits(ChameleonModel model, ForwardBatch batch, KvCache cache)
     {
@@ -96,7 +96,7 @@ public class ChameleonModelTests
             using var c = model.CreateCache(1, r.Length);
             return Logits(model, ForwardBatch.Single(r), c);
         }).ToArray();
-        using var cache = model.CreateCache(rows.Length, Prompt.Length);
+        using var cache = model.CreateCache(rows.Length, Prompt.Length + 1);
         var batched = Logits(model, ForwardBatch.Packed(rows), cache);
         int v = model.Config.VocabSize;
         for (int r = 0; r < rows.Length; r++)
