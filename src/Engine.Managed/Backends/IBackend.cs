@@ -79,4 +79,26 @@ public interface IBackend : IDisposable
 
     /// <summary>output[i, :] = x[indices[i], :]. x [T, D], indices [n] I32, output [n, D].</summary>
     void GatherRows(Tensor x, Tensor indices, Tensor output);
+
+    // ---- sampling ops (one row per image; all [n, V] F32 logits) ----
+
+    /// <summary>
+    /// Classifier-free guidance, written cond + (scale - 1) * (cond - uncond) so that scale 1 gives cond exactly.
+    /// cond, uncond, output [n, V] F32 (output may alias cond), scales [n] F32.
+    /// </summary>
+    void CfgCombine(Tensor cond, Tensor uncond, Tensor scales, Tensor output);
+
+    /// <summary>
+    /// Per row r with rules[r] = (forced, from, to): if forced &gt;= 0 every logit but forced's becomes -inf; otherwise
+    /// every logit outside [from, to) does. logits [n, V] F32 in place, rules [n, 3] I32.
+    /// </summary>
+    void ConstrainLogits(Tensor logits, Tensor rules);
+
+    /// <summary>
+    /// Per row: keep the topK[r] largest logits (all values tied with the k-th are kept; k &lt;= 0 keeps all), divide by
+    /// temperature[r], softmax, and draw one id with u = Philox.Uniform(seed, counter): the smallest id (in id
+    /// order) whose cumulative probability exceeds u * total. logits [n, V] F32 (unchanged), topK [n] I32,
+    /// temperature [n] F32, rngKeys [n, 4] I32 (seed low, seed high, counter low, counter high), output [n] I32.
+    /// </summary>
+    void SampleTopK(Tensor logits, Tensor topK, Tensor temperature, Tensor rngKeys, Tensor output);
 }
