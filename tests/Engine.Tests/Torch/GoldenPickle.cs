@@ -28,6 +28,17 @@ internal static class GoldenPickle
         + "73714c473fe0000000000000473feccccccccccccd86714d5806000000706172616d73714e5d714f4b006175617561580d00"
         + "00006c725f7363686564756c65727371505d7151752e";
 
+    /// <summary>
+    /// torch.save(..., pickle_protocol=4) of OrderedDict(w=tensor of a 2-float storage, n=-300, big=2**40,
+    /// neg=-2**40, f=1.5): FRAME, SHORT_BINUNICODE, MEMOIZE, STACK_GLOBAL and LONG1 in CPython's own bytes.
+    /// </summary>
+    internal const string Protocol4Hex =
+        "800495c8000000000000008c0b636f6c6c656374696f6e73948c0b4f72646572656444696374949394295294288c0177948c"
+        + "0c746f7263682e5f7574696c73948c125f72656275696c645f74656e736f725f763294939428288c0773746f72616765948c"
+        + "05746f726368948c0c466c6f617453746f726167659493948c0130948c03637075944b027494514b004b0285944b01859489"
+        + "6802295294749452948c016e944ad4feffff8c03626967948a060000000000018c036e6567948a060000000000ff8c016694"
+        + "473ff8000000000000752e";
+
     internal static readonly float[] F32Values = [1.5f, -2f, 3.25f, 0f, 10f, -0.125f];
     internal static readonly ushort[] Bf16Bits = [0x3F80, 0xC040, 0x4049, 0x3E00]; // 1, -3, 3.140625, 0.125
     internal static readonly float[] F16Values = [0.5f, -65504f, 0.000061035156f];

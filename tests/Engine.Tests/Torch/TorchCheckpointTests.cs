@@ -74,6 +74,20 @@ public class TorchCheckpointTests
     }
 
     [Test]
+    public void Protocol4PicklesRead()
+    {
+        string path = PathFor("p4.pt");
+        TorchZipWriter.Write(path, Convert.FromHexString(GoldenPickle.Protocol4Hex),
+            new Dictionary<string, byte[]> { ["0"] = GoldenPickle.Bytes(new[] { 0.25f, -8f }) });
+        TorchCheckpoint checkpoint = TorchCheckpoint.Load(path);
+        Assert.That(Floats(Tensor(checkpoint, "w")), Is.EqualTo(new[] { 0.25f, -8f }));
+        Assert.That(checkpoint.Skipped, Is.EqualTo(new SkippedEntry[]
+        {
+            new("n", "int -300"), new("big", "int 1099511627776"), new("neg", "int -1099511627776"), new("f", "float 1.5"),
+        }));
+    }
+
+    [Test]
     public void TensorsSharingAStorageEachGetTheirElements()
     {
         var storage = new FakeStorage("FloatStorage", DType.F32, GoldenPickle.Bytes(Enumerable.Range(0, 12).Select(i => (float)i).ToArray()));

@@ -1,5 +1,5 @@
 # How GoldenPickle.Hex was made: CPython's own C pickler at protocol 2, with stand-in torch modules carrying
-# torch.save's persistent_id (serialization._save) and Tensor/Parameter.__reduce_ex__. Run: python3 golden_pickle.py
+# torch.save's persistent_id (serialization._save) and Tensor/Parameter.__reduce_ex__. Run: python3 golden_pickle.py (prints Hex, then Protocol4Hex)
 import collections, io, pickle, sys, types
 
 torch = types.ModuleType("torch"); utils = types.ModuleType("torch._utils")
@@ -23,7 +23,7 @@ class Parameter:
     def __reduce_ex__(self, proto):
         return (_rebuild_parameter, (self.data, True, collections.OrderedDict()))
 
-def dump(obj):
+def dump(obj, protocol=2):
     id_map = {}
     def persistent_id(obj):
         if isinstance(obj, Storage):
@@ -31,7 +31,7 @@ def dump(obj):
             return ("storage", obj.cls, key, "cpu", obj.numel)
         return None
     buf = io.BytesIO()
-    p = pickle.Pickler(buf, protocol=2)
+    p = pickle.Pickler(buf, protocol=protocol)
     p.persistent_id = persistent_id
     p.dump(obj)
     return buf.getvalue()
@@ -55,4 +55,7 @@ root = {
                           "param_groups": [{"lr": 0.0001, "betas": (0.5, 0.9), "params": [0]}]}],
     "lr_schedulers": [],
 }
-sys.stdout.write(dump(root).hex())
+print(dump(root).hex())
+# torch.save(..., pickle_protocol=4): FRAME, SHORT_BINUNICODE, MEMOIZE, STACK_GLOBAL; and ints of every width.
+small = collections.OrderedDict([("w", Tensor(Storage(FloatStorage, 2), 0, (2,), (1,))), ("n", -300), ("big", 2 ** 40), ("neg", -(2 ** 40)), ("f", 1.5)])
+print(dump(small, protocol=4).hex())
