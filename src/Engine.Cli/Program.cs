@@ -13,6 +13,7 @@ public static class Program
         var root = new RootCommand("CoAR.Engine: Lumina-mGPT image generation and CoAR concept training.");
         root.Subcommands.Add(InspectCommand.Create());
         root.Subcommands.Add(MakeModelCommand.Create());
+        root.Subcommands.Add(ConvertVqganCommand.Create());
         return root;
     }
 }
