@@ -1,5 +1,6 @@
 using System.Runtime.InteropServices;
 using CoAR.Engine.Graph.Imaging;
+using CoAR.Engine.Managed.SafeTensors;
 using CoAR.Engine.Managed.Tensors;
 using CoAR.Engine.Managed.Torch;
 using CoAR.Engine.Tools.Vqgan;
@@ -26,7 +27,15 @@ public class VqganConverterTests
     [TearDown]
     public void DeleteDirectory() => Directory.Delete(_dir, recursive: true);
 
-    private void Capture(IReadOnlyList<CheckpointTensor> tensors, string path) => (_written, _writtenPath) = (tensors, path);
+    /// <summary>Converts through the real safetensors writer and reads back what landed on disk.</summary>
+    private VqganConversion Convert(string ckpt, string? yaml, string outDir)
+    {
+        var result = VqganConverter.Convert(ckpt, yaml, outDir);
+        _writtenPath = Path.Combine(outDir, VqganConverter.WeightsFileName);
+        using var file = SafeTensorsFile.Open(_writtenPath);
+        _written = file.Tensors.Select(t => new CheckpointTensor(t.Name, t.DType, t.Shape, file.GetBytes(t).ToArray())).ToList();
+        return result;
+    }
 
     /// <summary>
     /// A Lightning checkpoint of the tiny VQGAN: the codebook stored as BF16, the decoder's conv_out as F16, the rest
@@ -87,7 +96,7 @@ public class VqganConverterTests
         string yaml = WriteYaml();
         string outDir = Path.Combine(_dir, "out");
 
-        VqganConversion result = VqganConverter.Convert(ckpt, yaml, outDir, Capture);
+        VqganConversion result = Convert(ckpt, yaml, outDir);
 
         var layout = VqganWeightLayout.Expected(TinyVqgan.Config);
         Assert.That(_writtenPath, Is.EqualTo(Path.Combine(outDir, "vqgan.safetensors")));
@@ -111,7 +120,7 @@ public class VqganConverterTests
     {
         var (ckpt, _) = WriteCheckpoint(prefix: "model.vqmodel.", lightning: false);
         WriteYaml(); // beside the checkpoint, where a null yaml path looks
-        VqganConversion result = VqganConverter.Convert(ckpt, null, Path.Combine(_dir, "out"), Capture);
+        VqganConversion result = Convert(ckpt, null, Path.Combine(_dir, "out"));
         Assert.That(result.TensorCount, Is.EqualTo(VqganWeightLayout.Expected(TinyVqgan.Config).Count));
         Assert.That(_written![0].Name, Is.EqualTo("encoder.conv_in.weight"));
     }
@@ -120,7 +129,7 @@ public class VqganConverterTests
     public void AMissingKeyIsNamed()
     {
         var (ckpt, _) = WriteCheckpoint(t => t.Name == "decoder.up.2.block.1.conv1.bias" ? null : t);
-        var e = Assert.Throws<InvalidDataException>(() => VqganConverter.Convert(ckpt, WriteYaml(), _dir, Capture));
+        var e = Assert.Throws<InvalidDataException>(() => VqganConverter.Convert(ckpt, WriteYaml(), _dir));
         Assert.That(e!.Message, Does.EndWith("missing tensor decoder.up.2.block.1.conv1.bias [64]"));
         Assert.That(_written, Is.Null, "nothing is written when the check fails");
     }
@@ -129,7 +138,7 @@ public class VqganConverterTests
     public void AMisshapenKeyIsNamed()
     {
         var (ckpt, _) = WriteCheckpoint(t => t.Name == "quant_conv.weight" ? t with { Shape = [8, 4, 2, 1] } : t);
-        var e = Assert.Throws<InvalidDataException>(() => VqganConverter.Convert(ckpt, WriteYaml(), _dir, Capture));
+        var e = Assert.Throws<InvalidDataException>(() => VqganConverter.Convert(ckpt, WriteYaml(), _dir));
         Assert.That(e!.Message, Does.EndWith("tensor quant_conv.weight is [8,4,2,1], expected [8,8,1,1] for the yaml's config"));
     }
 
@@ -137,7 +146,7 @@ public class VqganConverterTests
     public void KeysTheConfigDoesNotHaveAreAnError()
     {
         var (ckpt, _) = WriteCheckpoint(t => t.Name == "encoder.conv_in.bias" ? t with { Name = "encoder.down.0.attn.0.q.bias" } : t);
-        var e = Assert.Throws<InvalidDataException>(() => VqganConverter.Convert(ckpt, WriteYaml(), _dir, Capture));
+        var e = Assert.Throws<InvalidDataException>(() => VqganConverter.Convert(ckpt, WriteYaml(), _dir));
         Assert.That(e!.Message, Does.Contain("not part of the VQGAN the yaml describes").And.Contain("encoder.down.0.attn.0.q.bias"));
     }
 
@@ -145,7 +154,7 @@ public class VqganConverterTests
     public void AMissingYamlSaysHowToPassIt()
     {
         var (ckpt, _) = WriteCheckpoint();
-        var e = Assert.Throws<FileNotFoundException>(() => VqganConverter.Convert(ckpt, null, _dir, Capture));
+        var e = Assert.Throws<FileNotFoundException>(() => VqganConverter.Convert(ckpt, null, _dir));
         Assert.That(e!.Message, Does.Contain("vqgan.yaml").And.Contain("--yaml"));
     }
 }

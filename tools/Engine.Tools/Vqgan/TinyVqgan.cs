@@ -18,12 +18,10 @@ public static class TinyVqgan
         DoubleZ: false);
 
     /// <summary>Writes vqgan.safetensors and vqgan.json into <paramref name="dir"/>.</summary>
-    public static void Write(string dir, int seed) => Write(dir, seed, SafetensorsOutput.Write);
-
-    internal static void Write(string dir, int seed, TensorFileWriter writeWeights)
+    public static void Write(string dir, int seed)
     {
         Directory.CreateDirectory(dir);
-        writeWeights(CreateWeights(seed), Path.Combine(dir, VqganConverter.WeightsFileName));
+        SafetensorsOutput.Write(CreateWeights(seed), Path.Combine(dir, VqganConverter.WeightsFileName));
         Config.Save(Path.Combine(dir, VqganConverter.ConfigFileName));
     }
 

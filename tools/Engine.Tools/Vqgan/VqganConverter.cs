@@ -21,10 +21,7 @@ public static class VqganConverter
     private const string LossPrefix = "loss.";
 
     /// <param name="yamlPath">Null: vqgan.yaml beside the checkpoint.</param>
-    public static VqganConversion Convert(string ckptPath, string? yamlPath, string outDir) =>
-        Convert(ckptPath, yamlPath, outDir, SafetensorsOutput.Write);
-
-    internal static VqganConversion Convert(string ckptPath, string? yamlPath, string outDir, TensorFileWriter writeWeights)
+    public static VqganConversion Convert(string ckptPath, string? yamlPath, string outDir)
     {
         ArgumentException.ThrowIfNullOrEmpty(ckptPath);
         ArgumentException.ThrowIfNullOrEmpty(outDir);
@@ -39,7 +36,7 @@ public static class VqganConverter
         Directory.CreateDirectory(outDir);
         string weightsPath = Path.Combine(outDir, WeightsFileName);
         string configPath = Path.Combine(outDir, ConfigFileName);
-        writeWeights(selection.Weights, weightsPath);
+        SafetensorsOutput.Write(selection.Weights, weightsPath);
         config.Save(configPath);
 
         return new VqganConversion(config, weightsPath, configPath, selection.Weights.Count,
