@@ -1,0 +1,106 @@
+using System.Runtime.InteropServices;
+
+namespace CoAR.Engine.Managed.Interop;
+
+/// <summary>
+/// Finds and loads one native library: an override variable names the file outright, otherwise each candidate (bare
+/// sonames go through the system loader's search, absolute paths are tried directly) is tried in order. The first
+/// attempt's outcome is kept, with a line per path tried, so a failure can say exactly where it looked.
+/// </summary>
+internal sealed class NativeLibraryProbe
+{
+    private readonly Func<IReadOnlyList<string>> candidates;
+    private readonly Lock gate = new();
+    private bool attempted;
+    private nint handle;
+    private string? loadedPath;
+    private readonly List<string> trace = [];
+
+    public NativeLibraryProbe(string name, string description, string overrideVariable, Func<IReadOnlyList<string>> candidates)
+    {
+        Name = name;
+        Description = description;
+        OverrideVariable = overrideVariable;
+        this.candidates = candidates;
+    }
+
+    /// <summary>Short name for messages ("libcuda").</summary>
+    public string Name { get; }
+
+    public string Description { get; }
+
+    /// <summary>Environment variable that, when set, is the only path tried.</summary>
+    public string OverrideVariable { get; }
+
+    /// <summary>The path or soname that loaded; null before a successful load.</summary>
+    public string? LoadedPath
+    {
+        get { lock (gate) return loadedPath; }
+    }
+
+    /// <summary>One line per path tried: the path and what happened.</summary>
+    public IReadOnlyList<string> Trace
+    {
+        get { lock (gate) return [.. trace]; }
+    }
+
+    public bool TryLoad(out nint library)
+    {
+        lock (gate)
+        {
+            if (!attempted)
+            {
+                attempted = true;
+                Probe();
+            }
+            library = handle;
+            return handle != 0;
+        }
+    }
+
+    /// <summary>Why the library could not be loaded: its name, and every path tried with the loader's answer.</summary>
+    public string FailureReason()
+    {
+        lock (gate)
+        {
+            var lines = string.Join(Environment.NewLine, trace.Select(t => "  " + t));
+            var overridden = Environment.GetEnvironmentVariable(OverrideVariable);
+            var how = string.IsNullOrEmpty(overridden)
+                ? $"set {OverrideVariable} to its full path if it is installed elsewhere"
+                : $"{OverrideVariable}={overridden} could not be loaded";
+            return $"{Name} ({Description}) was not found ({how}); tried:{Environment.NewLine}{lines}";
+        }
+    }
+
+    private void Probe()
+    {
+        foreach (var candidate in candidates())
+        {
+            bool rooted = Path.IsPathRooted(candidate);
+            if (rooted && !File.Exists(candidate))
+            {
+                trace.Add($"{candidate}: no such file");
+                continue;
+            }
+            try
+            {
+                handle = NativeLibrary.Load(candidate);
+                loadedPath = candidate;
+                trace.Add($"{candidate}: loaded");
+                return;
+            }
+            catch (Exception e) when (e is DllNotFoundException or BadImageFormatException)
+            {
+                trace.Add($"{candidate}{(rooted ? "" : " (system search path)")}: {LoaderError(e.Message)}");
+            }
+        }
+    }
+
+    /// <summary>The runtime wraps dlerror's text in advice about strace; keep the loader's own words.</summary>
+    private static string LoaderError(string message)
+    {
+        var lines = message.Split('\n', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
+        var loader = lines.Where(l => l.Contains(": ", StringComparison.Ordinal) && !l.StartsWith("Unable to load", StringComparison.Ordinal)).ToList();
+        return loader.Count > 0 ? string.Join("; ", loader.Distinct()) : string.Join(" ", lines);
+    }
+}
