@@ -1,4 +1,5 @@
 using System.CommandLine;
+using CoAR.Engine.Cli.Commands;
 
 namespace CoAR.Engine.Cli;
 
@@ -10,6 +11,7 @@ public static class Program
     public static RootCommand BuildRoot()
     {
         var root = new RootCommand("CoAR.Engine: Lumina-mGPT image generation and CoAR concept training.");
+        root.Subcommands.Add(InfoCommand.Create());
         return root;
     }
 }

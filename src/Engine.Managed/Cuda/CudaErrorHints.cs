@@ -48,20 +48,6 @@ internal static class CudaErrorHints
 
     /// <summary>For an allocation that did not fit: what was asked for against what the device had free.</summary>
     public static string OutOfMemory(string what, long requestedBytes, ulong freeBytes, ulong totalBytes) =>
-        $"Requested {Bytes((ulong)requestedBytes)} ({requestedBytes} bytes) for {what}, but the device has {Bytes(freeBytes)} " +
-        $"free of {Bytes(totalBytes)}: free buffers, lower the batch or image size, or use a GPU with more memory.";
-
-    /// <summary>A byte count in binary units ("1.50 GiB").</summary>
-    public static string Bytes(ulong bytes)
-    {
-        string[] units = ["bytes", "KiB", "MiB", "GiB", "TiB"];
-        double value = bytes;
-        int unit = 0;
-        while (value >= 1024 && unit < units.Length - 1)
-        {
-            value /= 1024;
-            unit++;
-        }
-        return unit == 0 ? $"{bytes} bytes" : $"{value:0.00} {units[unit]}";
-    }
+        $"Requested {ByteSize.Format((ulong)requestedBytes)} ({requestedBytes} bytes) for {what}, but the device has {ByteSize.Format(freeBytes)} " +
+        $"free of {ByteSize.Format(totalBytes)}: free buffers, lower the batch or image size, or use a GPU with more memory.";
 }

@@ -178,7 +178,7 @@ public sealed unsafe class DeviceBuffer<T> : CudaResource where T : unmanaged
         var what = $"DeviceBuffer<{typeof(T).Name}>[{Length}]";
         var hint = CuNative.cuMemGetInfo_v2(&free, &total) == CuResult.Success
             ? CudaErrorHints.OutOfMemory(what, bytes, free, total)
-            : $"Requested {CudaErrorHints.Bytes((ulong)bytes)} for {what}; the free amount could not be read. {CudaErrorHints.For(result)}";
+            : $"Requested {ByteSize.Format((ulong)bytes)} for {what}; the free amount could not be read. {CudaErrorHints.For(result)}";
         return CudaCheck.Failure(result, "cuMemAlloc_v2", hint: hint);
     }
 

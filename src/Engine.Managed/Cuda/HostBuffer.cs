@@ -22,7 +22,7 @@ public sealed unsafe class HostBuffer<T> : CudaResource where T : unmanaged
         var result = CuNative.cuMemHostAlloc(&allocated, (nuint)bytes, 0);
         if (result == CuResult.OutOfMemory)
             throw CudaCheck.Failure(result, "cuMemHostAlloc", hint:
-                $"Could not pin {CudaErrorHints.Bytes((ulong)bytes)} of host memory for HostBuffer<{typeof(T).Name}>[{length}]: " +
+                $"Could not pin {ByteSize.Format((ulong)bytes)} of host memory for HostBuffer<{typeof(T).Name}>[{length}]: " +
                 "the system is short of RAM or the locked-memory limit (ulimit -l) is too low.");
         CudaCheck.Ok(result, "cuMemHostAlloc");
         pointer = (T*)allocated;

@@ -10,18 +10,19 @@ namespace CoAR.Engine.Managed.Cuda;
 /// <list type="bullet">
 /// <item>--gpu-architecture=sm_XY (CUBIN) or compute_XY (PTX): the target;</item>
 /// <item>-std=c++17: the language the kernels are written in;</item>
-/// <item>-default-device: helpers without an execution space are device functions (no __device__ noise);</item>
-/// <item>-DCOAR_KERNELS=1: lets a source tell it is compiled by the engine;</item>
+/// <item>--ptxas-options=--warn-on-spills: a register spill is a warning, and the compile test fails on warnings;</item>
+/// <item>-DCOAR_KERNELS=1: marks a build of kernels/ (CMakeLists.txt passes it too);</item>
 /// <item>then <see cref="KernelCompilerOptions.ExtraOptions"/>.</item>
 /// </list>
 /// Fast math stays off (NVRTC's default): kernels opt into approximate exp2 explicitly (common.cuh's fast_exp2), so
 /// everything else keeps IEEE division, square roots and denormals, which the CPU reference assumes.
-/// -lineinfo is not a default: NVRTC 11.8 crashes the process (SIGSEGV) building an sm_90 CUBIN with line information
-/// for functions inlined from a header; add it through ExtraOptions to profile with a newer NVRTC.
+/// Not used: -default-device, because device helpers say __device__ so each file also builds under nvcc exactly as
+/// NVRTC builds it; -lineinfo, because NVRTC 11.8 crashes the process (SIGSEGV) building an sm_90 CUBIN with line
+/// information for functions inlined from a header (add it through ExtraOptions to profile with a newer NVRTC).
 /// </summary>
 public sealed class KernelCompiler
 {
-    public static readonly IReadOnlyList<string> DefaultOptions = ["-std=c++17", "-default-device", "-DCOAR_KERNELS=1"];
+    public static readonly IReadOnlyList<string> DefaultOptions = ["-std=c++17", "--ptxas-options=--warn-on-spills", "-DCOAR_KERNELS=1"];
 
     private readonly KernelCache? cache;
     private int nvrtcCompilations;

@@ -11,10 +11,10 @@ namespace CoAR.Engine.Managed.Interop;
 internal static class NativeLibraries
 {
     public static readonly NativeLibraryProbe Cuda = new(
-        "libcuda", "the NVIDIA driver library", "COAR_LIBCUDA", () => NativeLibraryCandidates.ForLibcuda(Environment.GetEnvironmentVariable));
+        "libcuda", "the NVIDIA driver library", "COAR_LIBCUDA", "cuInit", () => NativeLibraryCandidates.ForLibcuda(Environment.GetEnvironmentVariable));
 
     public static readonly NativeLibraryProbe Nvrtc = new(
-        "libnvrtc", "the CUDA run-time compiler", "COAR_NVRTC", () => NativeLibraryCandidates.ForNvrtc(Environment.GetEnvironmentVariable));
+        "libnvrtc", "the CUDA run-time compiler", "COAR_NVRTC", "nvrtcVersion", () => NativeLibraryCandidates.ForNvrtc(Environment.GetEnvironmentVariable));
 
     private static readonly Lock Gate = new();
     private static bool registered;

@@ -10,14 +10,22 @@ namespace CoAR.Engine.Managed.Interop;
 internal sealed class NativeLibraryProbe
 {
     private readonly Func<IReadOnlyList<string>> candidates;
+    private readonly string anchorSymbol;
     private readonly Lock gate = new();
     private bool attempted;
     private nint handle;
     private string? loadedPath;
     private readonly List<string> trace = [];
 
-    public NativeLibraryProbe(string name, string description, string overrideVariable, Func<IReadOnlyList<string>> candidates)
+    /// <param name="name">Short name for messages ("libcuda").</param>
+    /// <param name="description">What the library is, for messages.</param>
+    /// <param name="overrideVariable">Environment variable that names the file outright.</param>
+    /// <param name="anchorSymbol">An export of the library, used to find the file a bare soname resolved to.</param>
+    /// <param name="candidates">Sonames and paths to try, in order.</param>
+    public NativeLibraryProbe(string name, string description, string overrideVariable, string anchorSymbol,
+        Func<IReadOnlyList<string>> candidates)
     {
+        this.anchorSymbol = anchorSymbol;
         Name = name;
         Description = description;
         OverrideVariable = overrideVariable;
@@ -32,7 +40,7 @@ internal sealed class NativeLibraryProbe
     /// <summary>Environment variable that, when set, is the only path tried.</summary>
     public string OverrideVariable { get; }
 
-    /// <summary>The path or soname that loaded; null before a successful load.</summary>
+    /// <summary>The file that loaded (a soname found by the system search is resolved to its file); null before a load.</summary>
     public string? LoadedPath
     {
         get { lock (gate) return loadedPath; }
@@ -85,8 +93,8 @@ internal sealed class NativeLibraryProbe
             try
             {
                 handle = NativeLibrary.Load(candidate);
-                loadedPath = candidate;
-                trace.Add($"{candidate}: loaded");
+                loadedPath = rooted ? candidate : LoadedFile.Of(handle, anchorSymbol) ?? candidate;
+                trace.Add(loadedPath == candidate ? $"{candidate}: loaded" : $"{candidate} (system search path): loaded {loadedPath}");
                 return;
             }
             catch (Exception e) when (e is DllNotFoundException or BadImageFormatException)

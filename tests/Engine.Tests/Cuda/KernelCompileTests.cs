@@ -73,15 +73,31 @@ public class KernelCompileTests
         Assert.That(error.Message, Does.Contain("nvrtcCompileProgram").And.Contain("-std=c++17").And.Contain("undeclared_name"));
     }
 
-    [Test]
-    public void AWarningReachesTheLog()
+    private const string UnusedVariable = "extern \"C\" __global__ void warns_f32(float* x) { int unused = 3; x[0] = 1.0f; }\n";
+
+    // 320 live floats per thread cannot fit in 255 registers.
+    private const string Spills = """
+        extern "C" __global__ void spills_f32(float* out, const float* in, int k) {
+            float values[320];
+        #pragma unroll
+            for (int i = 0; i < 320; i++) values[i] = in[i * 33 + threadIdx.x];
+            float sum = 0.0f;
+        #pragma unroll
+            for (int i = 0; i < 320; i++) sum += values[(i * 13) % 320] * values[i];
+            out[threadIdx.x] = sum + values[k];
+        }
+        """;
+
+    [TestCase(UnusedVariable, "unused", TestName = "AWarningReachesTheLog(unused variable)")]
+    [TestCase(Spills, "spill", TestName = "AWarningReachesTheLog(register spill)")]
+    public void AWarningReachesTheLog(string source, string expected)
     {
-        // The strict check above only means something if NVRTC's warnings do show up in the log we read.
+        // The strict check above only means something if NVRTC's and ptxas's warnings do show up in the log we read.
         NvrtcRequirement.EnsureLoaded();
-        var sources = KernelSourceSet.Embedded.With("warns.cu", "extern \"C\" __global__ void warns_f32(float* x) { int unused = 3; x[0] = 1.0f; }\n");
+        var sources = KernelSourceSet.Embedded.With("warns.cu", source);
         var compiled = new KernelCompiler(new KernelCompilerOptions { Sources = sources }).Compile("warns.cu", new ComputeCapability(8, 0));
 
-        Assert.That(compiled.Log, Does.Contain("warning").IgnoreCase.And.Contain("unused"));
+        Assert.That(compiled.Log, Does.Contain("warning").IgnoreCase.And.Contain(expected));
     }
 
     [Test]

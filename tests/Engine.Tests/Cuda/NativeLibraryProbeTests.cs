@@ -40,7 +40,9 @@ public class NativeLibraryProbeTests
         Assert.That(Nvrtc.TryLoad(out var reason), Is.True);
         Assert.That(Nvrtc.LibraryPath, Is.Not.Null);
         Assert.That(reason, Does.Contain(Nvrtc.LibraryPath!).And.Contain($"NVRTC {Nvrtc.Version}"));
-        Assert.That(Nvrtc.ProbeTrace[^1], Does.EndWith(": loaded"));
+        Assert.That(Nvrtc.ProbeTrace[^1], Does.Contain(": loaded"));
+        Assert.That(Path.IsPathRooted(Nvrtc.LibraryPath), Is.True, "a soname found by the system search is resolved to its file");
+        Assert.That(File.Exists(Nvrtc.LibraryPath), Is.True);
         Assert.That(Nvrtc.Version.Major, Is.InRange(11, 13));
     }
 
@@ -51,7 +53,7 @@ public class NativeLibraryProbeTests
         var candidates = NativeLibraryCandidates.ForNvrtc(Environment(("COAR_NVRTC", missing), ("LD_LIBRARY_PATH", "/opt/elsewhere")));
         Assert.That(candidates, Is.EqualTo(new[] { missing }));
 
-        var probe = new NativeLibraryProbe("libnvrtc", "the CUDA run-time compiler", "COAR_TEST_UNSET_VARIABLE", () => candidates);
+        var probe = new NativeLibraryProbe("libnvrtc", "the CUDA run-time compiler", "COAR_TEST_UNSET_VARIABLE", "nvrtcVersion", () => candidates);
         Assert.That(probe.TryLoad(out var handle), Is.False);
         Assert.That(handle, Is.EqualTo(nint.Zero));
         Assert.That(probe.FailureReason(), Does.Contain($"{missing}: no such file").And.Contain("COAR_TEST_UNSET_VARIABLE"));
@@ -62,7 +64,7 @@ public class NativeLibraryProbeTests
     {
         var fake = Path.Combine(directory, "libnvrtc.so.12");
         File.WriteAllText(fake, "not an ELF file");
-        var probe = new NativeLibraryProbe("libnvrtc", "the CUDA run-time compiler", "COAR_NVRTC", () => NativeLibraryCandidates.NvrtcFilesIn(directory).ToList());
+        var probe = new NativeLibraryProbe("libnvrtc", "the CUDA run-time compiler", "COAR_NVRTC", "nvrtcVersion", () => NativeLibraryCandidates.NvrtcFilesIn(directory).ToList());
 
         Assert.That(probe.TryLoad(out _), Is.False);
         var line = probe.Trace.Single(t => t.StartsWith(fake + ":", StringComparison.Ordinal));
