@@ -125,7 +125,7 @@ public sealed unsafe class CudaContext : IDisposable
         {
             var result = remaining[i].ReleaseForContext();
             if (result != CuResult.Success)
-                first ??= CudaCheck.Failure(result, remaining[i].ReleaseCallName);
+                first ??= CudaCheck.Failure(result, remaining[i].ReleaseCall);
         }
         handle = 0;
         var released = CuNative.cuDevicePrimaryCtxRelease_v2(device);

@@ -49,7 +49,7 @@ public sealed unsafe class CudaEvent : CudaResource
         return milliseconds;
     }
 
-    private protected override CuResult Release() => CuNative.cuEventDestroy_v2(handle);
+    internal override CuResult Release() => CuNative.cuEventDestroy_v2(handle);
 
-    private protected override string ReleaseCall => "cuEventDestroy_v2";
+    internal override string ReleaseCall => "cuEventDestroy_v2";
 }

@@ -78,7 +78,7 @@ public sealed unsafe class CudaModule : CudaResource
         return string.IsNullOrWhiteSpace(jitLog) ? hint : $"{hint} JIT log: {jitLog.Trim()}";
     }
 
-    private protected override CuResult Release() => CuNative.cuModuleUnload(handle);
+    internal override CuResult Release() => CuNative.cuModuleUnload(handle);
 
-    private protected override string ReleaseCall => "cuModuleUnload";
+    internal override string ReleaseCall => "cuModuleUnload";
 }

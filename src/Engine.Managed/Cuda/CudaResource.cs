@@ -22,10 +22,10 @@ public abstract class CudaResource : IDisposable
     private protected void Register() => registration = Context.Adopt(this);
 
     /// <summary>Frees the native object; the context is current. Returns the driver's result so the caller decides.</summary>
-    private protected abstract Interop.CuResult Release();
+    internal abstract Interop.CuResult Release();
 
     /// <summary>The driver entry point <see cref="Release"/> calls, for the error message.</summary>
-    private protected abstract string ReleaseCall { get; }
+    internal abstract string ReleaseCall { get; }
 
     public void Dispose()
     {
@@ -46,8 +46,6 @@ public abstract class CudaResource : IDisposable
         registration = null;
         return Release();
     }
-
-    internal string ReleaseCallName => ReleaseCall;
 
     private protected void ThrowIfDisposed()
     {

@@ -51,7 +51,7 @@ public sealed unsafe class CudaStream : CudaResource
         }
     }
 
-    private protected override CuResult Release() => CuNative.cuStreamDestroy_v2(handle);
+    internal override CuResult Release() => CuNative.cuStreamDestroy_v2(handle);
 
-    private protected override string ReleaseCall => "cuStreamDestroy_v2";
+    internal override string ReleaseCall => "cuStreamDestroy_v2";
 }

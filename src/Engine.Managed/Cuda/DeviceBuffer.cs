@@ -15,8 +15,12 @@ public sealed unsafe class DeviceBuffer<T> : CudaResource where T : unmanaged
     {
         ArgumentOutOfRangeException.ThrowIfNegative(length);
         Length = length;
+        // Even an empty buffer is registered, so the context's teardown marks it disposed like the others.
         if (length == 0)
+        {
+            Register();
             return;
+        }
         context.MakeCurrent();
         long bytes = checked(length * sizeof(T));
         ulong allocated;
@@ -182,7 +186,7 @@ public sealed unsafe class DeviceBuffer<T> : CudaResource where T : unmanaged
         return CudaCheck.Failure(result, "cuMemAlloc_v2", hint: hint);
     }
 
-    private protected override CuResult Release() => pointer == 0 ? CuResult.Success : CuNative.cuMemFree_v2(pointer);
+    internal override CuResult Release() => pointer == 0 ? CuResult.Success : CuNative.cuMemFree_v2(pointer);
 
-    private protected override string ReleaseCall => "cuMemFree_v2";
+    internal override string ReleaseCall => "cuMemFree_v2";
 }

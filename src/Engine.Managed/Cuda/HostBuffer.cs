@@ -14,8 +14,12 @@ public sealed unsafe class HostBuffer<T> : CudaResource where T : unmanaged
     {
         ArgumentOutOfRangeException.ThrowIfNegative(length);
         Length = length;
+        // Even an empty buffer is registered, so the context's teardown marks it disposed like the others.
         if (length == 0)
+        {
+            Register();
             return;
+        }
         context.MakeCurrent();
         long bytes = checked(length * sizeof(T));
         void* allocated;
@@ -47,7 +51,7 @@ public sealed unsafe class HostBuffer<T> : CudaResource where T : unmanaged
         ? new Span<T>(Pointer, (int)Length)
         : throw new InvalidOperationException($"HostBuffer<{typeof(T).Name}> of {Length} elements is too long for a span; use Pointer");
 
-    private protected override CuResult Release() => pointer == null ? CuResult.Success : CuNative.cuMemFreeHost(pointer);
+    internal override CuResult Release() => pointer == null ? CuResult.Success : CuNative.cuMemFreeHost(pointer);
 
-    private protected override string ReleaseCall => "cuMemFreeHost";
+    internal override string ReleaseCall => "cuMemFreeHost";
 }

@@ -36,36 +36,31 @@ internal static unsafe class NvrtcProgram
 
     private static string Log(nint program, string fileName, IReadOnlyList<string> options)
     {
-        nuint size;
-        Check(NvrtcNative.nvrtcGetProgramLogSize(program, &size), "nvrtcGetProgramLogSize", fileName, options, "");
-        if (size <= 1)
-            return "";
-        var bytes = new byte[size];
-        fixed (byte* p = bytes)
-            Check(NvrtcNative.nvrtcGetProgramLog(program, p), "nvrtcGetProgramLog", fileName, options, "");
-        return System.Text.Encoding.UTF8.GetString(bytes, 0, (int)size - 1).TrimEnd();
+        var text = Output(program, &NvrtcNative.nvrtcGetProgramLogSize, "nvrtcGetProgramLogSize", &NvrtcNative.nvrtcGetProgramLog,
+            "nvrtcGetProgramLog", fileName, options, "");
+        return System.Text.Encoding.UTF8.GetString(WithoutNul(text)).TrimEnd();
     }
 
-    private static byte[] Cubin(nint program, string fileName, IReadOnlyList<string> options, string log)
+    private static byte[] Cubin(nint program, string fileName, IReadOnlyList<string> options, string log) =>
+        Output(program, &NvrtcNative.nvrtcGetCUBINSize, "nvrtcGetCUBINSize", &NvrtcNative.nvrtcGetCUBIN, "nvrtcGetCUBIN", fileName, options, log);
+
+    /// <summary>PTX without its terminating NUL (the module loader adds one back).</summary>
+    private static byte[] Ptx(nint program, string fileName, IReadOnlyList<string> options, string log) =>
+        WithoutNul(Output(program, &NvrtcNative.nvrtcGetPTXSize, "nvrtcGetPTXSize", &NvrtcNative.nvrtcGetPTX, "nvrtcGetPTX", fileName, options, log)).ToArray();
+
+    /// <summary>NVRTC's two-step read of an output: ask its size, then have it copied into a buffer of that size.</summary>
+    private static byte[] Output(nint program, delegate*<nint, nuint*, NvrtcResult> getSize, string sizeCall,
+        delegate*<nint, byte*, NvrtcResult> get, string getCall, string fileName, IReadOnlyList<string> options, string log)
     {
         nuint size;
-        Check(NvrtcNative.nvrtcGetCUBINSize(program, &size), "nvrtcGetCUBINSize", fileName, options, log);
+        Check(getSize(program, &size), sizeCall, fileName, options, log);
         var bytes = new byte[size];
         fixed (byte* p = bytes)
-            Check(NvrtcNative.nvrtcGetCUBIN(program, p), "nvrtcGetCUBIN", fileName, options, log);
+            Check(get(program, p), getCall, fileName, options, log);
         return bytes;
     }
 
-    /// <summary>PTX without its terminating NUL (the module loader adds one back).</summary>
-    private static byte[] Ptx(nint program, string fileName, IReadOnlyList<string> options, string log)
-    {
-        nuint size;
-        Check(NvrtcNative.nvrtcGetPTXSize(program, &size), "nvrtcGetPTXSize", fileName, options, log);
-        var bytes = new byte[size];
-        fixed (byte* p = bytes)
-            Check(NvrtcNative.nvrtcGetPTX(program, p), "nvrtcGetPTX", fileName, options, log);
-        return bytes.AsSpan(0, Math.Max(0, bytes.Length - 1)).ToArray();
-    }
+    private static ReadOnlySpan<byte> WithoutNul(byte[] text) => text.AsSpan(0, text.Length > 0 && text[^1] == 0 ? text.Length - 1 : text.Length);
 
     private static void Check(NvrtcResult result, string call, string fileName, IReadOnlyList<string> options, string log)
     {

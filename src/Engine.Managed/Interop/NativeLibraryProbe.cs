@@ -99,16 +99,23 @@ internal sealed class NativeLibraryProbe
             }
             catch (Exception e) when (e is DllNotFoundException or BadImageFormatException)
             {
-                trace.Add($"{candidate}{(rooted ? "" : " (system search path)")}: {LoaderError(e.Message)}");
+                trace.Add($"{candidate}{(rooted ? "" : " (system search path)")}: {LoaderError(candidate, e.Message)}");
             }
         }
     }
 
-    /// <summary>The runtime wraps dlerror's text in advice about strace; keep the loader's own words.</summary>
-    private static string LoaderError(string message)
+    /// <summary>
+    /// The runtime wraps dlerror's text ("path: file too short") in advice about strace; keep the loader's own
+    /// words, without the path the trace line already starts with.
+    /// </summary>
+    private static string LoaderError(string candidate, string message)
     {
         var lines = message.Split('\n', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
-        var loader = lines.Where(l => l.Contains(": ", StringComparison.Ordinal) && !l.StartsWith("Unable to load", StringComparison.Ordinal)).ToList();
-        return loader.Count > 0 ? string.Join("; ", loader.Distinct()) : string.Join(" ", lines);
+        var loader = lines
+            .Where(l => l.Contains(": ", StringComparison.Ordinal) && !l.StartsWith("Unable to load", StringComparison.Ordinal))
+            .Select(l => l.StartsWith(candidate + ": ", StringComparison.Ordinal) ? l[(candidate.Length + 2)..] : l)
+            .Distinct()
+            .ToList();
+        return loader.Count > 0 ? string.Join("; ", loader) : string.Join(" ", lines);
     }
 }

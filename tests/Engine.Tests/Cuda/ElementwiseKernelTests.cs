@@ -188,6 +188,25 @@ public class ElementwiseKernelTests
     }
 
     [Test]
+    public void AFatbinDirectoryIsUsedInsteadOfNvrtc()
+    {
+        // The driver loads a CUBIN through the same call as a fatbin, so NVRTC's output stands in for nvcc's here.
+        var fatbins = Directory.CreateDirectory(Path.Combine(cacheDirectory, "fatbins")).FullName;
+        var image = Compiler(KernelSourceSet.Embedded).Compile("elementwise.cu", context.Device.ComputeCapability).Image;
+        File.WriteAllBytes(Path.Combine(fatbins, "elementwise.fatbin"), image);
+        var compiler = new KernelCompiler(new KernelCompilerOptions { FatbinDirectory = fatbins });
+
+        var module = compiler.LoadModule(context, "elementwise.cu");
+        Assert.That(module.GetKernel("fill_f32").Name, Is.EqualTo("fill_f32"));
+        Assert.That(module.ImageDescription, Does.Contain("elementwise.fatbin"));
+        Assert.That(compiler.NvrtcCompilations, Is.Zero);
+
+        File.Delete(Path.Combine(fatbins, "elementwise.fatbin"));
+        Assert.That(() => compiler.LoadModule(context, "elementwise.cu"),
+            Throws.InstanceOf<FileNotFoundException>().With.Message.Contain("COAR_KERNEL_FATBIN").And.Message.Contain("elementwise.fatbin"));
+    }
+
+    [Test]
     public void TensorCoreTileMatchesCSharp()
     {
         var module = Compiler(CommonHelperKernels.Sources).LoadModule(context, CommonHelperKernels.FileName);
