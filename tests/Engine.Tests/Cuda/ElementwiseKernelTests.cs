@@ -159,7 +159,7 @@ public class ElementwiseKernelTests
     }
 
     [Test]
-    public void LaunchesOnAStreamAreTimedByEvents()
+    public void LaunchesAllocateNothingAndAreTimedByEvents()
     {
         const int n = 1 << 22;
         var output = context.Allocate<float>(n);
@@ -169,10 +169,16 @@ public class ElementwiseKernelTests
         using var end = context.CreateEvent();
         var kernel = elementwise.GetKernel("fill_f32");
 
+        kernel.Launch(Dim3.BlocksFor(n, Threads), Threads, 0, stream, ref args); // warm: the argument layout is computed once
         start.Record(stream);
-        kernel.Launch(Dim3.BlocksFor(n, Threads), Threads, 0, stream, ref args);
+        long allocatedBefore = GC.GetAllocatedBytesForCurrentThread();
+        for (int i = 0; i < 100; i++)
+            kernel.Launch(Dim3.BlocksFor(n, Threads), Threads, 0, stream, ref args);
+        long allocated = GC.GetAllocatedBytesForCurrentThread() - allocatedBefore;
         end.Record(stream);
         end.Synchronize();
+
+        Assert.That(allocated, Is.Zero, "a launch allocates nothing on the managed heap");
 
         Assert.That(CudaEvent.ElapsedMilliseconds(start, end), Is.GreaterThan(0f));
         Assert.That(kernel.ResourceUsage.Registers, Is.Positive);
