@@ -14,6 +14,7 @@ public static class Program
         root.Subcommands.Add(InspectCommand.Create());
         root.Subcommands.Add(MakeModelCommand.Create());
         root.Subcommands.Add(ConvertVqganCommand.Create());
+        root.Subcommands.Add(InfoCommand.Create());
         return root;
     }
 }

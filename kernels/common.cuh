@@ -1,0 +1,113 @@
+// Helpers shared by every kernel file. NVRTC compiles kernels/ with no CUDA toolkit headers (no <cuda_bf16.h>, no
+// <stdint.h>), so everything here is built from the compiler's own builtins and inline PTX, and compiles the same
+// under nvcc (CMakeLists.txt). Kernel entry points are extern "C" __global__ and named op_variant_dtype.
+#pragma once
+
+// ---- bfloat16 --------------------------------------------------------------------------------------------------
+// Storage type: the top 16 bits of an IEEE float32. A struct rather than a typedef of unsigned short, so a bf16
+// buffer is never taken for an integer one. Arithmetic happens in float.
+struct __align__(2) bf16 {
+    unsigned short bits;
+};
+
+__device__ __forceinline__ float bf16_to_float(bf16 value) {
+    return __uint_as_float(((unsigned int)value.bits) << 16);
+}
+
+// Round to nearest, ties to even; a NaN stays a quiet NaN. Bit for bit the same as BFloat16.FromSingle in C#.
+__device__ __forceinline__ bf16 float_to_bf16(float value) {
+    unsigned int u = __float_as_uint(value);
+    bf16 out;
+    if ((u & 0x7fffffffu) > 0x7f800000u) {
+        out.bits = (unsigned short)((u >> 16) | 0x0040u);
+    } else {
+        out.bits = (unsigned short)((u + 0x7fffu + ((u >> 16) & 1u)) >> 16);
+    }
+    return out;
+}
+
+// Two floats as a bf16x2 register (first in the low half): the operand layout of mma.sync.
+__device__ __forceinline__ unsigned int pack_bf16x2(float low, float high) {
+    return (unsigned int)float_to_bf16(low).bits | ((unsigned int)float_to_bf16(high).bits << 16);
+}
+
+// ---- indexing --------------------------------------------------------------------------------------------------
+// 64-bit element indices: activations of the 7B model pass 2^31 elements at large batch.
+__device__ __forceinline__ long long global_thread_index() {
+    return (long long)blockIdx.x * blockDim.x + threadIdx.x;
+}
+
+__device__ __forceinline__ long long grid_thread_count() {
+    return (long long)gridDim.x * blockDim.x;
+}
+
+// ---- warp reductions -------------------------------------------------------------------------------------------
+// Butterfly reductions: every lane of a full warp ends with the result.
+__device__ __forceinline__ float warp_sum(float value) {
+#pragma unroll
+    for (int offset = 16; offset > 0; offset >>= 1)
+        value += __shfl_xor_sync(0xffffffffu, value, offset);
+    return value;
+}
+
+__device__ __forceinline__ float warp_max(float value) {
+#pragma unroll
+    for (int offset = 16; offset > 0; offset >>= 1)
+        value = fmaxf(value, __shfl_xor_sync(0xffffffffu, value, offset));
+    return value;
+}
+
+// ---- fast math -------------------------------------------------------------------------------------------------
+// 2^x on the special function unit (ex2.approx: ~2 ulp, denormal results flush to zero). Softmax uses it with its
+// inputs scaled by log2(e); fast math stays off globally so every other expression keeps IEEE semantics.
+__device__ __forceinline__ float fast_exp2(float x) {
+    float y;
+    asm("ex2.approx.ftz.f32 %0, %1;" : "=f"(y) : "f"(x));
+    return y;
+}
+
+__device__ __forceinline__ float fast_exp(float x) {
+    return fast_exp2(x * 1.4426950408889634f);
+}
+
+// ---- tensor cores (sm_80+) -------------------------------------------------------------------------------------
+// The 32-bit shared-window address that ldmatrix and cp.async take.
+__device__ __forceinline__ unsigned int shared_address(const void* pointer) {
+    return (unsigned int)__cvta_generic_to_shared(pointer);
+}
+
+// ldmatrix: each of the first 8 x N lanes passes the address of one 16-byte row of an 8x8 b16 tile; every lane
+// receives its fragment (lane / 4 is the row, 2 * (lane % 4) the first of its two columns).
+__device__ __forceinline__ void ldmatrix_x4(unsigned int (&fragment)[4], unsigned int address) {
+    asm volatile("ldmatrix.sync.aligned.m8n8.x4.shared.b16 {%0, %1, %2, %3}, [%4];\n"
+                 : "=r"(fragment[0]), "=r"(fragment[1]), "=r"(fragment[2]), "=r"(fragment[3])
+                 : "r"(address));
+}
+
+__device__ __forceinline__ void ldmatrix_x2(unsigned int (&fragment)[2], unsigned int address) {
+    asm volatile("ldmatrix.sync.aligned.m8n8.x2.shared.b16 {%0, %1}, [%2];\n"
+                 : "=r"(fragment[0]), "=r"(fragment[1])
+                 : "r"(address));
+}
+
+// Transposed load: for a B operand stored k-major (rows of n), giving the column-major fragment mma.sync wants.
+__device__ __forceinline__ void ldmatrix_x2_trans(unsigned int (&fragment)[2], unsigned int address) {
+    asm volatile("ldmatrix.sync.aligned.m8n8.x2.trans.shared.b16 {%0, %1}, [%2];\n"
+                 : "=r"(fragment[0]), "=r"(fragment[1])
+                 : "r"(address));
+}
+
+__device__ __forceinline__ void ldmatrix_x4_trans(unsigned int (&fragment)[4], unsigned int address) {
+    asm volatile("ldmatrix.sync.aligned.m8n8.x4.trans.shared.b16 {%0, %1, %2, %3}, [%4];\n"
+                 : "=r"(fragment[0]), "=r"(fragment[1]), "=r"(fragment[2]), "=r"(fragment[3])
+                 : "r"(address));
+}
+
+// D += A * B for one warp: A 16x16 bf16 (row-major fragment, 4 registers), B 16x8 bf16 (column-major fragment,
+// 2 registers), D 16x8 fp32 (4 registers: rows lane/4 and lane/4 + 8, columns 2 * (lane % 4) and the next).
+__device__ __forceinline__ void mma_m16n8k16_bf16(float (&d)[4], const unsigned int (&a)[4], const unsigned int (&b)[2]) {
+    asm volatile("mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32 "
+                 "{%0, %1, %2, %3}, {%4, %5, %6, %7}, {%8, %9}, {%0, %1, %2, %3};\n"
+                 : "+f"(d[0]), "+f"(d[1]), "+f"(d[2]), "+f"(d[3])
+                 : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b[0]), "r"(b[1]));
+}
