@@ -10,14 +10,34 @@ internal readonly struct JsonCursor
 {
     private readonly JsonElement _element;
 
+    // The path is built only when asked for (errors), not for each of a vocabulary's many thousand entries.
+    private readonly string _parentPath;
+    private readonly string? _name;
+    private readonly bool _quoted;
+    private readonly int _index;
+
     public JsonCursor(JsonElement element, string path, string sourceName)
+        : this(element, path, null, false, -1, sourceName)
+    {
+    }
+
+    private JsonCursor(JsonElement element, string parentPath, string? name, bool quoted, int index, string sourceName)
     {
         _element = element;
-        Path = path;
+        _parentPath = parentPath;
+        _name = name;
+        _quoted = quoted;
+        _index = index;
         SourceName = sourceName;
     }
 
-    public string Path { get; }
+    /// <summary>Like <c>$.model.merges[3]</c>; map keys that are data (vocabulary entries) are quoted: <c>$.model.vocab["a"]</c>.</summary>
+    public string Path => (_name, _quoted) switch
+    {
+        (null, _) => _index >= 0 ? $"{_parentPath}[{_index}]" : _parentPath,
+        (_, false) => $"{_parentPath}.{_name}",
+        _ => $"{_parentPath}[\"{_name}\"]",
+    };
     public string SourceName { get; }
     public JsonValueKind Kind => _element.ValueKind;
     public bool IsNull => _element.ValueKind == JsonValueKind.Null;
@@ -29,7 +49,7 @@ internal readonly struct JsonCursor
     {
         Expect(JsonValueKind.Object);
         return _element.TryGetProperty(name, out var value) && value.ValueKind != JsonValueKind.Null
-            ? new JsonCursor(value, $"{Path}.{name}", SourceName)
+            ? new JsonCursor(value, Path, name, false, -1, SourceName)
             : null;
     }
 
@@ -74,9 +94,10 @@ internal readonly struct JsonCursor
     public IEnumerable<JsonCursor> Items()
     {
         Expect(JsonValueKind.Array);
+        string path = Path;
         int index = 0;
         foreach (var item in _element.EnumerateArray())
-            yield return new JsonCursor(item, $"{Path}[{index++}]", SourceName);
+            yield return new JsonCursor(item, path, null, false, index++, SourceName);
     }
 
     public int ArrayLength()
@@ -88,8 +109,9 @@ internal readonly struct JsonCursor
     public IEnumerable<(string Name, JsonCursor Value)> Properties()
     {
         Expect(JsonValueKind.Object);
+        string path = Path;
         foreach (var property in _element.EnumerateObject())
-            yield return (property.Name, new JsonCursor(property.Value, $"{Path}[\"{property.Name}\"]", SourceName));
+            yield return (property.Name, new JsonCursor(property.Value, path, property.Name, true, -1, SourceName));
     }
 
     public void Expect(JsonValueKind kind)
