@@ -10,6 +10,7 @@ public static class Program
     public static RootCommand BuildRoot()
     {
         var root = new RootCommand("CoAR.Engine: Lumina-mGPT image generation and CoAR concept training.");
+        root.Subcommands.Add(Commands.TokenizeCommand.Create());
         return root;
     }
 }

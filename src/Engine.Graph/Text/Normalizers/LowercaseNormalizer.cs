@@ -6,9 +6,6 @@ namespace CoAR.Engine.Graph.Text.Normalizers;
 /// </summary>
 internal sealed class LowercaseNormalizer : ITextNormalizer
 {
-    public string Normalize(string text)
-    {
-        string lower = text.ToLowerInvariant();
-        return lower.Contains('\u0130') ? lower.Replace("\u0130", "i\u0307", StringComparison.Ordinal) : lower;
-    }
+    public string Normalize(string text) =>
+        text.Replace("\u0130", "i\u0307", StringComparison.Ordinal).ToLowerInvariant();
 }
