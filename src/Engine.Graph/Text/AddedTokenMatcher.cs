@@ -28,8 +28,6 @@ internal sealed class AddedTokenMatcher
             .ToDictionary(g => g.Key, g => g.Select(p => p.Length).Distinct().OrderDescending().ToArray());
     }
 
-    public bool IsEmpty => _byPattern.Count == 0;
-
     /// <summary>Appends the segments of <paramref name="text"/> in order; they cover it exactly.</summary>
     public void Split(string text, List<TextSegment> output)
     {

@@ -102,20 +102,7 @@ public class LuminaPromptTests
     {
         // With Metaspace prepend_scheme "first", the reference adds no "▁" to text after an added token; a placeholder
         // behaves the same: "hello" right after [V] is "he" "llo", not "▁hello".
-        var f = new TokenizerJsonFixture
-        {
-            PreTokenizer = new JsonObject { ["type"] = "Metaspace", ["replacement"] = "▁", ["prepend_scheme"] = "first" },
-        };
-        f.ModelOptions["byte_fallback"] = true;
-        for (int b = 0; b < 256; b++)
-            f.Token($"<0x{b:X2}>");
-        foreach (string letter in new[] { "▁", "h", "e", "l", "o" })
-            f.Token(letter);
-        f.Merge("h", "e");
-        f.Merge("l", "l");
-        f.Merge("ll", "o");
-        f.Merge("▁", "he");
-        f.Merge("▁he", "llo");
+        var f = MetaspaceBpeTests.Fixture("first");
         var prompt = Prompt(f.Build()).Build("[V]hello", 768, 768, [new PromptPlaceholder("[V]")]);
         Assert.That(prompt.Ids[^3..], Is.EqualTo(new[] { f.Id("he"), f.Id("llo"), 8710 }));
     }

@@ -6,7 +6,7 @@ namespace CoAR.Engine.Tests.Text;
 public class MetaspaceBpeTests
 {
     // SentencePiece style: <unk>, the 256 byte tokens <0xNN>, "▁", letters, merges to "▁hello" and "▁world".
-    private static TokenizerJsonFixture Fixture(string prependScheme = "always", bool byteFallback = true, bool mergesAsPairs = true,
+    internal static TokenizerJsonFixture Fixture(string prependScheme = "always", bool byteFallback = true, bool mergesAsPairs = true,
         JsonNode? decoder = null)
     {
         var f = new TokenizerJsonFixture

@@ -15,7 +15,7 @@ internal static class DecoderParser
         {
             "Sequence" => new SequenceDecoder(cursor.Required("decoders").Items().Select(Parse).ToArray()),
             "ByteLevel" => new ByteLevelDecoder(),
-            "Metaspace" => new MetaspaceDecoder(PreTokenizerParser.ParseReplacement(cursor),
+            "Metaspace" => new MetaspaceDecoder(cursor.RequiredCharacter("replacement"),
                 PreTokenizerParser.ParsePrependScheme(cursor) != MetaspacePrependScheme.Never),
             "ByteFallback" => new ByteFallbackDecoder(),
             "Fuse" => new FuseDecoder(),
@@ -27,13 +27,10 @@ internal static class DecoderParser
 
     private static StripDecoder ParseStrip(JsonCursor cursor)
     {
-        var content = cursor.Required("content");
-        string text = content.GetString();
-        if (text.EnumerateRunes().Count() != 1)
-            throw content.Error($"expected exactly one character, found \"{text}\"");
+        string content = cursor.RequiredCharacter("content");
         int start = cursor.OptionalInt("start", 0), stop = cursor.OptionalInt("stop", 0);
         if (start < 0 || stop < 0)
             throw cursor.Error($"start and stop must not be negative, found start {start}, stop {stop}");
-        return new StripDecoder(text, start, stop);
+        return new StripDecoder(content, start, stop);
     }
 }

@@ -40,7 +40,6 @@ internal readonly struct JsonCursor
     };
     public string SourceName { get; }
     public JsonValueKind Kind => _element.ValueKind;
-    public bool IsNull => _element.ValueKind == JsonValueKind.Null;
 
     public TokenizerFormatException Error(string message, Exception? inner = null) => new(SourceName, Path, message, inner);
 
@@ -60,6 +59,14 @@ internal readonly struct JsonCursor
     public string? OptionalString(string name) => Optional(name)?.GetString();
     public bool OptionalBool(string name, bool fallback) => Optional(name)?.GetBool() ?? fallback;
     public int OptionalInt(string name, int fallback) => Optional(name)?.GetInt() ?? fallback;
+
+    /// <summary>A string field holding exactly one character (a surrogate pair counts as one).</summary>
+    public string RequiredCharacter(string name)
+    {
+        var field = Required(name);
+        string text = field.GetString();
+        return text.EnumerateRunes().Count() == 1 ? text : throw field.Error($"expected exactly one character, found \"{text}\"");
+    }
 
     /// <summary>The component's "type" field (normalizers, pre-tokenizers, decoders, models).</summary>
     public string ComponentType() => RequiredString("type");

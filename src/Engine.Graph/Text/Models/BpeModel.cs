@@ -21,6 +21,7 @@ internal sealed class BpeModel
     private readonly int? _unkId;
     private readonly int[]? _byteIds;
     private readonly ConcurrentDictionary<string, int[]> _cache = new(StringComparer.Ordinal);
+    private int _cachedWords; // ConcurrentDictionary.Count takes every lock; this is cheap and close enough.
 
     public BpeModel(Dictionary<string, int> vocab, IReadOnlyList<(string Left, string Right)> merges, BpeOptions options,
         Func<int, string, Exception> badMerge)
@@ -73,8 +74,8 @@ internal sealed class BpeModel
             return;
         }
         var ids = MergeWord(word);
-        if (word.Length <= MaxCachedWordLength && _cache.Count < CacheCapacity)
-            _cache.TryAdd(word, ids);
+        if (word.Length <= MaxCachedWordLength && Volatile.Read(ref _cachedWords) < CacheCapacity && _cache.TryAdd(word, ids))
+            Interlocked.Increment(ref _cachedWords);
         output.AddRange(ids);
     }
 

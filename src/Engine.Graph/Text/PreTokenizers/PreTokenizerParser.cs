@@ -49,18 +49,8 @@ internal static class PreTokenizerParser
         return cursor.OptionalBool("add_prefix_space", true) ? MetaspacePrependScheme.Always : MetaspacePrependScheme.Never;
     }
 
-    /// <summary>Metaspace's replacement: one character (a surrogate pair counts as one).</summary>
-    public static string ParseReplacement(JsonCursor cursor)
-    {
-        var field = cursor.Required("replacement");
-        string replacement = field.GetString();
-        if (replacement.EnumerateRunes().Count() != 1)
-            throw field.Error($"expected exactly one character, found \"{replacement}\"");
-        return replacement;
-    }
-
     private static MetaspacePreTokenizer ParseMetaspace(JsonCursor cursor) =>
-        new(ParseReplacement(cursor), ParsePrependScheme(cursor), cursor.OptionalBool("split", true));
+        new(cursor.RequiredCharacter("replacement"), ParsePrependScheme(cursor), cursor.OptionalBool("split", true));
 
     private static SplitBehavior ParseBehavior(JsonCursor cursor)
     {
