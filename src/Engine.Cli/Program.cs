@@ -1,4 +1,5 @@
 using System.CommandLine;
+using CoAR.Engine.Cli.Commands;
 
 namespace CoAR.Engine.Cli;
 
@@ -10,7 +11,10 @@ public static class Program
     public static RootCommand BuildRoot()
     {
         var root = new RootCommand("CoAR.Engine: Lumina-mGPT image generation and CoAR concept training.");
-        root.Subcommands.Add(Commands.TokenizeCommand.Create());
+        root.Subcommands.Add(InspectCommand.Create());
+        root.Subcommands.Add(MakeModelCommand.Create());
+        root.Subcommands.Add(ConvertVqganCommand.Create());
+        root.Subcommands.Add(TokenizeCommand.Create());
         return root;
     }
 }

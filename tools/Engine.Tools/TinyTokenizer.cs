@@ -1,5 +1,6 @@
 using System.Text.Encodings.Web;
 using System.Text.Json;
+using CoAR.Engine.Managed.Files;
 
 namespace CoAR.Engine.Tools;
 
@@ -11,46 +12,34 @@ namespace CoAR.Engine.Tools;
 public static class TinyTokenizer
 {
     /// <summary>Writes tokenizer.json to <paramref name="path"/> atomically (temp file in the same directory, then rename).</summary>
-    public static void Write(string path)
-    {
-        string fullPath = Path.GetFullPath(path);
-        string directory = Path.GetDirectoryName(fullPath)!;
-        Directory.CreateDirectory(directory);
-        string temp = Path.Combine(directory, $".{Path.GetFileName(fullPath)}.{Guid.NewGuid():N}.tmp");
-        try
-        {
-            File.WriteAllText(temp, ToJson());
-            File.Move(temp, fullPath, overwrite: true);
-        }
-        finally
-        {
-            File.Delete(temp);
-        }
-    }
+    public static void Write(string path) => AtomicFile.Write(path, WriteJson);
 
     /// <summary>The tokenizer.json text.</summary>
     public static string ToJson()
     {
         using var buffer = new MemoryStream();
-        using (var json = new Utf8JsonWriter(buffer, new JsonWriterOptions { Indented = true, Encoder = JavaScriptEncoder.UnsafeRelaxedJsonEscaping }))
-        {
-            json.WriteStartObject();
-            json.WriteString("version", "1.0");
-            json.WriteNull("truncation");
-            json.WriteNull("padding");
-            WriteAddedTokens(json);
-            json.WriteNull("normalizer");
-            json.WriteStartObject("pre_tokenizer");
-            WriteByteLevel(json);
-            json.WriteEndObject();
-            json.WriteNull("post_processor");
-            json.WriteStartObject("decoder");
-            WriteByteLevel(json);
-            json.WriteEndObject();
-            WriteModel(json);
-            json.WriteEndObject();
-        }
+        WriteJson(buffer);
         return System.Text.Encoding.UTF8.GetString(buffer.ToArray());
+    }
+
+    private static void WriteJson(Stream stream)
+    {
+        using var json = new Utf8JsonWriter(stream, new JsonWriterOptions { Indented = true, Encoder = JavaScriptEncoder.UnsafeRelaxedJsonEscaping });
+        json.WriteStartObject();
+        json.WriteString("version", "1.0");
+        json.WriteNull("truncation");
+        json.WriteNull("padding");
+        WriteAddedTokens(json);
+        json.WriteNull("normalizer");
+        json.WriteStartObject("pre_tokenizer");
+        WriteByteLevel(json);
+        json.WriteEndObject();
+        json.WriteNull("post_processor");
+        json.WriteStartObject("decoder");
+        WriteByteLevel(json);
+        json.WriteEndObject();
+        WriteModel(json);
+        json.WriteEndObject();
     }
 
     private static void WriteAddedTokens(Utf8JsonWriter json)

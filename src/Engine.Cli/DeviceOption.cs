@@ -1,0 +1,34 @@
+using System.CommandLine;
+using CoAR.Engine.Managed.Backends;
+
+namespace CoAR.Engine.Cli;
+
+/// <summary>--device auto|cpu|cuda|cuda:N, shared by every command that runs a model.</summary>
+public static class DeviceOption
+{
+    public static Option<string> Create(string fallback = "auto")
+    {
+        var option = new Option<string>("--device")
+        {
+            Description = "Where to run: auto (CUDA where it works, else CPU), cpu, cuda, or cuda:N",
+            DefaultValueFactory = _ => fallback,
+        };
+        option.Validators.Add(result =>
+        {
+            string value = result.GetValueOrDefault<string>() ?? "";
+            if (value is "auto" or "cpu" or "cuda" || (value.StartsWith("cuda:", StringComparison.Ordinal) && int.TryParse(value[5..], out int n) && n >= 0))
+                return;
+            result.AddError($"--device '{value}': expected one of {string.Join(", ", BackendFactory.DeviceNames)} or cuda:N");
+        });
+        return option;
+    }
+
+    /// <summary>The backend for a --device value; says on stderr when "auto" fell back to the CPU.</summary>
+    public static IBackend Open(string device)
+    {
+        var backend = BackendFactory.Create(device, out string? reason);
+        if (reason is not null)
+            Console.Error.WriteLine($"note: running on the CPU backend ({reason})");
+        return backend;
+    }
+}

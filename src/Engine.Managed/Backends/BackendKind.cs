@@ -1,0 +1,7 @@
+namespace CoAR.Engine.Managed.Backends;
+
+public enum BackendKind
+{
+    Cpu,
+    Cuda,
+}

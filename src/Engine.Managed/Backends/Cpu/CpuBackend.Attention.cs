@@ -1,0 +1,195 @@
+using TensorPrimitives = System.Numerics.Tensors.TensorPrimitives;
+using CoAR.Engine.Managed.Tensors;
+
+namespace CoAR.Engine.Managed.Backends.Cpu;
+
+public sealed unsafe partial class CpuBackend
+{
+    [ThreadStatic] private static float[]? t_scores;
+
+    public void Rope(Tensor x, Tensor positions, float theta, Tensor y)
+    {
+        const string op = "Rope";
+        OpCheck.Backend(this, op, "x", x);
+        OpCheck.Backend(this, op, "positions", positions);
+        OpCheck.Backend(this, op, "y", y);
+        OpCheck.DType(op, "x", x, DType.F32);
+        OpCheck.DType(op, "y", y, DType.F32);
+        OpCheck.DType(op, "positions", positions, DType.I32);
+        OpCheck.Rank(op, "x", x, 3);
+        int t = x.Dim(0), heads = x.Dim(1), dh = x.Dim(2);
+        if (dh % 2 != 0) throw new ArgumentException($"{op}: head dimension {dh} must be even");
+        OpCheck.Shape(op, "positions", positions, t);
+        OpCheck.SameShape(op, "x", x, "y", y);
+        int half = dh / 2;
+        var invFreq = RopeFrequencies(theta, dh);
+        var pos = I32(positions).ToArray();
+        nint xa = x.Address, ya = y.Address;
+        CpuParallel.For(t, 8L * heads * dh, (first, last) =>
+        {
+            Span<float> cos = stackalloc float[half];
+            Span<float> sin = stackalloc float[half];
+            for (int i = first; i < last; i++)
+            {
+                RopeAngles(pos[i], invFreq, cos, sin);
+                for (int h = 0; h < heads; h++)
+                {
+                    float* xr = (float*)xa + ((long)i * heads + h) * dh;
+                    float* yr = (float*)ya + ((long)i * heads + h) * dh;
+                    for (int j = 0; j < half; j++)
+                    {
+                        float a = xr[j], b = xr[j + half];
+                        yr[j] = a * cos[j] - b * sin[j];
+                        yr[j + half] = b * cos[j] + a * sin[j];
+                    }
+                }
+            }
+        });
+    }
+
+    /// <summary>inv_freq[j] = theta^(-2j/Dh) rounded to fp32, as the reference computes it.</summary>
+    internal static float[] RopeFrequencies(float theta, int headDim)
+    {
+        var f = new float[headDim / 2];
+        for (int j = 0; j < f.Length; j++)
+            f[j] = (float)(1.0 / Math.Pow(theta, 2.0 * j / headDim));
+        return f;
+    }
+
+    /// <summary>The angle pos * inv_freq is formed in fp32 (as the reference does); cos and sin of it in fp64.</summary>
+    internal static void RopeAngles(int position, ReadOnlySpan<float> invFreq, Span<float> cos, Span<float> sin)
+    {
+        for (int j = 0; j < invFreq.Length; j++)
+        {
+            float angle = position * invFreq[j];
+            cos[j] = (float)Math.Cos(angle);
+            sin[j] = (float)Math.Sin(angle);
+        }
+    }
+
+    public void KvStore(Tensor keys, Tensor values, TokenMap tokens, KvLayer cache)
+    {
+        const string op = "KvStore";
+        OpCheck.Backend(this, op, "keys", keys);
+        OpCheck.Backend(this, op, "values", values);
+        OpCheck.Backend(this, op, "cache.Keys", cache.Keys);
+        OpCheck.DType(op, "keys", keys, DType.F32);
+        OpCheck.DType(op, "values", values, DType.F32);
+        OpCheck.DType(op, "cache.Keys", cache.Keys, DType.F32);
+        OpCheck.DType(op, "cache.Values", cache.Values, DType.F32);
+        OpCheck.Rank(op, "keys", keys, 3);
+        int t = keys.Dim(0), kvHeads = keys.Dim(1), dh = keys.Dim(2);
+        OpCheck.SameShape(op, "keys", keys, "values", values);
+        OpCheck.Tokens(op, tokens, t);
+        OpCheck.Cache(op, cache, kvHeads, dh);
+        var rows = I32(tokens.Rows);
+        var pos = I32(tokens.Positions);
+        var tags = I32(tokens.Tags);
+        var keyTags = I32(cache.KeyTags);
+        var k = F32(keys);
+        var v = F32(values);
+        var kc = F32(cache.Keys);
+        var vc = F32(cache.Values);
+        int capacity = cache.Capacity;
+        for (int i = 0; i < t; i++)
+        {
+            CheckSlot(op, i, rows[i], pos[i], cache);
+            keyTags[rows[i] * capacity + pos[i]] = tags[i];
+            for (int h = 0; h < kvHeads; h++)
+            {
+                long src = ((long)i * kvHeads + h) * dh;
+                long dst = (((long)rows[i] * kvHeads + h) * capacity + pos[i]) * dh;
+                k.Slice((int)src, dh).CopyTo(kc.Slice((int)dst, dh));
+                v.Slice((int)src, dh).CopyTo(vc.Slice((int)dst, dh));
+            }
+        }
+    }
+
+    private static void CheckSlot(string op, int token, int row, int position, KvLayer cache)
+    {
+        if ((uint)row >= (uint)cache.Rows)
+            throw new ArgumentOutOfRangeException(nameof(row), $"{op}: token {token} names cache row {row}; the cache has {cache.Rows} rows");
+        if ((uint)position >= (uint)cache.Capacity)
+            throw new ArgumentOutOfRangeException(nameof(position), $"{op}: token {token} has position {position}; the cache holds {cache.Capacity} positions per row");
+    }
+
+    /// <summary>The identity rule: tagged tokens of different concepts never see each other; untagged see all.</summary>
+    public static bool Visible(int queryTag, int keyTag) => queryTag == 0 || keyTag == 0 || queryTag == keyTag;
+
+    public void Attention(Tensor q, KvLayer cache, TokenMap tokens, float scale, Tensor output, Tensor? logSumExp = null)
+    {
+        const string op = "Attention";
+        OpCheck.Backend(this, op, "q", q);
+        OpCheck.Backend(this, op, "cache.Keys", cache.Keys);
+        OpCheck.Backend(this, op, "output", output);
+        OpCheck.DType(op, "q", q, DType.F32);
+        OpCheck.DType(op, "output", output, DType.F32);
+        OpCheck.DType(op, "cache.Keys", cache.Keys, DType.F32);
+        OpCheck.DType(op, "cache.Values", cache.Values, DType.F32);
+        OpCheck.Rank(op, "q", q, 3);
+        int t = q.Dim(0), heads = q.Dim(1), dh = q.Dim(2);
+        OpCheck.Tokens(op, tokens, t);
+        OpCheck.Rank(op, "cache.Keys", cache.Keys, 4);
+        int kvHeads = cache.KvHeads;
+        OpCheck.Cache(op, cache, kvHeads, dh);
+        if (kvHeads == 0 || heads % kvHeads != 0)
+            throw new ArgumentException($"{op}: {kvHeads} KV heads do not divide {heads} query heads");
+        OpCheck.SameShape(op, "q", q, "output", output);
+        OpCheck.NoAlias(op, "q", q, "output", output);
+        if (logSumExp is not null)
+        {
+            OpCheck.Backend(this, op, "logSumExp", logSumExp);
+            OpCheck.DType(op, "logSumExp", logSumExp, DType.F32);
+            OpCheck.Shape(op, "logSumExp", logSumExp, t, heads);
+        }
+        var rows = I32(tokens.Rows).ToArray();
+        var pos = I32(tokens.Positions).ToArray();
+        var tags = I32(tokens.Tags).ToArray();
+        for (int i = 0; i < t; i++) CheckSlot(op, i, rows[i], pos[i], cache);
+        int capacity = cache.Capacity, group = heads / kvHeads;
+        nint qa = q.Address, oa = output.Address, ka = cache.Keys.Address, va = cache.Values.Address, ta = cache.KeyTags.Address;
+        nint la = logSumExp?.Address ?? 0;
+        long avgKeys = pos.Length == 0 ? 0 : (long)pos.Average() + 1;
+        CpuParallel.For(t * heads, 4L * avgKeys * dh, (first, last) =>
+        {
+            for (int item = first; item < last; item++)
+            {
+                int i = item / heads, h = item % heads;
+                int row = rows[i], keys = pos[i] + 1, tag = tags[i];
+                var scores = t_scores is { } s && s.Length >= keys ? s : t_scores = new float[Math.Max(keys, 256)];
+                var qr = new ReadOnlySpan<float>((float*)qa + (long)item * dh, dh);
+                long kvBase = ((long)row * kvHeads + h / group) * capacity * dh;
+                int* keyTags = (int*)ta + (long)row * capacity;
+                float max = float.NegativeInfinity;
+                for (int j = 0; j < keys; j++)
+                {
+                    if (!Visible(tag, keyTags[j]))
+                    {
+                        scores[j] = float.NegativeInfinity;
+                        continue;
+                    }
+                    float sc = TensorPrimitives.Dot(qr, new ReadOnlySpan<float>((float*)ka + kvBase + (long)j * dh, dh)) * scale;
+                    scores[j] = sc;
+                    if (sc > max) max = sc;
+                }
+                float sum = 0;
+                for (int j = 0; j < keys; j++)
+                {
+                    float e = scores[j] == float.NegativeInfinity ? 0f : MathF.Exp(scores[j] - max);
+                    scores[j] = e;
+                    sum += e;
+                }
+                var outRow = new Span<float>((float*)oa + (long)item * dh, dh);
+                outRow.Clear();
+                float inv = 1f / sum;
+                for (int j = 0; j < keys; j++)
+                {
+                    if (scores[j] == 0f) continue;
+                    var vr = new ReadOnlySpan<float>((float*)va + kvBase + (long)j * dh, dh);
+                    TensorPrimitives.MultiplyAdd(vr, scores[j] * inv, outRow, outRow);
+                }
+                if (la != 0) ((float*)la)[item] = max + MathF.Log(sum);
+            }
+        });
+    }
+}

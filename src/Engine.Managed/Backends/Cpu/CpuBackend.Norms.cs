@@ -1,0 +1,80 @@
+using TensorPrimitives = System.Numerics.Tensors.TensorPrimitives;
+using CoAR.Engine.Managed.Tensors;
+
+namespace CoAR.Engine.Managed.Backends.Cpu;
+
+public sealed unsafe partial class CpuBackend
+{
+    public void RmsNorm(Tensor x, Tensor weight, float eps, Tensor y)
+    {
+        const string op = "RmsNorm";
+        OpCheck.Backend(this, op, "x", x);
+        OpCheck.Backend(this, op, "weight", weight);
+        OpCheck.Backend(this, op, "y", y);
+        OpCheck.DType(op, "x", x, DType.F32);
+        OpCheck.DType(op, "y", y, DType.F32);
+        CheckWeight(op, "weight", weight);
+        OpCheck.Rank(op, "x", x, 2);
+        int t = x.Dim(0), d = x.Dim(1);
+        OpCheck.Shape(op, "weight", weight, d);
+        OpCheck.SameShape(op, "x", x, "y", y);
+        var w = WeightRow(weight, 0, d, new float[d]).ToArray();
+        nint xa = x.Address, ya = y.Address;
+        CpuParallel.For(t, 3L * d, (first, last) =>
+        {
+            for (int i = first; i < last; i++)
+            {
+                var xr = new ReadOnlySpan<float>((float*)xa + (long)i * d, d);
+                var yr = new Span<float>((float*)ya + (long)i * d, d);
+                float scale = 1f / MathF.Sqrt(TensorPrimitives.SumOfSquares(xr) / d + eps);
+                TensorPrimitives.Multiply(xr, scale, yr);
+                TensorPrimitives.Multiply(yr, w, yr);
+            }
+        });
+    }
+
+    public void HeadLayerNorm(Tensor x, Tensor gamma, Tensor beta, float eps, Tensor y)
+    {
+        const string op = "HeadLayerNorm";
+        OpCheck.Backend(this, op, "x", x);
+        OpCheck.Backend(this, op, "gamma", gamma);
+        OpCheck.Backend(this, op, "beta", beta);
+        OpCheck.Backend(this, op, "y", y);
+        OpCheck.DType(op, "x", x, DType.F32);
+        OpCheck.DType(op, "y", y, DType.F32);
+        CheckWeight(op, "gamma", gamma);
+        CheckWeight(op, "beta", beta);
+        OpCheck.Rank(op, "x", x, 3);
+        int t = x.Dim(0), heads = x.Dim(1), dh = x.Dim(2);
+        OpCheck.Rank(op, "gamma", gamma, 2);
+        int groups = gamma.Dim(0);
+        OpCheck.Shape(op, "gamma", gamma, groups, dh);
+        OpCheck.Shape(op, "beta", beta, groups, dh);
+        OpCheck.SameShape(op, "x", x, "y", y);
+        if (groups == 0 || heads % groups != 0)
+            throw new ArgumentException($"{op}: {groups} norm groups do not divide {heads} heads");
+        var g = WeightRow(gamma, 0, groups * dh, new float[groups * dh]).ToArray();
+        var b = WeightRow(beta, 0, groups * dh, new float[groups * dh]).ToArray();
+        int headsPerGroup = heads / groups;
+        nint xa = x.Address, ya = y.Address;
+        CpuParallel.For(t * heads, 4L * dh, (first, last) =>
+        {
+            for (int i = first; i < last; i++)
+            {
+                var xr = new ReadOnlySpan<float>((float*)xa + (long)i * dh, dh);
+                var yr = new Span<float>((float*)ya + (long)i * dh, dh);
+                int group = i % heads / headsPerGroup;
+                float mean = TensorPrimitives.Sum(xr) / dh;
+                float var = 0;
+                for (int j = 0; j < dh; j++)
+                {
+                    float c = xr[j] - mean;
+                    var += c * c;
+                }
+                float inv = 1f / MathF.Sqrt(var / dh + eps);
+                for (int j = 0; j < dh; j++)
+                    yr[j] = (xr[j] - mean) * inv * g[group * dh + j] + b[group * dh + j];
+            }
+        });
+    }
+}

@@ -1,0 +1,95 @@
+using CoAR.Engine.Managed.Tensors;
+
+namespace CoAR.Engine.Managed.Backends.Cpu;
+
+public sealed unsafe partial class CpuBackend
+{
+    public void CfgCombine(Tensor cond, Tensor uncond, Tensor scales, Tensor output)
+    {
+        const string op = "CfgCombine";
+        foreach (var (name, t) in new[] { ("cond", cond), ("uncond", uncond), ("scales", scales), ("output", output) })
+        {
+            OpCheck.Backend(this, op, name, t);
+            OpCheck.DType(op, name, t, DType.F32);
+        }
+        OpCheck.Rank(op, "cond", cond, 2);
+        int n = cond.Dim(0), v = cond.Dim(1);
+        OpCheck.SameShape(op, "cond", cond, "uncond", uncond);
+        OpCheck.SameShape(op, "cond", cond, "output", output);
+        OpCheck.Shape(op, "scales", scales, n);
+        var c = F32(cond);
+        var u = F32(uncond);
+        var o = F32(output);
+        var s = F32(scales);
+        for (int r = 0; r < n; r++)
+        {
+            float g = s[r] - 1f;
+            for (int i = r * v; i < (r + 1) * v; i++)
+                o[i] = c[i] + g * (c[i] - u[i]);
+        }
+    }
+
+    public void ConstrainLogits(Tensor logits, Tensor rules)
+    {
+        const string op = "ConstrainLogits";
+        OpCheck.Backend(this, op, "logits", logits);
+        OpCheck.Backend(this, op, "rules", rules);
+        OpCheck.DType(op, "logits", logits, DType.F32);
+        OpCheck.DType(op, "rules", rules, DType.I32);
+        OpCheck.Rank(op, "logits", logits, 2);
+        int n = logits.Dim(0), v = logits.Dim(1);
+        OpCheck.Shape(op, "rules", rules, n, 3);
+        var l = F32(logits);
+        var rule = I32(rules);
+        for (int r = 0; r < n; r++)
+        {
+            int forced = rule[3 * r], from = rule[3 * r + 1], to = rule[3 * r + 2];
+            var row = l.Slice(r * v, v);
+            if (forced >= 0)
+            {
+                if (forced >= v)
+                    throw new ArgumentOutOfRangeException(nameof(rules), $"{op}: row {r} forces token {forced}, outside the vocabulary [0, {v})");
+                float keep = row[forced];
+                row.Fill(float.NegativeInfinity);
+                row[forced] = float.IsNegativeInfinity(keep) ? 0f : keep;
+                continue;
+            }
+            if (from < 0 || to > v || from >= to)
+                throw new ArgumentOutOfRangeException(nameof(rules), $"{op}: row {r} allows [{from}, {to}), not a non-empty range of [0, {v})");
+            row[..from].Fill(float.NegativeInfinity);
+            row[to..].Fill(float.NegativeInfinity);
+        }
+    }
+
+    public void SampleTopK(Tensor logits, Tensor topK, Tensor temperature, Tensor rngKeys, Tensor output)
+    {
+        const string op = "SampleTopK";
+        OpCheck.Backend(this, op, "logits", logits);
+        OpCheck.Backend(this, op, "output", output);
+        OpCheck.DType(op, "logits", logits, DType.F32);
+        OpCheck.DType(op, "topK", topK, DType.I32);
+        OpCheck.DType(op, "temperature", temperature, DType.F32);
+        OpCheck.DType(op, "rngKeys", rngKeys, DType.I32);
+        OpCheck.DType(op, "output", output, DType.I32);
+        OpCheck.Rank(op, "logits", logits, 2);
+        int n = logits.Dim(0), v = logits.Dim(1);
+        OpCheck.Shape(op, "topK", topK, n);
+        OpCheck.Shape(op, "temperature", temperature, n);
+        OpCheck.Shape(op, "rngKeys", rngKeys, n, 4);
+        OpCheck.Shape(op, "output", output, n);
+        var l = F32(logits);
+        var k = I32(topK);
+        var temp = F32(temperature);
+        var keys = I32(rngKeys);
+        var o = I32(output);
+        var scratch = new float[v];
+        for (int r = 0; r < n; r++)
+        {
+            if (!(temp[r] > 0) || float.IsInfinity(temp[r]))
+                throw new ArgumentOutOfRangeException(nameof(temperature), $"{op}: row {r} has temperature {temp[r]}; expected a positive number");
+            ulong seed = (uint)keys[4 * r] | (ulong)(uint)keys[4 * r + 1] << 32;
+            ulong counter = (uint)keys[4 * r + 2] | (ulong)(uint)keys[4 * r + 3] << 32;
+            o[r] = TopKSampler.Sample(l.Slice(r * v, v), k[r], temp[r], Philox.Uniform(seed, counter), scratch);
+        }
+    }
+}
