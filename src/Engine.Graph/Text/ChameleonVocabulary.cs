@@ -1,3 +1,5 @@
+using CoAR.Engine.Graph.Generation;
+
 namespace CoAR.Engine.Graph.Text;
 
 /// <summary>
@@ -18,6 +20,9 @@ public sealed class ChameleonVocabulary
 
     private const string ImageCodePrefix = "IMGIMG";
     private const int FirstSizeReserved = 8800;
+
+    // The widest grid any released target allows: 1024 target, 64 x 16 cells of 32 pixels.
+    private const int MaxGrids = 64;
 
     private readonly IReadOnlyDictionary<string, int> _vocabulary;
     private readonly int[] _imageCodeIds;
@@ -55,6 +60,26 @@ public sealed class ChameleonVocabulary
     {
         ArgumentOutOfRangeException.ThrowIfNegative(grids);
         return Require($"<reserved{FirstSizeReserved + grids:D5}>");
+    }
+
+    /// <summary>
+    /// The ids generation works with. It assumes contiguous image codes and size tokens (as in Chameleon: codes 4..8195,
+    /// sizes 8804 + n); a vocabulary where they are not is refused with the first gap.
+    /// </summary>
+    public ImageTokenIds ToImageTokenIds()
+    {
+        for (int code = 1; code < ImageCodeCount; code++)
+        {
+            if (_imageCodeIds[code] != _imageCodeIds[0] + code)
+                throw new InvalidDataException($"{SourceName}: image code {code} has id {_imageCodeIds[code]}, not {_imageCodeIds[0] + code}: the codes are not contiguous.");
+        }
+        int sizeBase = SizeToken(0);
+        for (int grids = 1; grids <= MaxGrids; grids++)
+        {
+            if (SizeToken(grids) != sizeBase + grids)
+                throw new InvalidDataException($"{SourceName}: the size token for {grids} cells has id {SizeToken(grids)}, not {sizeBase + grids}: the size tokens are not contiguous.");
+        }
+        return new ImageTokenIds(ImageStart, ImageEnd, NewLine, EndOfTurn, sizeBase, _imageCodeIds[0], ImageCodeCount);
     }
 
     public int ImageCodeToId(int code)

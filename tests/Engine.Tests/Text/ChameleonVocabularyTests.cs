@@ -1,3 +1,4 @@
+using CoAR.Engine.Graph.Generation;
 using CoAR.Engine.Graph.Text;
 using CoAR.Engine.Tools;
 using NUnit.Framework;
@@ -36,6 +37,16 @@ public class ChameleonVocabularyTests
         Assert.That(vocabulary.TryGetImageCode(8196, out _), Is.False);
         Assert.That(vocabulary.TryGetImageCode(3, out _), Is.False);
         Assert.Throws<ArgumentOutOfRangeException>(() => vocabulary.ImageCodeToId(8192));
+    }
+
+    [Test]
+    public void GenerationIdsMatchChameleons()
+    {
+        Assert.That(new ChameleonVocabulary(TinyMap()).ToImageTokenIds(), Is.EqualTo(ImageTokenIds.Chameleon));
+        var map = TinyMap();
+        map["<reserved08810>"] = 60000;
+        Assert.That(Assert.Throws<InvalidDataException>(() => new ChameleonVocabulary(map).ToImageTokenIds())!.Message,
+            Does.Contain("10 cells").And.Contain("not contiguous"));
     }
 
     [TestCase("IMGIMGAZ", 0)]
