@@ -1,0 +1,159 @@
+namespace CoAR.Engine.Graph.Text;
+
+/// <summary>
+/// Builds Lumina-mGPT's text-to-image prompt: BOS, then the tokens of
+/// <c>Generate an image of {W}x{H} according to the following prompt:\n{caption}&lt;reserved08706&gt;</c> (width
+/// first), no EOS; and the image-phase header <c>[8197, 8804 + H/32, 8804 + W/32]</c> (height first).
+/// <para>
+/// End of turn: when the tokenizer has &lt;reserved08706&gt; as an added token it is written into the text and
+/// matched there, exactly as the reference tokenizes the whole string (an lstrip flag on it then behaves as in the
+/// reference); otherwise its id is appended after the text's tokens.
+/// </para>
+/// <para>
+/// Placeholders: the caption is tokenized in pieces around them, each later piece as the continuation of the text
+/// (as if the placeholder were an added token: Metaspace "first" adds no prefix to it, ByteLevel add_prefix_space
+/// and a Prepend normalizer do, like the reference after an added token). By default the spaces just before a
+/// placeholder are dropped (<see cref="AbsorbSpaceBeforePlaceholder"/>): in "a photo of [V] dog" the slot stands for
+/// a word with its leading space, like "Ġsks", instead of leaving a lone space token before it; the space after it
+/// stays with the next word ("Ġdog").
+/// </para>
+/// </summary>
+public sealed class LuminaPrompt
+{
+    public const int DefaultTargetSize = 768;
+
+    private readonly BpeTokenizer _tokenizer;
+    private readonly ChameleonVocabulary _vocabulary;
+
+    public LuminaPrompt(BpeTokenizer tokenizer, ChameleonVocabulary vocabulary, int targetSize = DefaultTargetSize)
+    {
+        _tokenizer = tokenizer ?? throw new ArgumentNullException(nameof(tokenizer));
+        _vocabulary = vocabulary ?? throw new ArgumentNullException(nameof(vocabulary));
+        LuminaImageSizes.Allowed(targetSize); // validates the target
+        TargetSize = targetSize;
+        SlotFillerId = vocabulary.Pad;
+    }
+
+    /// <summary>The checkpoint's target size (512, 768 or 1024): bounds the image area.</summary>
+    public int TargetSize { get; }
+
+    /// <summary>Placeholder strings that must be bound to a concept whenever a caption contains them.</summary>
+    public IReadOnlyList<string> ReservedPlaceholders { get; init; } = ["[V]", "[S]"];
+
+    /// <summary>Drop the spaces (U+0020) right before a placeholder (see the class remarks). Default true.</summary>
+    public bool AbsorbSpaceBeforePlaceholder { get; init; } = true;
+
+    /// <summary>The id written at slot positions (the model overwrites their hidden states). Default &lt;pad&gt;.</summary>
+    public int SlotFillerId { get; init; }
+
+    /// <summary>The prompt text before tokenization, for logs.</summary>
+    public static string Text(string caption, int widthPx, int heightPx) =>
+        Instruction(widthPx, heightPx) + caption + ChameleonVocabulary.EndOfTurnName;
+
+    public PromptTokens Build(string caption, int widthPx, int heightPx, IReadOnlyList<PromptPlaceholder>? placeholders = null)
+    {
+        ArgumentNullException.ThrowIfNull(caption);
+        LuminaImageSizes.Validate(widthPx, heightPx, TargetSize);
+        placeholders ??= [];
+        ValidatePlaceholders(placeholders);
+        var occurrences = FindOccurrences(caption, placeholders);
+        var pieces = new List<string>(occurrences.Count + 1);
+        int from = 0;
+        foreach (var (start, end, _) in occurrences)
+        {
+            string piece = caption[from..start];
+            pieces.Add(AbsorbSpaceBeforePlaceholder ? piece.TrimEnd(' ') : piece);
+            from = end;
+        }
+        pieces.Add(caption[from..]);
+        CheckBindings(caption, placeholders, occurrences, pieces);
+
+        pieces[0] = Instruction(widthPx, heightPx) + pieces[0];
+        bool endOfTurnIsAddedToken = _tokenizer.TryGetAddedToken(ChameleonVocabulary.EndOfTurnName, out var added)
+            && added.Id == _vocabulary.EndOfTurn;
+        if (endOfTurnIsAddedToken)
+            pieces[^1] += ChameleonVocabulary.EndOfTurnName;
+
+        var ids = new List<int> { _vocabulary.Bos };
+        var positions = placeholders.ToDictionary(p => p.Text, _ => new List<int>(), StringComparer.Ordinal);
+        for (int i = 0; i < pieces.Count; i++)
+        {
+            ids.AddRange(_tokenizer.Encode(pieces[i], isTextStart: i == 0));
+            if (i == occurrences.Count)
+                break;
+            var placeholder = occurrences[i].Placeholder;
+            for (int k = 0; k < placeholder.SlotCount; k++)
+            {
+                positions[placeholder.Text].Add(ids.Count);
+                ids.Add(SlotFillerId);
+            }
+        }
+        if (!endOfTurnIsAddedToken)
+            ids.Add(_vocabulary.EndOfTurn);
+        return new PromptTokens(ids.ToArray(), placeholders.Select(p => new TextSlot(p.Text, positions[p.Text])).ToArray());
+    }
+
+    /// <summary>The tokens that open an image of this size: image start, height token, width token.</summary>
+    public int[] ImageHeader(int widthPx, int heightPx)
+    {
+        LuminaImageSizes.Validate(widthPx, heightPx, TargetSize);
+        return
+        [
+            _vocabulary.ImageStart,
+            _vocabulary.SizeToken(heightPx / LuminaImageSizes.CellPixels),
+            _vocabulary.SizeToken(widthPx / LuminaImageSizes.CellPixels),
+        ];
+    }
+
+    private static string Instruction(int widthPx, int heightPx) =>
+        $"Generate an image of {widthPx}x{heightPx} according to the following prompt:\n";
+
+    private static void ValidatePlaceholders(IReadOnlyList<PromptPlaceholder> placeholders)
+    {
+        var seen = new HashSet<string>(StringComparer.Ordinal);
+        foreach (var placeholder in placeholders)
+        {
+            if (string.IsNullOrEmpty(placeholder.Text))
+                throw new ArgumentException("A placeholder's text must not be empty.");
+            if (placeholder.SlotCount < 1)
+                throw new ArgumentException($"Placeholder {placeholder.Text}: the slot count must be at least 1, found {placeholder.SlotCount}.");
+            if (!seen.Add(placeholder.Text))
+                throw new ArgumentException($"Placeholder {placeholder.Text} is given twice.");
+        }
+    }
+
+    // Leftmost occurrences, the longest placeholder where several start at the same place.
+    private static List<(int Start, int End, PromptPlaceholder Placeholder)> FindOccurrences(string caption,
+        IReadOnlyList<PromptPlaceholder> placeholders)
+    {
+        var byLength = placeholders.OrderByDescending(p => p.Text.Length).ToArray();
+        var found = new List<(int, int, PromptPlaceholder)>();
+        for (int at = 0; at < caption.Length;)
+        {
+            var match = byLength.FirstOrDefault(p => caption.AsSpan(at).StartsWith(p.Text, StringComparison.Ordinal));
+            if (match is null)
+            {
+                at++;
+                continue;
+            }
+            found.Add((at, at + match.Text.Length, match));
+            at += match.Text.Length;
+        }
+        return found;
+    }
+
+    private void CheckBindings(string caption, IReadOnlyList<PromptPlaceholder> placeholders,
+        List<(int Start, int End, PromptPlaceholder Placeholder)> occurrences, List<string> textPieces)
+    {
+        foreach (var placeholder in placeholders)
+        {
+            if (!occurrences.Any(o => o.Placeholder == placeholder))
+                throw new ArgumentException($"Placeholder {placeholder.Text} is bound to a concept but does not appear in the caption \"{caption}\".");
+        }
+        foreach (string reserved in ReservedPlaceholders)
+        {
+            if (textPieces.Any(piece => piece.Contains(reserved, StringComparison.Ordinal)))
+                throw new ArgumentException($"The caption \"{caption}\" contains the placeholder {reserved}, but no concept is bound to it.");
+        }
+    }
+}

@@ -1,0 +1,7 @@
+namespace CoAR.Engine.Graph.Text;
+
+/// <summary>
+/// Where a placeholder's slots are in the prompt ids: SlotCount positions per occurrence, ascending. The ids at
+/// these positions hold a filler id; the model overwrites their hidden states with the concept's context tokens.
+/// </summary>
+public sealed record TextSlot(string Placeholder, IReadOnlyList<int> Positions);
