@@ -101,4 +101,69 @@ public interface IBackend : IDisposable
     /// temperature [n] F32, rngKeys [n, 4] I32 (seed low, seed high, counter low, counter high), output [n] I32.
     /// </summary>
     void SampleTopK(Tensor logits, Tensor topK, Tensor temperature, Tensor rngKeys, Tensor output);
+
+    // ---- backward and training ops (input gradients only: weights are frozen; all F32 on the CPU) ----
+    // "accumulate" adds into the destination instead of overwriting it.
+
+    /// <summary>dx = dy W (+ dx when accumulate): the input gradient of MatMul. dy [M, N], w [N, K] (weight), dx [M, K].</summary>
+    void MatMulInputGrad(Tensor dy, Tensor w, Tensor dx, bool accumulate = false);
+
+    /// <summary>Input gradient of RmsNorm y = w * x * r, r = rsqrt(mean(x^2) + eps). x, dy, dx [T, D], w [D].</summary>
+    void RmsNormBackward(Tensor x, Tensor weight, float eps, Tensor dy, Tensor dx, bool accumulate = false);
+
+    /// <summary>
+    /// Input gradient of <see cref="HeadLayerNorm"/> (x, dy, dx [T, H, Dh], gamma [G, Dh]; beta does not enter the input
+    /// gradient).
+    /// </summary>
+    void HeadLayerNormBackward(Tensor x, Tensor gamma, float eps, Tensor dy, Tensor dx);
+
+    /// <summary>Input gradient of <see cref="Rope"/>: the inverse rotation. dy, dx [T, H, Dh] (dx may alias dy), positions [T] I32.</summary>
+    void RopeBackward(Tensor dy, Tensor positions, float theta, Tensor dx);
+
+    /// <summary>
+    /// Gradients of <see cref="Attention"/> w.r.t. q and the cached keys/values. q, output, dOutput, dq [T, H, Dh];
+    /// logSumExp [T, H] F32 from the forward; dKeys, dValues have the cache's shape [R, Hkv, S, Dh] and are ACCUMULATED
+    /// into (the caller zeroes them), since several queries (and with GQA several heads) reach the same key. Same
+    /// identity/causal rule as the forward.
+    /// </summary>
+    void AttentionBackward(Tensor q, KvLayer cache, TokenMap tokens, float scale, Tensor output, Tensor logSumExp,
+        Tensor dOutput, Tensor dq, Tensor dKeys, Tensor dValues);
+
+    /// <summary>
+    /// The backward of <see cref="KvStore"/>: dk[t] = dKeys[row[t], :, pos[t], :] (and dv likewise). dKeys, dValues
+    /// [R, Hkv, S, Dh]; dk, dv [T, Hkv, Dh] (added into when accumulate).
+    /// </summary>
+    void KvGather(Tensor dKeys, Tensor dValues, TokenMap tokens, Tensor dk, Tensor dv, bool accumulate = false);
+
+    /// <summary>Input gradients of SwiGlu out = silu(gate) * up. gate, up, dOut, dGate, dUp [T, F].</summary>
+    void SwiGluBackward(Tensor gate, Tensor up, Tensor dOut, Tensor dGate, Tensor dUp);
+
+    /// <summary>
+    /// destination[indices[i], :] = source[i, :] (context-token injection: REPLACE rows). source [n, D], indices [n] I32
+    /// (distinct), destination [T, D], same dtype.
+    /// </summary>
+    void ScatterRows(Tensor source, Tensor indices, Tensor destination);
+
+    /// <summary>destination[indices[i], :] += source[i, :] (the backward of GatherRows; repeated indices add up). F32.</summary>
+    void ScatterAddRows(Tensor source, Tensor indices, Tensor destination);
+
+    /// <summary>destination[indices[i], :] = 0 (the gradient that would flow into an overwritten slot is discarded).</summary>
+    void ZeroRows(Tensor indices, Tensor destination);
+
+    /// <summary>Fills a tensor with zeros.</summary>
+    void Zero(Tensor t);
+
+    /// <summary>
+    /// Per row r: loss[r] = logsumexp(logits[r]) - logits[r, targets[r]]; dLogits[r] = (softmax(logits[r]) - onehot) *
+    /// gradScale. logits [n, V] F32, targets [n] I32, losses [n] F32, dLogits [n, V] F32 (may alias logits). A target of
+    /// -1 ignores the row (loss 0, gradient 0).
+    /// </summary>
+    void SoftmaxCrossEntropy(Tensor logits, Tensor targets, Tensor losses, Tensor dLogits, float gradScale);
+
+    /// <summary>
+    /// Per row r: loss[r] = KL(P || Q) = sum_v p (log p - log q) with p = softmax(reference[r]), q = softmax(logits[r]);
+    /// dLogits[r] = (q - p) * gradScale (the gradient w.r.t. logits). reference, logits, dLogits [n, V] F32 (dLogits may
+    /// alias logits, not reference), losses [n] F32.
+    /// </summary>
+    void KlDivergence(Tensor reference, Tensor logits, Tensor losses, Tensor dLogits, float gradScale);
 }

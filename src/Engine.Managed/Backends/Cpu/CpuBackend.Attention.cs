@@ -7,20 +7,26 @@ public sealed unsafe partial class CpuBackend
 {
     [ThreadStatic] private static float[]? t_scores;
 
-    public void Rope(Tensor x, Tensor positions, float theta, Tensor y)
+    public void Rope(Tensor x, Tensor positions, float theta, Tensor y) => Rotate("Rope", "x", x, "y", y, positions, theta, 1f);
+
+    /// <summary>
+    /// Rotates each pair of dims (j, j + Dh/2) by direction * pos * inv_freq[j]: direction 1 is RoPE, -1 its inverse
+    /// (orthogonal, so also its gradient). y may alias x.
+    /// </summary>
+    private void Rotate(string op, string xName, Tensor x, string yName, Tensor y, Tensor positions, float theta, float direction)
     {
-        const string op = "Rope";
-        OpCheck.Backend(this, op, "x", x);
+        OpCheck.Backend(this, op, xName, x);
         OpCheck.Backend(this, op, "positions", positions);
-        OpCheck.Backend(this, op, "y", y);
-        OpCheck.DType(op, "x", x, DType.F32);
-        OpCheck.DType(op, "y", y, DType.F32);
+        OpCheck.Backend(this, op, yName, y);
+        OpCheck.DType(op, xName, x, DType.F32);
+        OpCheck.DType(op, yName, y, DType.F32);
         OpCheck.DType(op, "positions", positions, DType.I32);
-        OpCheck.Rank(op, "x", x, 3);
+        OpCheck.Rank(op, xName, x, 3);
         int t = x.Dim(0), heads = x.Dim(1), dh = x.Dim(2);
         if (dh % 2 != 0) throw new ArgumentException($"{op}: head dimension {dh} must be even");
         OpCheck.Shape(op, "positions", positions, t);
-        OpCheck.SameShape(op, "x", x, "y", y);
+        OpCheck.SameShape(op, xName, x, yName, y);
+        if (y.Address != x.Address) OpCheck.NoAlias(op, xName, x, yName, y);
         int half = dh / 2;
         var invFreq = RopeFrequencies(theta, dh);
         var pos = I32(positions).ToArray();
@@ -38,9 +44,9 @@ public sealed unsafe partial class CpuBackend
                     float* yr = (float*)ya + ((long)i * heads + h) * dh;
                     for (int j = 0; j < half; j++)
                     {
-                        float a = xr[j], b = xr[j + half];
-                        yr[j] = a * cos[j] - b * sin[j];
-                        yr[j + half] = b * cos[j] + a * sin[j];
+                        float a = xr[j], b = xr[j + half], sn = direction * sin[j];
+                        yr[j] = a * cos[j] - b * sn;
+                        yr[j + half] = b * cos[j] + a * sn;
                     }
                 }
             }
@@ -105,12 +111,15 @@ public sealed unsafe partial class CpuBackend
         }
     }
 
-    private static void CheckSlot(string op, int token, int row, int position, KvLayer cache)
+    private static void CheckSlot(string op, int token, int row, int position, KvLayer cache) =>
+        CheckSlot(op, token, row, position, cache.Rows, cache.Capacity);
+
+    private static void CheckSlot(string op, int token, int row, int position, int cacheRows, int capacity)
     {
-        if ((uint)row >= (uint)cache.Rows)
-            throw new ArgumentOutOfRangeException(nameof(row), $"{op}: token {token} names cache row {row}; the cache has {cache.Rows} rows");
-        if ((uint)position >= (uint)cache.Capacity)
-            throw new ArgumentOutOfRangeException(nameof(position), $"{op}: token {token} has position {position}; the cache holds {cache.Capacity} positions per row");
+        if ((uint)row >= (uint)cacheRows)
+            throw new ArgumentOutOfRangeException(nameof(row), $"{op}: token {token} names cache row {row}; the cache has {cacheRows} rows");
+        if ((uint)position >= (uint)capacity)
+            throw new ArgumentOutOfRangeException(nameof(position), $"{op}: token {token} has position {position}; the cache holds {capacity} positions per row");
     }
 
     /// <summary>The identity rule: tagged tokens of different concepts never see each other; untagged see all.</summary>
@@ -119,21 +128,10 @@ public sealed unsafe partial class CpuBackend
     public void Attention(Tensor q, KvLayer cache, TokenMap tokens, float scale, Tensor output, Tensor? logSumExp = null)
     {
         const string op = "Attention";
-        OpCheck.Backend(this, op, "q", q);
-        OpCheck.Backend(this, op, "cache.Keys", cache.Keys);
+        var (rows, pos, tags) = CheckAttention(op, q, cache, tokens);
+        int t = q.Dim(0), heads = q.Dim(1), dh = q.Dim(2), kvHeads = cache.KvHeads;
         OpCheck.Backend(this, op, "output", output);
-        OpCheck.DType(op, "q", q, DType.F32);
         OpCheck.DType(op, "output", output, DType.F32);
-        OpCheck.DType(op, "cache.Keys", cache.Keys, DType.F32);
-        OpCheck.DType(op, "cache.Values", cache.Values, DType.F32);
-        OpCheck.Rank(op, "q", q, 3);
-        int t = q.Dim(0), heads = q.Dim(1), dh = q.Dim(2);
-        OpCheck.Tokens(op, tokens, t);
-        OpCheck.Rank(op, "cache.Keys", cache.Keys, 4);
-        int kvHeads = cache.KvHeads;
-        OpCheck.Cache(op, cache, kvHeads, dh);
-        if (kvHeads == 0 || heads % kvHeads != 0)
-            throw new ArgumentException($"{op}: {kvHeads} KV heads do not divide {heads} query heads");
         OpCheck.SameShape(op, "q", q, "output", output);
         OpCheck.NoAlias(op, "q", q, "output", output);
         if (logSumExp is not null)
@@ -142,10 +140,6 @@ public sealed unsafe partial class CpuBackend
             OpCheck.DType(op, "logSumExp", logSumExp, DType.F32);
             OpCheck.Shape(op, "logSumExp", logSumExp, t, heads);
         }
-        var rows = I32(tokens.Rows).ToArray();
-        var pos = I32(tokens.Positions).ToArray();
-        var tags = I32(tokens.Tags).ToArray();
-        for (int i = 0; i < t; i++) CheckSlot(op, i, rows[i], pos[i], cache);
         int capacity = cache.Capacity, group = heads / kvHeads;
         nint qa = q.Address, oa = output.Address, ka = cache.Keys.Address, va = cache.Values.Address, ta = cache.KeyTags.Address;
         nint la = logSumExp?.Address ?? 0;
@@ -191,5 +185,31 @@ public sealed unsafe partial class CpuBackend
                 if (la != 0) ((float*)la)[item] = max + MathF.Log(sum);
             }
         });
+    }
+
+    /// <summary>
+    /// Checks q [T, H, Dh] F32 against the token map and the F32 cache (KV heads dividing H, every token's slot inside
+    /// the cache); returns the token map as arrays.
+    /// </summary>
+    private (int[] Rows, int[] Positions, int[] Tags) CheckAttention(string op, Tensor q, KvLayer cache, TokenMap tokens)
+    {
+        foreach (var (name, x) in new[] { ("q", q), ("cache.Keys", cache.Keys), ("cache.Values", cache.Values) })
+        {
+            OpCheck.Backend(this, op, name, x);
+            OpCheck.DType(op, name, x, DType.F32);
+        }
+        OpCheck.Rank(op, "q", q, 3);
+        int t = q.Dim(0), heads = q.Dim(1), dh = q.Dim(2);
+        OpCheck.Tokens(op, tokens, t);
+        OpCheck.Rank(op, "cache.Keys", cache.Keys, 4);
+        int kvHeads = cache.KvHeads;
+        OpCheck.Cache(op, cache, kvHeads, dh);
+        if (kvHeads == 0 || heads % kvHeads != 0)
+            throw new ArgumentException($"{op}: {kvHeads} KV heads do not divide {heads} query heads");
+        var rows = I32(tokens.Rows).ToArray();
+        var pos = I32(tokens.Positions).ToArray();
+        var tags = I32(tokens.Tags).ToArray();
+        for (int i = 0; i < t; i++) CheckSlot(op, i, rows[i], pos[i], cache);
+        return (rows, pos, tags);
     }
 }

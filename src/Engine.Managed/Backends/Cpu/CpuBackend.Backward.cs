@@ -1,0 +1,203 @@
+using TensorPrimitives = System.Numerics.Tensors.TensorPrimitives;
+using CoAR.Engine.Managed.Tensors;
+
+namespace CoAR.Engine.Managed.Backends.Cpu;
+
+/// <summary>Input gradients of the dense ops: GEMM, norms, RoPE, SwiGLU. Weights are frozen, so none of their gradients.</summary>
+public sealed unsafe partial class CpuBackend
+{
+    /// <summary>dy rows per input-gradient work item: enough that widening the weight slice is a small share of the work.</summary>
+    private const int InputGradRows = 64;
+
+    /// <summary>dx columns per input-gradient work item: a dx row slice (1 KiB) stays in L1 across a weight block.</summary>
+    private const int InputGradColumns = 256;
+
+    public void MatMulInputGrad(Tensor dy, Tensor w, Tensor dx, bool accumulate = false)
+    {
+        const string op = "MatMulInputGrad";
+        OpCheck.Backend(this, op, "dy", dy);
+        OpCheck.Backend(this, op, "w", w);
+        OpCheck.Backend(this, op, "dx", dx);
+        OpCheck.DType(op, "dy", dy, DType.F32);
+        OpCheck.DType(op, "dx", dx, DType.F32);
+        CheckWeight(op, "w", w);
+        OpCheck.Rank(op, "dy", dy, 2);
+        OpCheck.Rank(op, "w", w, 2);
+        int m = dy.Dim(0), n = dy.Dim(1), k = w.Dim(1);
+        OpCheck.Shape(op, "w", w, n, k);
+        OpCheck.Shape(op, "dx", dx, m, k);
+        OpCheck.NoAlias(op, "dy", dy, "dx", dx);
+
+        // Items are (row block, column block) tiles of dx: disjoint writes, and each sums over all n in fp32
+        // (dx[i, c] += dy[i, r] * w[r, c], r ascending, so the result does not depend on the thread count).
+        nint dya = dy.Address, dxa = dx.Address;
+        int rowBlocks = (m + InputGradRows - 1) / InputGradRows;
+        int columnBlocks = (k + InputGradColumns - 1) / InputGradColumns;
+        CpuParallel.For(rowBlocks * columnBlocks, (long)Math.Min(m, InputGradRows) * n * Math.Min(k, InputGradColumns), (first, last) =>
+        {
+            var block = t_weightBlock is { } b && b.Length >= WeightBlockRows * InputGradColumns
+                ? b : t_weightBlock = new float[WeightBlockRows * InputGradColumns];
+            for (int item = first; item < last; item++)
+            {
+                int i0 = item / columnBlocks * InputGradRows, i1 = Math.Min(m, i0 + InputGradRows);
+                int c0 = item % columnBlocks * InputGradColumns, cols = Math.Min(InputGradColumns, k - c0);
+                if (!accumulate)
+                    for (int i = i0; i < i1; i++)
+                        new Span<float>((float*)dxa + (long)i * k + c0, cols).Clear();
+                for (int n0 = 0; n0 < n; n0 += WeightBlockRows)
+                {
+                    int rows = Math.Min(WeightBlockRows, n - n0);
+                    for (int r = 0; r < rows; r++)
+                        WeightSlice(w, (long)(n0 + r) * k + c0, cols, block.AsSpan(r * cols, cols));
+                    for (int i = i0; i < i1; i++)
+                    {
+                        float* dyRow = (float*)dya + (long)i * n + n0;
+                        var dxRow = new Span<float>((float*)dxa + (long)i * k + c0, cols);
+                        for (int r = 0; r < rows; r++)
+                            TensorPrimitives.MultiplyAdd(block.AsSpan(r * cols, cols), dyRow[r], dxRow, dxRow);
+                    }
+                }
+            }
+        });
+    }
+
+    /// <summary>Copies <paramref name="length"/> weight elements from <paramref name="offset"/> into fp32 scratch.</summary>
+    private static void WeightSlice(Tensor w, long offset, int length, Span<float> destination)
+    {
+        if (w.DType == DType.F32)
+            new ReadOnlySpan<float>((float*)w.Address + offset, length).CopyTo(destination);
+        else
+            BFloat16.ToSingle(new ReadOnlySpan<ushort>((ushort*)w.Address + offset, length), destination);
+    }
+
+    public void RmsNormBackward(Tensor x, Tensor weight, float eps, Tensor dy, Tensor dx, bool accumulate = false)
+    {
+        const string op = "RmsNormBackward";
+        CheckGradArgs(op, x, dy, dx, rank: 2);
+        OpCheck.Backend(this, op, "weight", weight);
+        CheckWeight(op, "weight", weight);
+        int t = x.Dim(0), d = x.Dim(1);
+        OpCheck.Shape(op, "weight", weight, d);
+        var w = WeightRow(weight, 0, d, new float[d]).ToArray();
+        nint xa = x.Address, dya = dy.Address, dxa = dx.Address;
+        // y_j = w_j x_j r with r = (s/d + eps)^-1/2, s = sum x^2, so dr/dx_k = -r^3 x_k / d and
+        // dx_k = r w_k dy_k - x_k r^3/d * sum_j(dy_j w_j x_j). The sum is taken in fp64.
+        CpuParallel.For(t, 6L * d, (first, last) =>
+        {
+            for (int i = first; i < last; i++)
+            {
+                var xr = new ReadOnlySpan<float>((float*)xa + (long)i * d, d);
+                var dyr = new ReadOnlySpan<float>((float*)dya + (long)i * d, d);
+                var dxr = new Span<float>((float*)dxa + (long)i * d, d);
+                float r = 1f / MathF.Sqrt(TensorPrimitives.SumOfSquares(xr) / d + eps);
+                double dot = 0;
+                for (int j = 0; j < d; j++) dot += (double)dyr[j] * w[j] * xr[j];
+                float c = (float)(dot * r * r * r / d);
+                for (int j = 0; j < d; j++)
+                {
+                    float g = r * w[j] * dyr[j] - xr[j] * c;
+                    dxr[j] = accumulate ? dxr[j] + g : g;
+                }
+            }
+        });
+    }
+
+    public void HeadLayerNormBackward(Tensor x, Tensor gamma, float eps, Tensor dy, Tensor dx)
+    {
+        const string op = "HeadLayerNormBackward";
+        CheckGradArgs(op, x, dy, dx, rank: 3);
+        OpCheck.Backend(this, op, "gamma", gamma);
+        CheckWeight(op, "gamma", gamma);
+        int t = x.Dim(0), heads = x.Dim(1), dh = x.Dim(2);
+        OpCheck.Rank(op, "gamma", gamma, 2);
+        int groups = gamma.Dim(0);
+        OpCheck.Shape(op, "gamma", gamma, groups, dh);
+        if (groups == 0 || heads % groups != 0)
+            throw new ArgumentException($"{op}: {groups} norm groups do not divide {heads} heads");
+        var gam = WeightRow(gamma, 0, groups * dh, new float[groups * dh]).ToArray();
+        int headsPerGroup = heads / groups;
+        nint xa = x.Address, dya = dy.Address, dxa = dx.Address;
+        // With xhat = (x - mean) * inv and g = dy * gamma: dx = inv * (g - mean(g) - xhat * mean(g * xhat)).
+        CpuParallel.For(t * heads, 8L * dh, (first, last) =>
+        {
+            for (int i = first; i < last; i++)
+            {
+                var xr = new ReadOnlySpan<float>((float*)xa + (long)i * dh, dh);
+                var dyr = new ReadOnlySpan<float>((float*)dya + (long)i * dh, dh);
+                var dxr = new Span<float>((float*)dxa + (long)i * dh, dh);
+                var gr = gam.AsSpan(i % heads / headsPerGroup * dh, dh);
+                float mean = TensorPrimitives.Sum(xr) / dh;
+                float var = 0;
+                for (int j = 0; j < dh; j++)
+                {
+                    float c = xr[j] - mean;
+                    var += c * c;
+                }
+                float inv = 1f / MathF.Sqrt(var / dh + eps);
+                double sumG = 0, sumGx = 0;
+                for (int j = 0; j < dh; j++)
+                {
+                    double g = (double)dyr[j] * gr[j];
+                    sumG += g;
+                    sumGx += g * ((xr[j] - mean) * inv);
+                }
+                float meanG = (float)(sumG / dh), meanGx = (float)(sumGx / dh);
+                for (int j = 0; j < dh; j++)
+                    dxr[j] = inv * (dyr[j] * gr[j] - meanG - (xr[j] - mean) * inv * meanGx);
+            }
+        });
+    }
+
+    /// <summary>The rotation is orthogonal, so its transpose (rotation by -angle) carries the gradient back.</summary>
+    public void RopeBackward(Tensor dy, Tensor positions, float theta, Tensor dx) =>
+        Rotate("RopeBackward", "dy", dy, "dx", dx, positions, theta, -1f);
+
+    public void SwiGluBackward(Tensor gate, Tensor up, Tensor dOut, Tensor dGate, Tensor dUp)
+    {
+        const string op = "SwiGluBackward";
+        var args = new[] { ("gate", gate), ("up", up), ("dOut", dOut), ("dGate", dGate), ("dUp", dUp) };
+        foreach (var (name, t) in args)
+        {
+            OpCheck.Backend(this, op, name, t);
+            OpCheck.DType(op, name, t, DType.F32);
+            OpCheck.SameShape(op, "gate", gate, name, t);
+        }
+        foreach (var (output, o) in args[3..])
+            foreach (var (name, t) in args)
+                if (name != output) OpCheck.NoAlias(op, name, t, output, o);
+        int rows = gate.Rank == 0 ? 1 : gate.Dim(0);
+        int width = (int)gate.RowElements;
+        nint ga = gate.Address, ua = up.Address, da = dOut.Address, dga = dGate.Address, dua = dUp.Address;
+        // silu(g) = g s with s = sigmoid(g); silu'(g) = s (1 + g (1 - s)).
+        CpuParallel.For(rows, 10L * width, (first, last) =>
+        {
+            for (int i = first; i < last; i++)
+            {
+                long o = (long)i * width;
+                for (int j = 0; j < width; j++)
+                {
+                    float g = ((float*)ga)[o + j], d = ((float*)da)[o + j];
+                    float s = 1f / (1f + MathF.Exp(-g));
+                    ((float*)dga)[o + j] = d * ((float*)ua)[o + j] * s * (1f + g * (1f - s));
+                    ((float*)dua)[o + j] = d * g * s;
+                }
+            }
+        });
+    }
+
+    /// <summary>The checks shared by the backward ops of shape-preserving row ops: x, dy, dx F32 of one shape, dx apart.</summary>
+    private void CheckGradArgs(string op, Tensor x, Tensor dy, Tensor dx, int rank)
+    {
+        OpCheck.Backend(this, op, "x", x);
+        OpCheck.Backend(this, op, "dy", dy);
+        OpCheck.Backend(this, op, "dx", dx);
+        OpCheck.DType(op, "x", x, DType.F32);
+        OpCheck.DType(op, "dy", dy, DType.F32);
+        OpCheck.DType(op, "dx", dx, DType.F32);
+        OpCheck.Rank(op, "x", x, rank);
+        OpCheck.SameShape(op, "x", x, "dy", dy);
+        OpCheck.SameShape(op, "x", x, "dx", dx);
+        OpCheck.NoAlias(op, "x", x, "dx", dx);
+        OpCheck.NoAlias(op, "dy", dy, "dx", dx);
+    }
+}
