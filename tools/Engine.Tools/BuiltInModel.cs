@@ -8,7 +8,7 @@ namespace CoAR.Engine.Tools;
 public static class BuiltInModel
 {
     /// <summary>Bump when the maker's output changes, so stale caches are not reused.</summary>
-    public const string Version = "v1";
+    public const string Version = "v2";
 
     public const int Seed = 20240607;
 

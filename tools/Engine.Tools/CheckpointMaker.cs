@@ -24,11 +24,18 @@ public enum WeightFill
 /// </summary>
 public static class CheckpointMaker
 {
+    /// <summary>
+    /// Writes the checkpoint, its config files and tokenizer.json; for the tiny shape also a tiny VQGAN
+    /// (vqgan.safetensors + vqgan.json), so the directory is a complete text-to-image model.
+    /// </summary>
     public static void Write(string directory, ModelShape shape, WeightFill fill, int seed, int shards = 2)
     {
         Directory.CreateDirectory(directory);
         ShardedCheckpointWriter.Write(directory, Tensors(shape, fill, seed), shards, new Dictionary<string, string> { ["format"] = "pt" });
         WriteConfigFiles(directory, shape);
+        TinyTokenizer.Write(Path.Combine(directory, "tokenizer.json"));
+        if (shape.Hidden <= ModelShape.Tiny.Hidden)
+            Vqgan.TinyVqgan.Write(directory, seed);
     }
 
     /// <summary>Every weight of the shape, declared for writing (bytes are produced when a writer streams them).</summary>

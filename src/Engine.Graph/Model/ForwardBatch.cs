@@ -9,6 +9,9 @@ public sealed record ForwardBatch(int[] Tokens, int[] Rows, int[] Positions, int
 {
     public int Count => Tokens.Length;
 
+    /// <summary>Context-token slots to overwrite layer by layer (see <see cref="ContextInjection"/>); none by default.</summary>
+    public IReadOnlyList<ContextInjection> Injections { get; init; } = [];
+
     /// <summary>One row's tokens at positions start, start+1, ...; logits for its last token.</summary>
     public static ForwardBatch Single(ReadOnlySpan<int> tokens, int row = 0, int start = 0)
     {
@@ -58,5 +61,15 @@ public sealed record ForwardBatch(int[] Tokens, int[] Rows, int[] Positions, int
         foreach (int i in LogitIndices)
             if ((uint)i >= (uint)n)
                 throw new ArgumentOutOfRangeException(nameof(LogitIndices), $"forward batch: logit index {i} is outside the {n} tokens");
+        foreach (var inj in Injections)
+            if ((uint)inj.Token >= (uint)n || inj.Depth < 0 || inj.BaseRow < 0 || inj.Stride < 0)
+                throw new ArgumentOutOfRangeException(nameof(Injections), $"forward batch: context slot {inj} does not fit the {n} tokens");
+    }
+
+    /// <summary>The slots to overwrite at the input of <paramref name="layer"/>: (token indices, context table rows).</summary>
+    public (int[] Tokens, int[] TableRows) InjectionsAt(int layer)
+    {
+        var active = Injections.Where(i => i.Depth > layer).ToArray();
+        return (active.Select(i => i.Token).ToArray(), active.Select(i => i.TableRow(layer)).ToArray());
     }
 }

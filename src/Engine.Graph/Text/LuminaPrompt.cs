@@ -37,6 +37,8 @@ public sealed class LuminaPrompt
     /// <summary>The checkpoint's target size (512, 768 or 1024): bounds the image area.</summary>
     public int TargetSize { get; }
 
+    public ChameleonVocabulary Vocabulary => _vocabulary;
+
     /// <summary>Placeholder strings that must be bound to a concept whenever a caption contains them.</summary>
     public IReadOnlyList<string> ReservedPlaceholders { get; init; } = ["[V]", "[S]"];
 

@@ -38,6 +38,9 @@ public interface IBackend : IDisposable
     /// <summary>Waits for all queued work (no-op on the CPU).</summary>
     void Synchronize();
 
+    /// <summary>Free and total bytes of the memory this backend allocates from (device memory, or host RAM).</summary>
+    (long Free, long Total) MemoryInfo();
+
     // ---- forward ops ----
 
     /// <summary>output[t, :] = table[ids[t], :]. table [V, D] (weight), ids [T] I32, output [T, D] act.</summary>

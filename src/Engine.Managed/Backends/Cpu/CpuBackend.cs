@@ -73,6 +73,33 @@ public sealed unsafe partial class CpuBackend : IBackend
     {
     }
 
+    /// <summary>Host RAM as the runtime sees it (container limits included); "free" is what is not in use by anyone.</summary>
+    public (long Free, long Total) MemoryInfo()
+    {
+        var gc = GC.GetGCMemoryInfo();
+        long total = gc.TotalAvailableMemoryBytes;
+        long available = ReadMemAvailable() ?? total - Environment.WorkingSet;
+        return (Math.Clamp(available, 0, total), total);
+    }
+
+    /// <summary>Linux's own estimate of allocatable memory (page cache included), when /proc/meminfo exists.</summary>
+    private static long? ReadMemAvailable()
+    {
+        try
+        {
+            foreach (var line in File.ReadLines("/proc/meminfo"))
+                if (line.StartsWith("MemAvailable:", StringComparison.Ordinal))
+                    return long.Parse(line.Split(' ', StringSplitOptions.RemoveEmptyEntries)[1]) * 1024;
+        }
+        catch (IOException)
+        {
+        }
+        catch (UnauthorizedAccessException)
+        {
+        }
+        return null;
+    }
+
     public void Dispose()
     {
     }
