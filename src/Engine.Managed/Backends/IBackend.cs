@@ -169,4 +169,42 @@ public interface IBackend : IDisposable
     /// alias logits, not reference), losses [n] F32.
     /// </summary>
     void KlDivergence(Tensor reference, Tensor logits, Tensor losses, Tensor dLogits, float gradScale);
+
+    // ---- image tokenizer ops (VQGAN; activations NCHW, act; weights BF16 or F32) ----
+
+    /// <summary>
+    /// y = conv2d(x, weight) + bias with zero padding. x [N, Cin, H, W], weight [Cout, Cin, kh, kw], bias [Cout] or
+    /// null, y [N, Cout, Ho, Wo] with Ho = (H + PadTop + PadBottom - kh) / Stride + 1 (likewise Wo). fp32 accumulation.
+    /// </summary>
+    void Conv2d(Tensor x, Tensor weight, Tensor? bias, Conv2dGeometry geometry, Tensor y);
+
+    /// <summary>
+    /// GroupNorm: statistics (mean, biased variance) per sample and group over (C/groups, H, W) in fp32, then
+    /// (x - mean) / sqrt(var + eps) * gamma[c] + beta[c], then x * sigmoid(x) when <paramref name="swish"/>.
+    /// x, y [N, C, H, W] (y may alias x), gamma, beta [C]; groups divides C.
+    /// </summary>
+    void GroupNorm(Tensor x, Tensor gamma, Tensor beta, int groups, float eps, bool swish, Tensor y);
+
+    /// <summary>Nearest-neighbour x2 upsampling: x [N, C, H, W] -&gt; y [N, C, 2H, 2W].</summary>
+    void Upsample2x(Tensor x, Tensor y);
+
+    /// <summary>
+    /// Single-head attention over the H*W positions of each sample:
+    /// y[n, :, p] = sum_j softmax_j(q[n, :, p] . k[n, :, j] / sqrt(C)) v[n, :, j]. q, k, v, y [N, C, H, W].
+    /// </summary>
+    void SpatialAttention(Tensor q, Tensor k, Tensor v, Tensor y);
+
+    /// <summary>
+    /// codes[n, p] = argmin_e ||z[n, :, p] - codebook[e]||^2 (the smallest e on ties), p = h * W + w. The distance is
+    /// formed in fp32 as (||z||^2 + ||e||^2) - 2 z.e, the reference's order, so entries whose exact distances differ by
+    /// less than fp32 rounding may be ordered differently than in exact arithmetic.
+    /// z [N, C, H, W] act, codebook [E, C] weight, codes [N, H*W] I32.
+    /// </summary>
+    void CodebookArgmin(Tensor z, Tensor codebook, Tensor codes);
+
+    /// <summary>
+    /// z[n, :, p] = codebook[codes[n, p]]. codes [N, H*W] I32, codebook [E, C] weight, z [N, C, H, W] act; a code
+    /// outside [0, E) is an error naming it.
+    /// </summary>
+    void CodebookLookup(Tensor codes, Tensor codebook, Tensor z);
 }
