@@ -1,0 +1,103 @@
+using CoAR.Engine.Graph.Generation;
+using CoAR.Engine.Graph.Imaging;
+using CoAR.Engine.Graph.Model;
+using CoAR.Engine.Graph.Text;
+using CoAR.Engine.Managed.Backends;
+
+namespace CoAR.Engine.Graph;
+
+/// <summary>
+/// The engine as a library: load a Lumina-mGPT checkpoint on a device, estimate memory, generate images. Owns the
+/// backend, the model, the tokenizer and the VQGAN, and frees them on Dispose.
+/// </summary>
+public sealed class CoarEngine : IDisposable
+{
+    private CoarEngine(EngineParams parameters, IBackend backend, string? fallbackReason, ChameleonModel model, LuminaPrompt prompt, VqganModel vqgan)
+    {
+        Parameters = parameters;
+        Backend = backend;
+        FallbackReason = fallbackReason;
+        Model = model;
+        Prompt = prompt;
+        Vqgan = vqgan;
+        Generator = new ImageGenerator(model, prompt, vqgan);
+        Fingerprint = ModelFingerprint.Compute(parameters.ModelDir);
+    }
+
+    public EngineParams Parameters { get; }
+    public IBackend Backend { get; }
+
+    /// <summary>Why a Device of "auto" ended on the CPU, or null.</summary>
+    public string? FallbackReason { get; }
+
+    public ChameleonModel Model { get; }
+    public LuminaPrompt Prompt { get; }
+    public VqganModel Vqgan { get; }
+    public ImageGenerator Generator { get; }
+
+    /// <summary>Identifies the base model (architecture + a sample of the embedding), for sidecars and concept files.</summary>
+    public string Fingerprint { get; }
+
+    public static CoarEngine Load(EngineParams parameters, IProgress<ModelLoadProgress>? progress = null, CancellationToken cancellation = default)
+    {
+        string dir = parameters.ModelDir;
+        if (!Directory.Exists(dir))
+            throw new DirectoryNotFoundException($"model directory '{dir}' not found (expected config.json, model*.safetensors and tokenizer.json)");
+        string tokenizerPath = Path.Combine(dir, "tokenizer.json");
+        if (!File.Exists(tokenizerPath))
+            throw new FileNotFoundException($"{dir}: no tokenizer.json (the checkpoint's text tokenizer)", tokenizerPath);
+        var backend = BackendFactory.Create(parameters.Device, out string? fallback);
+        ChameleonModel? model = null;
+        VqganModel? vqgan = null;
+        try
+        {
+            model = ChameleonModel.Load(dir, backend, progress, cancellation);
+            var tokenizer = BpeTokenizer.Load(tokenizerPath);
+            var vocabulary = new ChameleonVocabulary(model.Config.VocabularyMap.Count > 0 ? model.Config.VocabularyMap : tokenizer.Vocabulary,
+                model.Config.VocabularyMap.Count > 0 ? Path.Combine(dir, "config.json") : tokenizerPath);
+            var prompt = new LuminaPrompt(tokenizer, vocabulary, parameters.TargetSize);
+            vqgan = VqganModel.Load(parameters.VqganDir ?? dir, backend);
+            return new CoarEngine(parameters, backend, fallback, model, prompt, vqgan);
+        }
+        catch
+        {
+            vqgan?.Dispose();
+            model?.Dispose();
+            backend.Dispose();
+            throw;
+        }
+    }
+
+    /// <summary>Memory to generate <paramref name="images"/> images of a size at once on this engine's backend.</summary>
+    public MemoryEstimate EstimateMemory(int images, int width, int height, bool guided, int promptTokens = 128) =>
+        MemoryEstimate.For(Model.Config, Model.Weights.Bytes, images, width, height, guided, promptTokens, Backend.ActivationType);
+
+    /// <summary>
+    /// The largest batch (at most <paramref name="cap"/>) whose KV cache and activations fit in the backend's free
+    /// memory, keeping a tenth of it in reserve; at least 1.
+    /// </summary>
+    public int LargestBatch(int width, int height, bool guided, int cap, int promptTokens = 128)
+    {
+        var (free, _) = Backend.MemoryInfo();
+        long budget = free - free / 10;
+        int best = 1;
+        for (int b = 2; b <= cap; b++)
+        {
+            var e = EstimateMemory(b, width, height, guided, promptTokens);
+            if (e.KvCacheBytes + e.ActivationBytes > budget) break;
+            best = b;
+        }
+        return best;
+    }
+
+    public IReadOnlyList<GeneratedImage> Generate(IReadOnlyList<ImagePrompt> prompts,
+        IProgress<GenerationProgress>? progress = null, CancellationToken cancellation = default) =>
+        Generator.Generate(prompts, progress, cancellation);
+
+    public void Dispose()
+    {
+        Vqgan.Dispose();
+        Model.Dispose();
+        Backend.Dispose();
+    }
+}
