@@ -1,0 +1,61 @@
+using CoAR.Engine.Managed.Cuda;
+
+namespace CoAR.Engine.Managed.Backends.Cuda;
+
+/// <summary>
+/// The CUDA backend's kernels and scratch memory: each kernels/*.cu file is compiled (or taken from the cache) and
+/// loaded once, on first use; kernels are looked up once and kept. Scratch buffers are named, grow on demand and are
+/// reused (split-K partial results, top-k histograms): a launch after warm-up allocates nothing.
+/// </summary>
+public sealed class KernelLibrary : IDisposable
+{
+    private readonly CudaContext _context;
+    private readonly KernelCompiler _compiler;
+    private readonly Dictionary<string, CudaModule> _modules = new(StringComparer.Ordinal);
+    private readonly Dictionary<(string File, string Name), CudaKernel> _kernels = new();
+    private readonly Dictionary<string, DeviceBuffer<byte>> _scratch = new(StringComparer.Ordinal);
+
+    public KernelLibrary(CudaContext context, KernelCompiler compiler)
+    {
+        _context = context;
+        _compiler = compiler;
+    }
+
+    public CudaContext Context => _context;
+    public CudaDeviceInfo Device => _context.Device;
+
+    /// <summary>The kernel <paramref name="name"/> of kernels/<paramref name="file"/> (e.g. "gemm.cu").</summary>
+    public CudaKernel Get(string file, string name)
+    {
+        if (_kernels.TryGetValue((file, name), out var kernel)) return kernel;
+        if (!_modules.TryGetValue(file, out var module))
+        {
+            module = _compiler.LoadModule(_context, file);
+            _modules[file] = module;
+        }
+        kernel = module.GetKernel(name);
+        _kernels[(file, name)] = kernel;
+        return kernel;
+    }
+
+    /// <summary>A device address of at least <paramref name="bytes"/> bytes of scratch named <paramref name="name"/>; contents undefined.</summary>
+    public ulong Scratch(string name, long bytes)
+    {
+        if (!_scratch.TryGetValue(name, out var buffer) || buffer.Length < bytes)
+        {
+            buffer?.Dispose();
+            buffer = _context.Allocate<byte>(Math.Max(bytes, 256));
+            _scratch[name] = buffer;
+        }
+        return buffer.Pointer;
+    }
+
+    public void Dispose()
+    {
+        foreach (var b in _scratch.Values) b.Dispose();
+        _scratch.Clear();
+        _kernels.Clear();
+        foreach (var m in _modules.Values) m.Dispose();
+        _modules.Clear();
+    }
+}
