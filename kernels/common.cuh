@@ -111,3 +111,76 @@ __device__ __forceinline__ void mma_m16n8k16_bf16(float (&d)[4], const unsigned 
                  : "+f"(d[0]), "+f"(d[1]), "+f"(d[2]), "+f"(d[3])
                  : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b[0]), "r"(b[1]));
 }
+
+// ---- asynchronous copies and wide accesses (sm_80+) -------------------------------------------------------------
+// cp.async of 16 bytes, global -> shared, bypassing L1. With pred false nothing is read and the 16 bytes are
+// zero-filled (src-size 0), so out-of-range tile rows and columns become zeros that add nothing to a dot product.
+__device__ __forceinline__ void cp_async_16(unsigned int shared, const void* global, bool pred) {
+    const int src_size = pred ? 16 : 0;
+    asm volatile("cp.async.cg.shared.global [%0], [%1], 16, %2;\n" ::"r"(shared), "l"(global), "r"(src_size) : "memory");
+}
+
+__device__ __forceinline__ void cp_async_commit() {
+    asm volatile("cp.async.commit_group;\n" ::: "memory");
+}
+
+// Waits until at most `pending` of this thread's most recent commit groups are still in flight.
+template <int pending>
+__device__ __forceinline__ void cp_async_wait() {
+    asm volatile("cp.async.wait_group %0;\n" ::"n"(pending) : "memory");
+}
+
+__device__ __forceinline__ void st_shared_16(unsigned int shared, unsigned int a, unsigned int b, unsigned int c, unsigned int d) {
+    asm volatile("st.shared.v4.u32 [%0], {%1, %2, %3, %4};\n" ::"r"(shared), "r"(a), "r"(b), "r"(c), "r"(d) : "memory");
+}
+
+// 16 bytes read once (weights streamed by a GEMV): not kept in L1, so the L1 holds the reused activations.
+__device__ __forceinline__ uint4 ld_stream_16(const void* global) {
+    uint4 v;
+    asm("ld.global.nc.L1::no_allocate.v4.u32 {%0, %1, %2, %3}, [%4];\n"
+                 : "=r"(v.x), "=r"(v.y), "=r"(v.z), "=r"(v.w)
+                 : "l"(global));
+    return v;
+}
+
+// 16 bytes through the read-only path (reused data: activations, KV rows).
+__device__ __forceinline__ uint4 ld_global_16(const void* global) {
+    uint4 v;
+    asm("ld.global.nc.v4.u32 {%0, %1, %2, %3}, [%4];\n"
+                 : "=r"(v.x), "=r"(v.y), "=r"(v.z), "=r"(v.w)
+                 : "l"(global));
+    return v;
+}
+
+// The low and high bf16 of a packed pair, as floats.
+__device__ __forceinline__ float bf16x2_low(unsigned int pair) {
+    return __uint_as_float(pair << 16);
+}
+
+__device__ __forceinline__ float bf16x2_high(unsigned int pair) {
+    return __uint_as_float(pair & 0xffff0000u);
+}
+
+// ---- shared-memory tile layout -----------------------------------------------------------------------------------
+// Tiles of 16-byte chunks (8 bf16), `chunks` per row. ldmatrix reads one chunk from each of 8 consecutive rows; the
+// XOR below puts those 8 chunks in 8 different 16-byte bank groups (rows narrower than the 128 bytes the 32 banks
+// span use higher row bits), and keeps a warp's stores of whole rows conflict-free.
+template <int chunks>
+__device__ __forceinline__ int swizzle_chunk(int row, int chunk) {
+    static_assert(chunks == 1 || chunks == 2 || chunks == 4 || chunks % 8 == 0, "chunks per row: 1, 2, 4 or a multiple of 8");
+    if constexpr (chunks >= 8) {
+        return chunk ^ (row & 7);
+    } else if constexpr (chunks == 4) {
+        return chunk ^ ((row >> 1) & 3);
+    } else if constexpr (chunks == 2) {
+        return chunk ^ ((row >> 2) & 1);
+    } else {
+        return chunk;
+    }
+}
+
+// Element offset of chunk `chunk` of row `row` in such a tile.
+template <int chunks>
+__device__ __forceinline__ int tile_offset(int row, int chunk) {
+    return row * chunks * 8 + swizzle_chunk<chunks>(row, chunk) * 8;
+}
