@@ -31,6 +31,11 @@ __device__ __forceinline__ unsigned int pack_bf16x2(float low, float high) {
     return (unsigned int)float_to_bf16(low).bits | ((unsigned int)float_to_bf16(high).bits << 16);
 }
 
+// -inf, for masked scores (there is no <math.h> and so no INFINITY under NVRTC).
+__device__ __forceinline__ float minus_infinity() {
+    return __int_as_float(0xff800000);
+}
+
 // ---- indexing --------------------------------------------------------------------------------------------------
 // 64-bit element indices: activations of the 7B model pass 2^31 elements at large batch.
 __device__ __forceinline__ long long global_thread_index() {
@@ -183,4 +188,47 @@ __device__ __forceinline__ int swizzle_chunk(int row, int chunk) {
 template <int chunks>
 __device__ __forceinline__ int tile_offset(int row, int chunk) {
     return row * chunks * 8 + swizzle_chunk<chunks>(row, chunk) * 8;
+}
+
+// ---- mma fragments from swizzled tiles ----------------------------------------------------------------------------
+// Tiles of bf16 rows laid out by tile_offset<chunks>. ks counts steps of 16 along the contiguous dimension.
+
+// A fragment of rows [row0, row0 + 16) x columns [16 ks, 16 ks + 16): matrices (rows 0-7, cols 0-7), (rows 8-15,
+// cols 0-7), (rows 0-7, cols 8-15), (rows 8-15, cols 8-15), the a0..a3 order of mma.m16n8k16.
+template <int chunks>
+__device__ __forceinline__ void ldmatrix_a(unsigned int (&a)[4], unsigned int tile, int row0, int ks) {
+    const int lane = threadIdx.x & 31;
+    ldmatrix_x4(a, tile + tile_offset<chunks>(row0 + (lane & 15), ks * 2 + (lane >> 4)) * 2);
+}
+
+// B fragments of two n8 tiles when tile rows are the n index and the contraction is contiguous (W in y = x W^T, K
+// in Q K^T): rows [n0, n0 + 8) go to b[0..1], rows [n0 + 8, n0 + 16) to b[2..3], contraction [16 ks, 16 ks + 16).
+template <int chunks>
+__device__ __forceinline__ void ldmatrix_b_pair(unsigned int (&b)[4], unsigned int tile, int n0, int ks) {
+    const int lane = threadIdx.x & 31;
+    ldmatrix_x4(b, tile + tile_offset<chunks>(n0 + (lane & 7) + (lane >> 4) * 8, ks * 2 + ((lane >> 3) & 1)) * 2);
+}
+
+// B fragments of two n8 tiles when tile rows are the contraction index (V in P V, W in dy W): contraction rows
+// [k0, k0 + 16), columns [16 np, 16 np + 8) to b[0..1] and [16 np + 8, 16 np + 16) to b[2..3], transposed by
+// ldmatrix.trans into the column-major fragments mma expects.
+template <int chunks>
+__device__ __forceinline__ void ldmatrix_b_pair_trans(unsigned int (&b)[4], unsigned int tile, int k0, int np) {
+    const int lane = threadIdx.x & 31;
+    ldmatrix_x4_trans(b, tile + tile_offset<chunks>(k0 + (lane & 7) + ((lane >> 3) & 1) * 8, np * 2 + (lane >> 4)) * 2);
+}
+
+// Two fp32 accumulator tiles (n8 tiles 2j and 2j + 1 of a 16-row block) rounded into the A fragment of the k16 step
+// j: the accumulator layout (rows lane/4 and +8, columns 2 (lane % 4) and +1) is exactly A's, so a product like
+// P = softmax(Q K^T) feeds P V without a trip through shared memory.
+__device__ __forceinline__ void accumulators_to_a(unsigned int (&a)[4], const float (&low)[4], const float (&high)[4]) {
+    a[0] = pack_bf16x2(low[0], low[1]);
+    a[1] = pack_bf16x2(low[2], low[3]);
+    a[2] = pack_bf16x2(high[0], high[1]);
+    a[3] = pack_bf16x2(high[2], high[3]);
+}
+
+__device__ __forceinline__ void mma_m16n8k16_bf16(float (&d)[4], const unsigned int (&a)[4], unsigned int b0, unsigned int b1) {
+    const unsigned int b[2] = {b0, b1};
+    mma_m16n8k16_bf16(d, a, b);
 }

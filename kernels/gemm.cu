@@ -205,34 +205,21 @@ __device__ __forceinline__ void gemm_tc(const TA* __restrict__ a, const bf16* __
         const unsigned int sa = stage_a(kt % kStages), sb = stage_b(kt % kStages);
 #pragma unroll
         for (int kk = 0; kk < kBK; kk += 16) {
-            unsigned int fa[kMi][4], fb[kNi][2];
+            unsigned int fa[kMi][4], fb[kNi / 2][4];
 #pragma unroll
-            for (int mi = 0; mi < kMi; ++mi) {
-                const int row = wm * kWarpM + mi * 16 + (lane & 15);
-                ldmatrix_x4(fa[mi], sa + tile_offset<kChunksK>(row, kk / 8 + (lane >> 4)) * 2);
-            }
+            for (int mi = 0; mi < kMi; ++mi) ldmatrix_a<kChunksK>(fa[mi], sa, wm * kWarpM + mi * 16, kk / 16);
 #pragma unroll
             for (int p = 0; p < kNi / 2; ++p) {
-                unsigned int r[4];
-                if constexpr (NN) {
-                    // Matrices: (k 0-7, n 0-7), (k 8-15, n 0-7), (k 0-7, n 8-15), (k 8-15, n 8-15).
-                    const int krow = kk + (lane & 7) + ((lane >> 3) & 1) * 8;
-                    const int chunk = (wn * kWarpN + p * 16) / 8 + (lane >> 4);
-                    ldmatrix_x4_trans(r, sb + tile_offset<BN / 8>(krow, chunk) * 2);
-                } else {
-                    // Matrices: (n 0-7, k 0-7), (n 0-7, k 8-15), (n 8-15, k 0-7), (n 8-15, k 8-15).
-                    const int nrow = wn * kWarpN + p * 16 + (lane & 7) + (lane >> 4) * 8;
-                    ldmatrix_x4(r, sb + tile_offset<kChunksK>(nrow, kk / 8 + ((lane >> 3) & 1)) * 2);
-                }
-                fb[2 * p][0] = r[0];
-                fb[2 * p][1] = r[1];
-                fb[2 * p + 1][0] = r[2];
-                fb[2 * p + 1][1] = r[3];
+                if constexpr (NN)
+                    ldmatrix_b_pair_trans<BN / 8>(fb[p], sb, kk, (wn * kWarpN) / 16 + p);
+                else
+                    ldmatrix_b_pair<kChunksK>(fb[p], sb, wn * kWarpN + p * 16, kk / 16);
             }
 #pragma unroll
             for (int mi = 0; mi < kMi; ++mi)
 #pragma unroll
-                for (int ni = 0; ni < kNi; ++ni) mma_m16n8k16_bf16(acc[mi][ni], fa[mi], fb[ni]);
+                for (int ni = 0; ni < kNi; ++ni)
+                    mma_m16n8k16_bf16(acc[mi][ni], fa[mi], fb[ni / 2][(ni % 2) * 2], fb[ni / 2][(ni % 2) * 2 + 1]);
         }
 
         if (has_next) store(next % kStages);
