@@ -111,6 +111,8 @@ public static class ForwardCases
         }, 0);
 
         foreach (var cse in SamplingCases()) yield return cse;
+        foreach (var cse in GemmStressCases()) yield return cse;
+        foreach (var cse in AttentionStressCases()) yield return cse;
     }
 
     private static void Prefill(CaseContext c, Random r, int[] rowLengths, int h, int hkv, int dh, bool tagged)
@@ -170,5 +172,57 @@ public static class ForwardCases
             c.Backend.SampleTopK(logits, c.Ints(Enumerable.Repeat(2000, n).ToArray()),
                 c.Float(DType.F32, Enumerable.Repeat(1f, n).ToArray(), n), c.Ints(keys, n, 4), c.Output("ids", DType.I32, n));
         }, 0.95, Comparison.ExactFraction);
+    }
+
+    /// <summary>
+    /// Shapes for each GPU GEMM path: the decode GEMV (M &lt;= 8) and just above it, odd and unaligned K (the
+    /// element-wise tails), grids of several tiles, f32 activations (staged to bf16), f32 weights (the fp32 kernel).
+    /// </summary>
+    private static IEnumerable<OpCase> GemmStressCases()
+    {
+        foreach (var (m, k, n, xF32, wF32, yF32, accumulate) in new[]
+                 {
+                     (1, 520, 70, false, false, false, false), (2, 520, 70, false, false, true, false), (5, 264, 33, false, false, false, true),
+                     (8, 520, 70, false, false, false, false), (9, 264, 100, false, false, false, false), (16, 128, 40, false, false, false, true),
+                     (3, 77, 19, false, false, false, false), (20, 37, 41, false, false, true, false), (130, 200, 136, false, false, false, false),
+                     (12, 1032, 24, false, false, true, false), (70, 96, 50, true, false, false, false), (2, 128, 33, true, false, true, false),
+                     (20, 40, 30, false, true, false, false), (4, 64, 10, false, true, false, true), (33, 45, 17, true, true, true, false),
+                 })
+        {
+            string variant = $"M={m},K={k},N={n}{(xF32 ? ",x F32" : "")}{(wF32 ? ",w F32" : "")}{(yF32 ? ",y F32" : "")}{(accumulate ? ",accumulate" : "")}";
+            yield return new OpCase("MatMul", variant, (c, r) =>
+            {
+                var xData = Uniform(r, (long)m * k);
+                var x = xF32 ? c.Float(DType.F32, xData, m, k) : c.Act(xData, m, k);
+                var w = c.Float(wF32 ? DType.F32 : DType.BF16, Uniform(r, (long)n * k, 1f / MathF.Sqrt(k)), n, k);
+                var y = accumulate ? c.AccumulatorOutput("y", Uniform(r, (long)m * n), m, n)
+                    : c.Output("y", yF32 ? DType.F32 : c.Activation, m, n);
+                c.Backend.MatMul(x, w, y, accumulate);
+            }, Reduction);
+        }
+    }
+
+    /// <summary>
+    /// Attention shapes for the GPU kernels: prefill tiles that span rows and key tiles, head dims from 8 to 128 with
+    /// and without 16-byte alignment (dh % 8), GQA, identity tags, interleaved packing, long decode contexts (several
+    /// split-K chunks), a few queries per row (still the decode path) and just past it (prefill with one pass per row).
+    /// </summary>
+    private static IEnumerable<OpCase> AttentionStressCases()
+    {
+        foreach (var shape in new AttentionShape[]
+                 {
+                     new([0, 0], [70, 5], 2, 2, 128, Tagged: true), new([0, 0], [9, 13], 2, 1, 8), new([0, 0], [17, 6], 2, 2, 20, Tagged: true),
+                     new([0], [30], 4, 2, 40), new([3, 0], [25, 30], 2, 1, 96, Tagged: true), new([0, 0], [10, 10], 2, 2, 64, Tagged: true, Interleave: true),
+                     new([4099, 2000], [1, 1], 2, 2, 128), new([700, 20, 513], [1, 1, 1], 4, 2, 64, Tagged: true), new([299, 150, 3, 77, 5, 260, 1, 300], [1, 1, 1, 1, 1, 1, 1, 1], 4, 4, 16),
+                     new([40, 9], [2, 2], 2, 2, 128, Tagged: true), new([30, 0, 12], [3, 3, 3], 2, 2, 64, Tagged: true, Interleave: true), new([600], [1], 2, 1, 12),
+                 })
+        {
+            yield return new OpCase("Attention", shape.ToString(), (c, r) =>
+            {
+                var s = AttentionSetup.Create(c, r, shape);
+                c.Backend.Attention(s.Q, s.Cache, s.Tokens, 1f / MathF.Sqrt(shape.HeadDim),
+                    c.Output("y", c.Activation, s.Count, shape.Heads, shape.HeadDim), c.Output("lse", DType.F32, s.Count, shape.Heads));
+            }, Reduction);
+        }
     }
 }
