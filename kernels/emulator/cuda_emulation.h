@@ -1,0 +1,278 @@
+// CPU emulation of the CUDA features the kernels use, so their index math, fragment layouts, bounds and barriers
+// can be run and checked without a GPU. Every CUDA thread of a block is a ucontext fiber on one OS thread; a fiber
+// runs until it reaches a __syncthreads or a warp collective (shfl, ballot, ldmatrix, mma), where it waits for its
+// block or warp. ldmatrix.m8n8 (plain and .trans) and mma.m16n8k16 bf16 distribute elements as the PTX ISA's
+// fragment tables say, lane by lane. Dynamic shared memory is refilled with 0xff (bf16 NaN) for every block, so a
+// read of an unwritten byte shows in the results. The schedule (g_order) and when cp.async data lands
+// (g_async_deferred) are chosen to expose missing barriers and waits; see run.sh.
+#pragma once
+#include <cstdint>
+#include <cstring>
+#include <cmath>
+#include <cstdio>
+#include <cstdlib>
+#include <vector>
+#include <deque>
+#include <functional>
+#include <algorithm>
+#include <random>
+#include <ucontext.h>
+
+#define __device__
+#define __global__
+#define __host__
+#define __forceinline__ inline
+#define __restrict__ __restrict
+#define __launch_bounds__(...)
+#define __align__(n) __attribute__((aligned(n)))
+#define __shared__ static
+
+struct dim3 { unsigned x = 1, y = 1, z = 1; };
+struct uint4 { unsigned int x, y, z, w; };
+struct float4 { float x, y, z, w; };
+struct float2 { float x, y; };
+inline uint4 make_uint4(unsigned a, unsigned b, unsigned c, unsigned d) { return {a, b, c, d}; }
+inline float2 make_float2(float a, float b) { return {a, b}; }
+inline float __int_as_float(int v) { float f; std::memcpy(&f, &v, 4); return f; }
+inline float __int_as_float(unsigned v) { float f; std::memcpy(&f, &v, 4); return f; }
+inline float __uint_as_float(unsigned v) { float f; std::memcpy(&f, &v, 4); return f; }
+inline unsigned __float_as_uint(float f) { unsigned v; std::memcpy(&v, &f, 4); return v; }
+inline int __ffs(unsigned v) { return v == 0 ? 0 : __builtin_ctz(v) + 1; }
+inline int min(int a, int b) { return a < b ? a : b; }
+inline int max(int a, int b) { return a > b ? a : b; }
+using std::fmaxf; using std::fmaf; using std::log2f;
+
+// ---- fibers ---------------------------------------------------------------------------------------------------
+namespace emu {
+struct SyncGroup { int arrived = 0, live = 0; unsigned gen = 0; };
+struct Thread {
+    ucontext_t ctx;
+    dim3 tid;
+    bool done = false;
+    std::deque<std::vector<std::pair<unsigned, const void*>>> groups;  // committed cp.async groups (dst, src or null)
+    std::vector<std::pair<unsigned, const void*>> open;
+};
+inline dim3 g_block, g_grid, g_block_idx;
+inline std::vector<Thread> g_threads;
+inline int g_current = -1;
+inline ucontext_t g_sched;
+inline SyncGroup g_block_group;
+inline std::vector<SyncGroup> g_warp_groups;
+inline unsigned char* g_dyn = nullptr;  // the dynamic shared memory of the running kernel
+inline size_t g_dyn_size = 0;
+inline bool g_async_deferred = true;    // cp.async lands at wait_group (true) or at issue (false)
+inline int g_order = 0;                 // 0 in order, 1 reversed, 2 shuffled, 3 shuffled with warps stalled at random
+inline std::mt19937 g_rng(1);
+inline uint64_t g_warp_slots[64][32][10];
+inline int g_or_flags[1];
+inline std::function<void()> g_kernel;
+
+inline Thread& self() { return g_threads[g_current]; }
+inline int lane() { return self().tid.x % 32; }
+inline int warp() { return self().tid.x / 32; }
+inline void yield() { swapcontext(&self().ctx, &g_sched); }
+inline void wait(SyncGroup& g) {
+    unsigned my = g.gen;
+    if (++g.arrived == g.live) { g.arrived = 0; g.gen++; return; }
+    while (g.gen == my) yield();
+}
+inline void leave(SyncGroup& g) {
+    g.live--;
+    if (g.arrived > 0 && g.arrived == g.live) { g.arrived = 0; g.gen++; }
+}
+inline void fiber_main() {
+    g_kernel();
+    self().done = true;
+    leave(g_block_group);
+    leave(g_warp_groups[warp()]);
+    self().groups.clear();
+    self().open.clear();
+    swapcontext(&self().ctx, &g_sched);
+}
+inline std::vector<std::vector<char>> g_stacks;
+
+inline void launch(dim3 grid, dim3 block, size_t dyn_bytes, unsigned char* dyn, std::function<void()> kernel) {
+    g_grid = grid; g_block = block; g_dyn = dyn; g_dyn_size = dyn_bytes; g_kernel = kernel;
+    int n = block.x * block.y * block.z;
+    if (block.y != 1 || block.z != 1) { fprintf(stderr, "1-D blocks only\n"); exit(1); }
+    if ((int)g_stacks.size() < n) g_stacks.resize(n, std::vector<char>(256 * 1024));
+    for (unsigned bz = 0; bz < grid.z; ++bz)
+        for (unsigned by = 0; by < grid.y; ++by)
+            for (unsigned bx = 0; bx < grid.x; ++bx) {
+                g_block_idx = {bx, by, bz};
+                if (dyn) std::memset(dyn, 0xff, dyn_bytes);  // bf16 NaN: reading unwritten shared memory shows
+                g_threads.assign(n, Thread{});
+                g_block_group = SyncGroup{0, n, 0};
+                int warps = (n + 31) / 32;
+                g_warp_groups.assign(warps, SyncGroup{});
+                for (int w = 0; w < warps; ++w) g_warp_groups[w].live = std::min(32, n - 32 * w);
+                g_or_flags[0] = 0;
+                for (int i = 0; i < n; ++i) {
+                    Thread& t = g_threads[i];
+                    t.tid = {(unsigned)i, 0, 0};
+                    getcontext(&t.ctx);
+                    t.ctx.uc_stack.ss_sp = g_stacks[i].data();
+                    t.ctx.uc_stack.ss_size = g_stacks[i].size();
+                    t.ctx.uc_link = &g_sched;
+                    makecontext(&t.ctx, fiber_main, 0);
+                }
+                int remaining = n;
+                std::vector<int> stall_left((n + 31) / 32, 0);
+                std::vector<int> order(n);
+                for (int i = 0; i < n; ++i) order[i] = i;
+                while (remaining > 0) {
+                    if (g_order == 1) std::reverse(order.begin(), order.end());
+                    if (g_order == 2) std::shuffle(order.begin(), order.end(), g_rng);
+                    int progressed = 0;
+                    // Mode 3: some warps sit out a round (warps run at different speeds on a GPU), so a missing
+                    // barrier lets a fast warp overwrite or read shared memory a slow one still uses.
+                    std::vector<char> stalled((n + 31) / 32, 0);
+                    if (g_order == 3) {
+                        std::shuffle(order.begin(), order.end(), g_rng);
+                        for (size_t w = 0; w < stalled.size(); ++w) {
+                            if (stall_left[w] == 0 && g_rng() % 6 == 0) stall_left[w] = 1 + g_rng() % 96;
+                            if (stall_left[w] > 0) { stalled[w] = 1; stall_left[w]--; }
+                        }
+                    }
+                    for (int pass = 0; pass < 2 && progressed == 0; ++pass)
+                    for (int i : order) {
+                        if (g_threads[i].done) continue;
+                        if (pass == 0 && stalled[i / 32]) continue;
+                        g_current = i;
+                        swapcontext(&g_sched, &g_threads[i].ctx);
+                        if (g_threads[i].done) remaining--;
+                        progressed++;
+                    }
+                    if (!progressed) { fprintf(stderr, "deadlock\n"); exit(1); }
+                }
+                g_current = -1;
+            }
+}
+}  // namespace emu
+
+// threadIdx.x etc. as expressions
+#define threadIdx (emu::self().tid)
+#define blockIdx (emu::g_block_idx)
+#define blockDim (emu::g_block)
+#define gridDim (emu::g_grid)
+
+inline void __syncthreads() { emu::wait(emu::g_block_group); }
+inline int __syncthreads_or(int pred) {
+    if (pred) emu::g_or_flags[0] = 1;
+    emu::wait(emu::g_block_group);
+    int r = emu::g_or_flags[0];
+    emu::wait(emu::g_block_group);
+    if (emu::self().tid.x == 0) emu::g_or_flags[0] = 0;
+    emu::wait(emu::g_block_group);
+    return r;
+}
+inline void __syncwarp(unsigned = 0xffffffffu) { emu::wait(emu::g_warp_groups[emu::warp()]); }
+
+template <typename T>
+inline T emu_exchange(T v, int src_lane) {
+    static_assert(sizeof(T) <= 8);
+    uint64_t bits = 0; std::memcpy(&bits, &v, sizeof(T));
+    auto& slots = emu::g_warp_slots[emu::warp()];
+    slots[emu::lane()][0] = bits;
+    emu::wait(emu::g_warp_groups[emu::warp()]);
+    uint64_t got = slots[src_lane][0];
+    emu::wait(emu::g_warp_groups[emu::warp()]);
+    T r; std::memcpy(&r, &got, sizeof(T)); return r;
+}
+template <typename T> inline T __shfl_xor_sync(unsigned, T v, int offset) { return emu_exchange(v, emu::lane() ^ offset); }
+template <typename T> inline T __shfl_sync(unsigned, T v, int src) { return emu_exchange(v, src); }
+inline unsigned __ballot_sync(unsigned, int pred) {
+    auto& slots = emu::g_warp_slots[emu::warp()];
+    slots[emu::lane()][0] = pred ? 1 : 0;
+    emu::wait(emu::g_warp_groups[emu::warp()]);
+    unsigned r = 0;
+    for (int l = 0; l < 32; ++l) if (slots[l][0]) r |= 1u << l;
+    emu::wait(emu::g_warp_groups[emu::warp()]);
+    return r;
+}
+inline int atomicMin(int* p, int v) { int old = *p; if (v < old) *p = v; return old; }
+inline int atomicMax(int* p, int v) { int old = *p; if (v > old) *p = v; return old; }
+
+// ---- the primitives common.cuh implements with inline PTX ----------------------------------------------------------
+inline float fast_exp2(float x) { return std::exp2(x); }
+inline unsigned int shared_address(const void* p) {
+    long d = (const unsigned char*)p - emu::g_dyn;
+    if (emu::g_dyn == nullptr || d < 0 || (size_t)d > emu::g_dyn_size) { fprintf(stderr, "shared_address outside dynamic smem\n"); exit(1); }
+    return (unsigned)d;
+}
+inline unsigned char* emu_smem(unsigned addr, unsigned bytes) {
+    if ((size_t)addr + bytes > emu::g_dyn_size) { fprintf(stderr, "shared access %u+%u beyond %zu\n", addr, bytes, emu::g_dyn_size); exit(1); }
+    return emu::g_dyn + addr;
+}
+inline void emu_ldmatrix(unsigned* frag, int count, unsigned addr, bool trans) {
+    auto& slots = emu::g_warp_slots[emu::warp()];
+    int l = emu::lane();
+    slots[l][0] = addr;
+    emu::wait(emu::g_warp_groups[emu::warp()]);
+    for (int i = 0; i < count; ++i) {
+        if (!trans) {
+            unsigned row_addr = (unsigned)slots[8 * i + l / 4][0];
+            if (row_addr % 16) { fprintf(stderr, "ldmatrix row address not 16-byte aligned\n"); exit(1); }
+            std::memcpy(&frag[i], emu_smem(row_addr + (l % 4) * 4, 4), 4);
+        } else {
+            unsigned short lo, hi;
+            unsigned r0 = (unsigned)slots[8 * i + 2 * (l % 4)][0], r1 = (unsigned)slots[8 * i + 2 * (l % 4) + 1][0];
+            std::memcpy(&lo, emu_smem(r0 + 2 * (l / 4), 2), 2);
+            std::memcpy(&hi, emu_smem(r1 + 2 * (l / 4), 2), 2);
+            frag[i] = lo | ((unsigned)hi << 16);
+        }
+    }
+    emu::wait(emu::g_warp_groups[emu::warp()]);
+}
+inline void ldmatrix_x4(unsigned int (&f)[4], unsigned int a) { emu_ldmatrix(f, 4, a, false); }
+inline void ldmatrix_x2(unsigned int (&f)[2], unsigned int a) { emu_ldmatrix(f, 2, a, false); }
+inline void ldmatrix_x4_trans(unsigned int (&f)[4], unsigned int a) { emu_ldmatrix(f, 4, a, true); }
+inline void ldmatrix_x2_trans(unsigned int (&f)[2], unsigned int a) { emu_ldmatrix(f, 2, a, true); }
+
+inline float emu_bf(unsigned reg, int half) { return __uint_as_float(half ? (reg & 0xffff0000u) : (reg << 16)); }
+inline void mma_m16n8k16_bf16(float (&d)[4], const unsigned int (&a)[4], const unsigned int (&b)[2]) {
+    auto& slots = emu::g_warp_slots[emu::warp()];
+    int l = emu::lane();
+    for (int i = 0; i < 4; ++i) slots[l][i] = a[i];
+    slots[l][4] = b[0]; slots[l][5] = b[1];
+    emu::wait(emu::g_warp_groups[emu::warp()]);
+    float out[4];
+    for (int i = 0; i < 4; ++i) {
+        int r = l / 4 + (i >= 2 ? 8 : 0), n = 2 * (l % 4) + (i & 1);
+        float sum = d[i];
+        for (int k = 0; k < 16; ++k) {
+            int la = (r % 8) * 4 + (k % 8) / 2, ra = (r / 8) + 2 * (k / 8);
+            int lb = n * 4 + (k % 8) / 2, rb = k / 8;
+            float av = emu_bf((unsigned)slots[la][ra], k % 2), bv = emu_bf((unsigned)slots[lb][4 + rb], k % 2);
+            sum += av * bv;
+        }
+        out[i] = sum;
+    }
+    emu::wait(emu::g_warp_groups[emu::warp()]);
+    for (int i = 0; i < 4; ++i) d[i] = out[i];
+}
+
+inline void emu_do_copy(const std::pair<unsigned, const void*>& c) {
+    unsigned char* dst = emu_smem(c.first, 16);
+    if (c.second) std::memcpy(dst, c.second, 16); else std::memset(dst, 0, 16);
+}
+inline void cp_async_16(unsigned int shared, const void* global, bool pred) {
+    if (shared % 16 || (pred && ((uintptr_t)global % 16))) { fprintf(stderr, "cp.async misaligned\n"); exit(1); }
+    std::pair<unsigned, const void*> c{shared, pred ? global : nullptr};
+    if (emu::g_async_deferred) emu::self().open.push_back(c); else emu_do_copy(c);
+}
+inline void cp_async_commit() { emu::self().groups.push_back(std::move(emu::self().open)); emu::self().open.clear(); }
+template <int pending>
+inline void cp_async_wait() {
+    auto& g = emu::self().groups;
+    while ((int)g.size() > pending) { for (auto& c : g.front()) emu_do_copy(c); g.pop_front(); }
+}
+inline void st_shared_16(unsigned int shared, unsigned int a, unsigned int b, unsigned int c, unsigned int d) {
+    if (shared % 16) { fprintf(stderr, "st.shared.v4 misaligned\n"); exit(1); }
+    unsigned v[4] = {a, b, c, d}; std::memcpy(emu_smem(shared, 16), v, 16);
+}
+inline uint4 ld_stream_16(const void* p) {
+    if ((uintptr_t)p % 16) { fprintf(stderr, "16-byte load misaligned\n"); exit(1); }
+    uint4 v; std::memcpy(&v, p, 16); return v;
+}
+inline uint4 ld_global_16(const void* p) { return ld_stream_16(p); }

@@ -1,0 +1,59 @@
+"""Copies kernels/*.cu and *.cuh into OUT for the CPU emulator: common.cuh's inline-PTX primitives (ldmatrix, mma,
+cp.async, wide loads, ex2, the shared-window address) are cut out and cuda_emulation.h is included in their place;
+everything else (tile layouts, fragment helpers, the kernels themselves) is compiled exactly as written.
+Usage: make_sources.py KERNELS_DIR OUT_DIR"""
+import os
+import re
+import shutil
+import sys
+
+# Primitives written in inline PTX (or CUDA-only builtins) that cuda_emulation.h provides instead.
+EMULATED = {"fast_exp2", "shared_address", "ldmatrix_x4", "ldmatrix_x2", "ldmatrix_x2_trans", "ldmatrix_x4_trans",
+            "cp_async_16", "cp_async_commit", "cp_async_wait", "st_shared_16", "ld_stream_16", "ld_global_16",
+            "mma_m16n8k16_bf16"}
+
+
+def cut_function(text, name):
+    """Removes the definitions of `name` whose body holds inline asm (the 4-argument mma overload stays)."""
+    pos = 0
+    while True:
+        m = re.search(r'(template <[^>]*>\s*\n)?__device__ __forceinline__ [\w:<> ]+?\b' + name + r'\(', text[pos:])
+        if not m:
+            return text
+        start = pos + m.start()
+        i = text.index('{', pos + m.end())
+        depth = 0
+        while True:
+            depth += {'{': 1, '}': -1}.get(text[i], 0)
+            if depth == 0:
+                break
+            i += 1
+        body = text[start:i + 1]
+        if 'asm' in body or name == 'shared_address':
+            text = text[:start] + text[i + 1:]
+            pos = start
+        else:
+            pos = i + 1
+
+
+def main(kernels, out):
+    shutil.rmtree(out, ignore_errors=True)
+    os.makedirs(out)
+    for f in sorted(os.listdir(kernels)):
+        if not (f.endswith('.cu') or f.endswith('.cuh')):
+            continue
+        text = open(os.path.join(kernels, f)).read()
+        if f == 'common.cuh':
+            for name in sorted(EMULATED):
+                text = cut_function(text, name)
+            leftover = [line for line in text.splitlines() if 'asm' in line]
+            if leftover:
+                sys.exit(f"common.cuh still has inline PTX the emulator does not provide: {leftover}")
+            text = text.replace('#pragma once', '#pragma once\n#include "cuda_emulation.h"', 1)
+        # Dynamic shared memory becomes an ordinary array the checks define; static __shared__ becomes static.
+        text = text.replace('extern __shared__', 'extern')
+        open(os.path.join(out, f), 'w').write(text)
+
+
+if __name__ == '__main__':
+    main(sys.argv[1], sys.argv[2])

@@ -1,0 +1,24 @@
+#!/bin/bash
+# Checks that the kernel checks notice a fault: applies one textual mutation to a copy of a kernel file and prints
+# the failure count of GROUP under 12 schedules (a mutation that is never noticed is a gap in the checks, or harmless).
+# Usage: kernels/emulator/mutate.sh FILE OLD NEW GROUP     e.g. mutate.sh attention.cu "__syncthreads();  // P V" "" fwd
+set -euo pipefail
+here="$(cd "$(dirname "$0")" && pwd)"
+out="${TMPDIR:-/tmp}/coar-kernel-emulator-mutant"
+python3 "$here/make_sources.py" "$here/.." "$out/src"
+python3 - "$out/src/$1" "$2" "$3" <<'PY'
+import sys
+path, old, new = sys.argv[1:4]
+text = open(path).read()
+if old not in text:
+    sys.exit(f"mutation target not found in {path}: {old!r}")
+open(path, 'w').write(text.replace(old, new, 1))
+PY
+g++ -std=c++20 -O1 -w -I"$here" -I"$out" -o "$out/kernel_checks" "$here/kernel_checks.cpp"
+counts=""
+for copies in deferred eager; do
+  for seed in 1 2 3 4 5 6; do
+    counts="$counts $("$out/kernel_checks" "$4" "$copies" 3 "$seed" | tail -1 | cut -d' ' -f1)"
+  done
+done
+echo "$1 failures per schedule:$counts"
