@@ -35,6 +35,9 @@ internal static class CudaAttention
     private static readonly string[] DecodeKernels = Variants("attention_decode");
     private static readonly string[] DqKernels = Variants("attention_bwd_dq");
     private static readonly string[] DkdvKernels = Variants("attention_bwd_dkdv");
+    private const string CombineKernel = "attention_decode_combine_bf16";
+    private const string SpansKernel = "attention_bwd_spans";
+    private const string DeltaKernel = "attention_bwd_delta_bf16";
 
     /// <summary>
     /// q [T, H, Dh] BF16; cache.Keys/Values [R, Hkv, S, Dh] BF16, cache.KeyTags [R, S] I32; output [T, H, Dh] BF16;
@@ -75,7 +78,7 @@ internal static class CudaAttention
                 PartO = args.PartO, PartMl = args.PartMl, Rows = args.Rows, Positions = args.Positions, Out = Address(output),
                 Lse = lse, Tokens = t, Heads = heads, CacheRows = cache.Rows, Capacity = cache.Capacity, HeadDim = dh, Chunks = chunks,
             };
-            lib.Get("attention_decode.cu", "attention_decode_combine_bf16")
+            lib.Get("attention_decode.cu", CombineKernel)
                 .Launch(new Dim3((uint)heads, (uint)t), Threads, 0, stream, ref combine);
             return;
         }
@@ -122,9 +125,9 @@ internal static class CudaAttention
             Rows = Address(tokens.Rows), Positions = Address(tokens.Positions), Tokens = t, CacheRows = cache.Rows,
             Capacity = cache.Capacity, Spans = spans,
         };
-        lib.Get("attention_backward.cu", "attention_bwd_spans").Launch(1, 1024, 0, stream, ref spanArgs);
+        lib.Get("attention_backward.cu", SpansKernel).Launch(1, 1024, 0, stream, ref spanArgs);
         var deltaArgs = new DeltaArgs { Out = Address(output), DOut = Address(dOutput), Delta = delta, Count = t * heads, HeadDim = dh };
-        lib.Get("attention_backward.cu", "attention_bwd_delta_bf16").Launch(Blocks((long)t * heads, 256 / 32), 256, 0, stream, ref deltaArgs);
+        lib.Get("attention_backward.cu", DeltaKernel).Launch(Blocks((long)t * heads, 256 / 32), 256, 0, stream, ref deltaArgs);
 
         var dqArgs = new DqArgs
         {

@@ -32,6 +32,12 @@ internal static class CudaGemm
     // Indexed by TensorCoreIndex: [nn][small tiles][unaligned][f32 A].
     private static readonly string[] TensorCoreKernels = BuildTensorCoreNames();
 
+    // Indexed by [w f32][x f32].
+    private static readonly string[] GemvKernels = ["gemv_nt_bf16_bf16", "gemv_nt_f32_bf16", "gemv_nt_bf16_f32", "gemv_nt_f32_f32"];
+
+    // Indexed by [A f32]; B is f32.
+    private static readonly string[] SimtKernels = ["gemm_simt_bf16", "gemm_simt_f32"];
+
     /// <summary>y = x W^T (+ y when accumulate). x [M, K] BF16 or F32, w [N, K] BF16 or F32, y [M, N] BF16 or F32; fp32 accumulation.</summary>
     public static void MatMul(KernelLibrary lib, CudaStream? stream, Tensor x, Tensor w, Tensor y, bool accumulate)
     {
@@ -71,13 +77,7 @@ internal static class CudaGemm
 
     private static void LaunchGemv(KernelLibrary lib, CudaStream? stream, Tensor x, Tensor w, Tensor y, int m, int n, int k, bool accumulate)
     {
-        string name = (x.DType, w.DType) switch
-        {
-            (DType.BF16, DType.BF16) => "gemv_nt_bf16_bf16",
-            (DType.F32, DType.BF16) => "gemv_nt_f32_bf16",
-            (DType.BF16, DType.F32) => "gemv_nt_bf16_f32",
-            _ => "gemv_nt_f32_f32",
-        };
+        string name = GemvKernels[(x.DType == DType.F32 ? 1 : 0) + (w.DType == DType.F32 ? 2 : 0)];
         var args = new GemvArgs
         {
             X = Address(x), W = Address(w), Y = Address(y), M = m, N = n, K = k,
@@ -113,7 +113,7 @@ internal static class CudaGemm
             A = Address(a), B = Address(b), Y = Address(y), M = m, N = n, K = k, BStrideK = bStrideK, BStrideN = bStrideN,
             OutF32 = Flag(y.DType == DType.F32), Accumulate = Flag(accumulate),
         };
-        string name = a.DType == DType.F32 ? "gemm_simt_f32" : "gemm_simt_bf16";
+        string name = SimtKernels[a.DType == DType.F32 ? 1 : 0];
         lib.Get("gemm_simt.cu", name).Launch(new Dim3(Blocks(m, SimtTile), Blocks(n, SimtTile)), SimtThreads, 0, stream, ref args);
     }
 
