@@ -39,10 +39,7 @@ __device__ __forceinline__ void attention_fwd(const bf16* __restrict__ q, const 
     const unsigned int s_k = s_q + kFwdQ * DMAX * 2;
     const unsigned int s_v = s_k + kFwdKV * DMAX * 2;
     int* key_tag = reinterpret_cast<int*>(attn_shared + (kFwdQ + 2 * kFwdKV) * DMAX * 2);
-    int* q_row = key_tag + kFwdKV;
-    int* q_pos = q_row + kFwdQ;
-    int* q_tag = q_pos + kFwdQ;
-    int* pass = q_tag + kFwdQ;
+    const QueryTile tile{key_tag + kFwdKV};
 
     const int warp = threadIdx.x / 32, lane = threadIdx.x % 32;
     const int h = blockIdx.y, kvh = h / (heads / kv_heads);
@@ -50,13 +47,7 @@ __device__ __forceinline__ void attention_fwd(const bf16* __restrict__ q, const 
     const int t0 = (gridDim.x - 1 - blockIdx.x) * kFwdQ;
     const int active_steps = (dh + 15) / 16;
 
-    if (threadIdx.x < kFwdQ) {
-        const int t = t0 + threadIdx.x;
-        const int row = token_row(rows, positions, t, tokens, cache_rows, capacity);
-        q_row[threadIdx.x] = row;
-        q_pos[threadIdx.x] = row >= 0 ? positions[t] : -1;
-        q_tag[threadIdx.x] = row >= 0 ? tags[t] : 0;
-    }
+    tile.load(rows, positions, tags, t0, tokens, cache_rows, capacity);
     load_rows<DMAX, kFwdQ, kFwdThreads, VEC>(s_q, dh, q, [&](int i) -> const bf16* {
         return t0 + i < tokens ? q + ((long long)(t0 + i) * heads + h) * dh : nullptr;
     });
@@ -68,55 +59,29 @@ __device__ __forceinline__ void attention_fwd(const bf16* __restrict__ q, const 
 #pragma unroll
     for (int ks = 0; ks < kSteps; ++ks) ldmatrix_a<kChunks>(qf[ks], s_q, warp * 16, ks);
 
-    // This thread's two query rows of the tile (accumulator rows lane/4 and lane/4 + 8 of its warp's 16).
-    const int qa = warp * 16 + lane / 4, qb = qa + 8;
-
-    for (;;) {
-        __syncthreads();  // the previous pass's marks in q_row are visible
-        if (warp == 0) next_pass(q_row, q_pos, pass);
-        __syncthreads();
-        const int row = pass[0], last = pass[1];
-        if (row < 0) break;
-        const bool act_a = q_row[qa] == row, act_b = q_row[qb] == row;
-        const int pos_a = q_pos[qa], pos_b = q_pos[qb], tag_a = q_tag[qa], tag_b = q_tag[qb];
-        const long long kv_base = ((long long)row * kv_heads + kvh) * capacity * dh;
-        const bf16* k_row = keys + kv_base;
-        const bf16* v_row = values + kv_base;
-        const int* tags_row = key_tags + (long long)row * capacity;
+    for (int row, last; tile.next(row, last);) {
+        const QueryPair qp(tile, warp, lane, row);
+        const RowKv kv(keys, values, key_tags, row, kvh, kv_heads, capacity, dh);
         const int tiles = last / kFwdKV + 1;
 
         float o[DMAX / 8][4];
-#pragma unroll
-        for (int dt = 0; dt < DMAX / 8; ++dt)
-#pragma unroll
-            for (int e = 0; e < 4; ++e) o[dt][e] = 0.0f;
-        float m_a = minus_infinity(), m_b = minus_infinity(), l_a = 0.0f, l_b = 0.0f;
+        zero_accumulators(o);
+        float m[2] = {minus_infinity(), minus_infinity()}, l[2] = {0.0f, 0.0f};
 
-        auto load_keys = [&](int kt) {
-            const int j0 = kt * kFwdKV;
-            load_rows<DMAX, kFwdKV, kFwdThreads, VEC>(s_k, dh, keys, [&](int i) -> const bf16* {
-                return j0 + i <= last ? k_row + (long long)(j0 + i) * dh : nullptr;
-            });
-            if (threadIdx.x < kFwdKV) key_tag[threadIdx.x] = j0 + threadIdx.x <= last ? tags_row[j0 + threadIdx.x] : 0;
-        };
-        load_keys(0);
+        kv.load<DMAX, kFwdKV, kFwdThreads, VEC>(s_k, kv.keys, 0, last, dh);
+        kv.load_tags(key_tag, 0, last, kFwdKV);
         cp_async_commit();
 
         for (int kt = 0; kt < tiles; ++kt) {
             const int j0 = kt * kFwdKV;
             __syncthreads();  // P V of the previous tile is done with s_v
-            load_rows<DMAX, kFwdKV, kFwdThreads, VEC>(s_v, dh, values, [&](int i) -> const bf16* {
-                return j0 + i <= last ? v_row + (long long)(j0 + i) * dh : nullptr;
-            });
+            kv.load<DMAX, kFwdKV, kFwdThreads, VEC>(s_v, kv.values, j0, last, dh);
             cp_async_commit();
             cp_async_wait<1>();  // this thread's K copies (older than the V group) have landed
             __syncthreads();     // everyone's have, and the key tags are written
 
             float s[kKeyTiles][4];
-#pragma unroll
-            for (int ni = 0; ni < kKeyTiles; ++ni)
-#pragma unroll
-                for (int e = 0; e < 4; ++e) s[ni][e] = 0.0f;
+            zero_accumulators(s);
 #pragma unroll
             for (int ks = 0; ks < kSteps; ++ks) {
                 if (ks >= active_steps) break;
@@ -129,83 +94,65 @@ __device__ __forceinline__ void attention_fwd(const bf16* __restrict__ q, const 
                 }
             }
 
-            // Accumulator element e of key tile ni: query row qa (e < 2) or qb, key j0 + 8 ni + 2 (lane % 4) + e % 2.
-            float max_a = minus_infinity(), max_b = minus_infinity();
+            // Element e of key tile ni: query qp.index[e / 2], key j0 + 8 ni + 2 (lane % 4) + e % 2.
+            float tile_max[2] = {minus_infinity(), minus_infinity()};
 #pragma unroll
             for (int ni = 0; ni < kKeyTiles; ++ni)
 #pragma unroll
                 for (int e = 0; e < 4; ++e) {
                     const int jl = ni * 8 + 2 * (lane & 3) + (e & 1);
-                    const bool visible = e < 2 ? act_a && j0 + jl <= pos_a && tags_visible(tag_a, key_tag[jl])
-                                               : act_b && j0 + jl <= pos_b && tags_visible(tag_b, key_tag[jl]);
-                    s[ni][e] = visible ? s[ni][e] * scale_log2 : minus_infinity();
-                    if (e < 2)
-                        max_a = fmaxf(max_a, s[ni][e]);
-                    else
-                        max_b = fmaxf(max_b, s[ni][e]);
+                    s[ni][e] = qp.sees(e, j0 + jl, key_tag[jl]) ? s[ni][e] * scale_log2 : minus_infinity();
+                    tile_max[e >> 1] = fmaxf(tile_max[e >> 1], s[ni][e]);
                 }
-            const float new_a = fmaxf(m_a, quad_max(max_a)), new_b = fmaxf(m_b, quad_max(max_b));
-            // A row with nothing visible yet keeps max -inf; subtracting 0 instead keeps exp2 at exactly 0, not NaN.
-            const float base_a = new_a == minus_infinity() ? 0.0f : new_a, base_b = new_b == minus_infinity() ? 0.0f : new_b;
-            const float alpha_a = fast_exp2(m_a - base_a), alpha_b = fast_exp2(m_b - base_b);
-            m_a = new_a;
-            m_b = new_b;
-            float sum_a = 0.0f, sum_b = 0.0f;
+            float base[2], alpha[2], sum[2] = {0.0f, 0.0f};
+#pragma unroll
+            for (int i = 0; i < 2; ++i) {
+                const float next = fmaxf(m[i], quad_max(tile_max[i]));
+                // A row with nothing visible yet keeps max -inf; subtracting 0 keeps exp2 at exactly 0, not NaN.
+                base[i] = next == minus_infinity() ? 0.0f : next;
+                alpha[i] = fast_exp2(m[i] - base[i]);
+                m[i] = next;
+            }
 #pragma unroll
             for (int ni = 0; ni < kKeyTiles; ++ni)
 #pragma unroll
                 for (int e = 0; e < 4; ++e) {
-                    s[ni][e] = fast_exp2(s[ni][e] - (e < 2 ? base_a : base_b));
-                    if (e < 2)
-                        sum_a += s[ni][e];
-                    else
-                        sum_b += s[ni][e];
+                    s[ni][e] = fast_exp2(s[ni][e] - base[e >> 1]);
+                    sum[e >> 1] += s[ni][e];
                 }
-            l_a = l_a * alpha_a + sum_a;
-            l_b = l_b * alpha_b + sum_b;
 #pragma unroll
-            for (int dt = 0; dt < DMAX / 8; ++dt) {
-                o[dt][0] *= alpha_a;
-                o[dt][1] *= alpha_a;
-                o[dt][2] *= alpha_b;
-                o[dt][3] *= alpha_b;
-            }
-
+            for (int i = 0; i < 2; ++i) l[i] = l[i] * alpha[i] + sum[i];
+#pragma unroll
+            for (int dt = 0; dt < DMAX / 8; ++dt)
+#pragma unroll
+                for (int e = 0; e < 4; ++e) o[dt][e] *= alpha[e >> 1];
             __syncthreads();  // every warp is done with s_k and key_tag
-            if (kt + 1 < tiles) load_keys(kt + 1);
+            if (kt + 1 < tiles) {
+                kv.load<DMAX, kFwdKV, kFwdThreads, VEC>(s_k, kv.keys, j0 + kFwdKV, last, dh);
+                kv.load_tags(key_tag, j0 + kFwdKV, last, kFwdKV);
+            }
             cp_async_commit();
             cp_async_wait<1>();  // the V group (older than the next K group) has landed
             __syncthreads();
-
+            unsigned int p[kFwdKV / 16][4];
 #pragma unroll
-            for (int kk = 0; kk < kFwdKV / 16; ++kk) {
-                unsigned int a[4];
-                accumulators_to_a(a, s[2 * kk], s[2 * kk + 1]);
-#pragma unroll
-                for (int np = 0; np < DMAX / 16; ++np) {
-                    if (np >= active_steps) break;
-                    unsigned int b[4];
-                    ldmatrix_b_pair_trans<kChunks>(b, s_v, kk * 16, np);
-                    mma_m16n8k16_bf16(o[2 * np], a, b[0], b[1]);
-                    mma_m16n8k16_bf16(o[2 * np + 1], a, b[2], b[3]);
-                }
-            }
+            for (int kk = 0; kk < kFwdKV / 16; ++kk) accumulators_to_a(p[kk], s[2 * kk], s[2 * kk + 1]);
+            product_trans<kChunks>(o, p, s_v, active_steps);
         }
 
-        l_a = quad_sum(l_a);
-        l_b = quad_sum(l_b);
+        // Every lane takes part in the quad sums before any lane skips an inactive row.
+        const float totals[2] = {quad_sum(l[0]), quad_sum(l[1])};
 #pragma unroll
-        for (int half = 0; half < 2; ++half) {
-            const bool active = half == 0 ? act_a : act_b;
-            if (!active) continue;
-            const float l = half == 0 ? l_a : l_b, m = half == 0 ? m_a : m_b;
-            const int t = t0 + (half == 0 ? qa : qb);
-            const float inv = l > 0.0f ? 1.0f / l : 0.0f;
+        for (int i = 0; i < 2; ++i) {
+            if (!qp.active[i]) continue;
+            const float total = totals[i];
+            const int t = t0 + qp.index[i];
+            const float inv = total > 0.0f ? 1.0f / total : 0.0f;
             bf16* dst = out + ((long long)t * heads + h) * dh;
 #pragma unroll
             for (int dt = 0; dt < DMAX / 8; ++dt) {
                 const int d = dt * 8 + 2 * (lane & 3);
-                const float v0 = o[dt][2 * half] * inv, v1 = o[dt][2 * half + 1] * inv;
+                const float v0 = o[dt][2 * i] * inv, v1 = o[dt][2 * i + 1] * inv;
                 if constexpr (VEC) {
                     if (d < dh) *reinterpret_cast<unsigned int*>(dst + d) = pack_bf16x2(v0, v1);
                 } else {
@@ -214,11 +161,9 @@ __device__ __forceinline__ void attention_fwd(const bf16* __restrict__ q, const 
                 }
             }
             if (lse != nullptr && (lane & 3) == 0)
-                lse[(long long)t * heads + h] = l > 0.0f ? (m + log2f(l)) * 0.6931471805599453f : minus_infinity();
+                lse[(long long)t * heads + h] = total > 0.0f ? (m[i] + log2f(total)) * 0.6931471805599453f : minus_infinity();
         }
-
-        __syncthreads();  // every thread has read q_row for this pass
-        if (threadIdx.x < kFwdQ && q_row[threadIdx.x] == row) q_row[threadIdx.x] = -1;
+        tile.finish(row);
     }
 }
 

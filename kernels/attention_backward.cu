@@ -8,7 +8,7 @@
 //   tokens in row r (first > last when none), so the key-side kernel scans only that token range.
 // attention_bwd_delta_bf16: one warp per (t, h): Delta[t, h] in fp32 scratch.
 // attention_bwd_dq_*: the forward's structure (grid (ceil(T / 64), H), 4 warps of 16 queries, one pass per cache row
-//   in the tile) without the online softmax: per key tile of 64, S = Q K^T and dP = dO V^T (Q and dO fragments from
+//   in the tile) without the online softmax: per key tile of 32, S = Q K^T and dP = dO V^T (Q and dO fragments from
 //   shared memory), dS in registers, dq += dS K (K by ldmatrix.trans). K and V load together, single-buffered.
 // attention_bwd_dkdv_*: grid (ceil(capacity / 64), Hkv, rows): a CTA owns 64 keys of one row and KV head, each warp
 //   16 of them, and scans the row's tokens in tiles of 32 (skipping tiles whose queries all precede its keys) for
@@ -23,7 +23,8 @@ namespace attn {
 
 constexpr int kBwdThreads = 128;
 constexpr int kBwdQ = 64;     // queries per dq CTA
-constexpr int kBwdKV = 64;    // keys per tile (dq) and per dK/dV CTA
+constexpr int kBwdKV = 64;    // keys per dK/dV CTA
+constexpr int kDqKV = 32;     // keys per tile of the dq kernel (its S and dP accumulators fit the registers)
 constexpr int kBwdScanQ = 32; // queries per tile scanned by a dK/dV CTA
 constexpr float kLog2e = 1.4426950408889634f;
 
@@ -74,34 +75,28 @@ __device__ __forceinline__ void attention_bwd_dq(const bf16* __restrict__ q, con
                                                  void* __restrict__ dq, int dq_f32, int tokens, int heads, int kv_heads,
                                                  int cache_rows, int capacity, int dh, float scale, float scale_log2) {
     constexpr int kChunks = DMAX / 8;
-    constexpr int kSteps = DMAX / 16;
-    constexpr int kKeyTiles = kBwdKV / 8;
+    constexpr int kKeyTiles = kDqKV / 8;
     extern __shared__ __align__(128) unsigned char attn_bwd_shared[];
     const unsigned int s_q = shared_address(attn_bwd_shared);
     const unsigned int s_do = s_q + kBwdQ * DMAX * 2;
     const unsigned int s_k = s_do + kBwdQ * DMAX * 2;
-    const unsigned int s_v = s_k + kBwdKV * DMAX * 2;
-    int* key_tag = reinterpret_cast<int*>(attn_bwd_shared + (2 * kBwdQ + 2 * kBwdKV) * DMAX * 2);
-    int* q_row = key_tag + kBwdKV;
-    int* q_pos = q_row + kBwdQ;
-    int* q_tag = q_pos + kBwdQ;
-    float* q_lse2 = reinterpret_cast<float*>(q_tag + kBwdQ);
+    const unsigned int s_v = s_k + kDqKV * DMAX * 2;
+    int* key_tag = reinterpret_cast<int*>(attn_bwd_shared + (2 * kBwdQ + 2 * kDqKV) * DMAX * 2);
+    const QueryTile tile{key_tag + kDqKV};
+    float* q_lse2 = reinterpret_cast<float*>(tile.pass() + 2);
     float* q_delta = q_lse2 + kBwdQ;
-    int* pass = reinterpret_cast<int*>(q_delta + kBwdQ);
 
     const int warp = threadIdx.x / 32, lane = threadIdx.x % 32;
     const int h = blockIdx.y, kvh = h / (heads / kv_heads);
     const int t0 = (gridDim.x - 1 - blockIdx.x) * kBwdQ;
     const int active_steps = (dh + 15) / 16;
 
+    tile.load(rows, positions, tags, t0, tokens, cache_rows, capacity);
     if (threadIdx.x < kBwdQ) {
-        const int t = t0 + threadIdx.x;
-        const int row = token_row(rows, positions, t, tokens, cache_rows, capacity);
-        q_row[threadIdx.x] = row;
-        q_pos[threadIdx.x] = row >= 0 ? positions[t] : -1;
-        q_tag[threadIdx.x] = row >= 0 ? tags[t] : 0;
-        q_lse2[threadIdx.x] = row >= 0 ? lse[(long long)t * heads + h] * kLog2e : 0.0f;
-        q_delta[threadIdx.x] = row >= 0 ? delta[(long long)t * heads + h] : 0.0f;
+        const bool valid = t0 + (int)threadIdx.x < tokens;
+        const long long at = (long long)(t0 + threadIdx.x) * heads + h;
+        q_lse2[threadIdx.x] = valid ? lse[at] * kLog2e : 0.0f;
+        q_delta[threadIdx.x] = valid ? delta[at] : 0.0f;
     }
     // Element offset of query row i of the tile in q and dout, or -1 past the last token.
     auto query_offset = [&](int i) { return t0 + i < tokens ? ((long long)(t0 + i) * heads + h) * dh : -1ll; };
@@ -115,108 +110,58 @@ __device__ __forceinline__ void attention_bwd_dq(const bf16* __restrict__ q, con
     });
     cp_async_commit();
 
-    const int qa = warp * 16 + lane / 4, qb = qa + 8;
-    for (;;) {
-        __syncthreads();
-        if (warp == 0) next_pass(q_row, q_pos, pass);
-        __syncthreads();
-        const int row = pass[0], last = pass[1];
-        if (row < 0) break;
-        const bool act_a = q_row[qa] == row, act_b = q_row[qb] == row;
-        const int pos_a = q_pos[qa], pos_b = q_pos[qb], tag_a = q_tag[qa], tag_b = q_tag[qb];
-        const float lse_a = q_lse2[qa], lse_b = q_lse2[qb], delta_a = q_delta[qa], delta_b = q_delta[qb];
-        const long long kv_base = ((long long)row * kv_heads + kvh) * capacity * dh;
-        const bf16* k_row = keys + kv_base;
-        const bf16* v_row = values + kv_base;
-        const int* tags_row = key_tags + (long long)row * capacity;
-        const int tiles = last / kBwdKV + 1;
+    for (int row, last; tile.next(row, last);) {
+        const QueryPair qp(tile, warp, lane, row);
+        const float row_lse[2] = {q_lse2[qp.index[0]], q_lse2[qp.index[1]]};
+        const float row_delta[2] = {q_delta[qp.index[0]], q_delta[qp.index[1]]};
+        const RowKv kv(keys, values, key_tags, row, kvh, kv_heads, capacity, dh);
+        const int tiles = last / kDqKV + 1;
 
         float acc[DMAX / 8][4];
-#pragma unroll
-        for (int dt = 0; dt < DMAX / 8; ++dt)
-#pragma unroll
-            for (int e = 0; e < 4; ++e) acc[dt][e] = 0.0f;
+        zero_accumulators(acc);
 
         for (int kt = 0; kt < tiles; ++kt) {
-            const int j0 = kt * kBwdKV;
+            const int j0 = kt * kDqKV;
             __syncthreads();  // the previous tile's readers of s_k, s_v and key_tag are done
-            load_rows<DMAX, kBwdKV, kBwdThreads, VEC>(s_k, dh, keys, [&](int i) -> const bf16* {
-                return j0 + i <= last ? k_row + (long long)(j0 + i) * dh : nullptr;
-            });
-            load_rows<DMAX, kBwdKV, kBwdThreads, VEC>(s_v, dh, values, [&](int i) -> const bf16* {
-                return j0 + i <= last ? v_row + (long long)(j0 + i) * dh : nullptr;
-            });
-            if (threadIdx.x < kBwdKV) key_tag[threadIdx.x] = j0 + threadIdx.x <= last ? tags_row[j0 + threadIdx.x] : 0;
+            kv.load<DMAX, kDqKV, kBwdThreads, VEC>(s_k, kv.keys, j0, last, dh);
+            kv.load<DMAX, kDqKV, kBwdThreads, VEC>(s_v, kv.values, j0, last, dh);
+            kv.load_tags(key_tag, j0, last, kDqKV);
             cp_async_commit();
             cp_async_wait<0>();
             __syncthreads();
 
+            // S = Q K^T and dP = dO V^T; then dS in place of S. Element e of key tile ni: query qp.index[e / 2],
+            // key j0 + 8 ni + 2 (lane % 4) + e % 2.
             float s[kKeyTiles][4], dp[kKeyTiles][4];
-#pragma unroll
-            for (int ni = 0; ni < kKeyTiles; ++ni)
-#pragma unroll
-                for (int e = 0; e < 4; ++e) {
-                    s[ni][e] = 0.0f;
-                    dp[ni][e] = 0.0f;
-                }
-#pragma unroll
-            for (int ks = 0; ks < kSteps; ++ks) {
-                if (ks >= active_steps) break;
-                unsigned int qf[4], df[4];
-                ldmatrix_a<kChunks>(qf, s_q, warp * 16, ks);
-                ldmatrix_a<kChunks>(df, s_do, warp * 16, ks);
-#pragma unroll
-                for (int p = 0; p < kKeyTiles / 2; ++p) {
-                    unsigned int kb[4], vb[4];
-                    ldmatrix_b_pair<kChunks>(kb, s_k, p * 16, ks);
-                    ldmatrix_b_pair<kChunks>(vb, s_v, p * 16, ks);
-                    mma_m16n8k16_bf16(s[2 * p], qf, kb[0], kb[1]);
-                    mma_m16n8k16_bf16(s[2 * p + 1], qf, kb[2], kb[3]);
-                    mma_m16n8k16_bf16(dp[2 * p], df, vb[0], vb[1]);
-                    mma_m16n8k16_bf16(dp[2 * p + 1], df, vb[2], vb[3]);
-                }
-            }
-            // dS, in place of s: element e of key tile ni is query row qa (e < 2) or qb, key j0 + 8 ni + 2 (lane % 4) + e % 2.
+            two_products<kChunks>(s, dp, s_q, s_do, s_k, s_v, warp * 16, active_steps);
 #pragma unroll
             for (int ni = 0; ni < kKeyTiles; ++ni)
 #pragma unroll
                 for (int e = 0; e < 4; ++e) {
                     const int jl = ni * 8 + 2 * (lane & 3) + (e & 1);
-                    const bool visible = e < 2 ? act_a && j0 + jl <= pos_a && tags_visible(tag_a, key_tag[jl])
-                                               : act_b && j0 + jl <= pos_b && tags_visible(tag_b, key_tag[jl]);
-                    const float p = visible ? fast_exp2(s[ni][e] * scale_log2 - (e < 2 ? lse_a : lse_b)) : 0.0f;
-                    s[ni][e] = visible ? p * (dp[ni][e] - (e < 2 ? delta_a : delta_b)) : 0.0f;
+                    const bool visible = qp.sees(e, j0 + jl, key_tag[jl]);
+                    const float p = visible ? fast_exp2(s[ni][e] * scale_log2 - row_lse[e >> 1]) : 0.0f;
+                    s[ni][e] = visible ? p * (dp[ni][e] - row_delta[e >> 1]) : 0.0f;
                 }
+            unsigned int ds[kDqKV / 16][4];
 #pragma unroll
-            for (int kk = 0; kk < kBwdKV / 16; ++kk) {
-                unsigned int a[4];
-                accumulators_to_a(a, s[2 * kk], s[2 * kk + 1]);
-#pragma unroll
-                for (int np = 0; np < DMAX / 16; ++np) {
-                    if (np >= active_steps) break;
-                    unsigned int b[4];
-                    ldmatrix_b_pair_trans<kChunks>(b, s_k, kk * 16, np);
-                    mma_m16n8k16_bf16(acc[2 * np], a, b[0], b[1]);
-                    mma_m16n8k16_bf16(acc[2 * np + 1], a, b[2], b[3]);
-                }
-            }
+            for (int kk = 0; kk < kDqKV / 16; ++kk) accumulators_to_a(ds[kk], s[2 * kk], s[2 * kk + 1]);
+            product_trans<kChunks>(acc, ds, s_k, active_steps);
         }
 
 #pragma unroll
-        for (int half = 0; half < 2; ++half) {
-            if (!(half == 0 ? act_a : act_b)) continue;
-            const long long at = ((long long)(t0 + (half == 0 ? qa : qb)) * heads + h) * dh;
+        for (int i = 0; i < 2; ++i) {
+            if (!qp.active[i]) continue;
+            const long long at = ((long long)(t0 + qp.index[i]) * heads + h) * dh;
 #pragma unroll
             for (int dt = 0; dt < DMAX / 8; ++dt)
 #pragma unroll
                 for (int e = 0; e < 2; ++e) {
                     const int d = dt * 8 + 2 * (lane & 3) + e;
-                    if (d < dh) store_gradient(dq, dq_f32, at + d, acc[dt][2 * half + e] * scale, false);
+                    if (d < dh) store_gradient(dq, dq_f32, at + d, acc[dt][2 * i + e] * scale, false);
                 }
         }
-
-        __syncthreads();
-        if (threadIdx.x < kBwdQ && q_row[threadIdx.x] == row) q_row[threadIdx.x] = -1;
+        tile.finish(row);
     }
 }
 
@@ -229,7 +174,6 @@ __device__ __forceinline__ void attention_bwd_dkdv(
     int dkeys_f32, int dvalues_f32, int tokens, int heads, int kv_heads, int cache_rows, int capacity, int dh,
     float scale, float scale_log2) {
     constexpr int kChunks = DMAX / 8;
-    constexpr int kSteps = DMAX / 16;
     constexpr int kQueryTiles = kBwdScanQ / 8;
     extern __shared__ __align__(128) unsigned char attn_bwd_shared[];
     const unsigned int s_k = shared_address(attn_bwd_shared);
@@ -249,26 +193,16 @@ __device__ __forceinline__ void attention_bwd_dkdv(
     if (last_token < 0 || j0 > last) return;
     const int group = heads / kv_heads;
     const int active_steps = (dh + 15) / 16;
-    const long long kv_base = ((long long)r * kv_heads + kvh) * capacity * dh;
+    const RowKv kv(keys, values, key_tags, r, kvh, kv_heads, capacity, dh);
 
-    load_rows<DMAX, kBwdKV, kBwdThreads, VEC>(s_k, dh, keys, [&](int i) -> const bf16* {
-        return j0 + i <= last ? keys + kv_base + (long long)(j0 + i) * dh : nullptr;
-    });
-    load_rows<DMAX, kBwdKV, kBwdThreads, VEC>(s_v, dh, values, [&](int i) -> const bf16* {
-        return j0 + i <= last ? values + kv_base + (long long)(j0 + i) * dh : nullptr;
-    });
-    if (threadIdx.x < kBwdKV)
-        key_tag[threadIdx.x] = j0 + threadIdx.x <= last ? key_tags[(long long)r * capacity + j0 + threadIdx.x] : 0;
+    kv.load<DMAX, kBwdKV, kBwdThreads, VEC>(s_k, kv.keys, j0, last, dh);
+    kv.load<DMAX, kBwdKV, kBwdThreads, VEC>(s_v, kv.values, j0, last, dh);
+    kv.load_tags(key_tag, j0, last, kBwdKV);
     cp_async_commit();
 
     float dk[DMAX / 8][4], dv[DMAX / 8][4];
-#pragma unroll
-    for (int dt = 0; dt < DMAX / 8; ++dt)
-#pragma unroll
-        for (int e = 0; e < 4; ++e) {
-            dk[dt][e] = 0.0f;
-            dv[dt][e] = 0.0f;
-        }
+    zero_accumulators(dk);
+    zero_accumulators(dv);
     // This thread's two key rows of the tile (accumulator rows lane/4 and lane/4 + 8 of its warp's 16).
     const int ka = warp * 16 + lane / 4;
 
@@ -306,33 +240,10 @@ __device__ __forceinline__ void attention_bwd_dkdv(
             cp_async_wait<0>();
             __syncthreads();
 
+            // S^T = K Q^T and dP^T = V dO^T; then P^T in st and dS^T in dpt. Element e of query tile ni: key row
+            // ka (e < 2) or ka + 8, query tq + 8 ni + 2 (lane % 4) + e % 2.
             float st[kQueryTiles][4], dpt[kQueryTiles][4];
-#pragma unroll
-            for (int ni = 0; ni < kQueryTiles; ++ni)
-#pragma unroll
-                for (int e = 0; e < 4; ++e) {
-                    st[ni][e] = 0.0f;
-                    dpt[ni][e] = 0.0f;
-                }
-#pragma unroll
-            for (int ks = 0; ks < kSteps; ++ks) {
-                if (ks >= active_steps) break;
-                unsigned int kf[4], vf[4];
-                ldmatrix_a<kChunks>(kf, s_k, warp * 16, ks);
-                ldmatrix_a<kChunks>(vf, s_v, warp * 16, ks);
-#pragma unroll
-                for (int p = 0; p < kQueryTiles / 2; ++p) {
-                    unsigned int qb[4], db[4];
-                    ldmatrix_b_pair<kChunks>(qb, s_q, p * 16, ks);
-                    ldmatrix_b_pair<kChunks>(db, s_do, p * 16, ks);
-                    mma_m16n8k16_bf16(st[2 * p], kf, qb[0], qb[1]);
-                    mma_m16n8k16_bf16(st[2 * p + 1], kf, qb[2], qb[3]);
-                    mma_m16n8k16_bf16(dpt[2 * p], vf, db[0], db[1]);
-                    mma_m16n8k16_bf16(dpt[2 * p + 1], vf, db[2], db[3]);
-                }
-            }
-            // Element e of query tile ni: key row ka (e < 2) or ka + 8, query tq + 8 ni + 2 (lane % 4) + e % 2.
-            // P^T goes to st, dS^T to dpt.
+            two_products<kChunks>(st, dpt, s_k, s_v, s_q, s_do, warp * 16, active_steps);
 #pragma unroll
             for (int ni = 0; ni < kQueryTiles; ++ni)
 #pragma unroll
@@ -344,23 +255,14 @@ __device__ __forceinline__ void attention_bwd_dkdv(
                     st[ni][e] = p;
                     dpt[ni][e] = visible ? p * (dpt[ni][e] - q_delta[i]) : 0.0f;
                 }
+            unsigned int pa[kBwdScanQ / 16][4], sa[kBwdScanQ / 16][4];
 #pragma unroll
             for (int kk = 0; kk < kBwdScanQ / 16; ++kk) {
-                unsigned int pa[4], sa[4];
-                accumulators_to_a(pa, st[2 * kk], st[2 * kk + 1]);
-                accumulators_to_a(sa, dpt[2 * kk], dpt[2 * kk + 1]);
-#pragma unroll
-                for (int np = 0; np < DMAX / 16; ++np) {
-                    if (np >= active_steps) break;
-                    unsigned int db[4], qb[4];
-                    ldmatrix_b_pair_trans<kChunks>(db, s_do, kk * 16, np);
-                    ldmatrix_b_pair_trans<kChunks>(qb, s_q, kk * 16, np);
-                    mma_m16n8k16_bf16(dv[2 * np], pa, db[0], db[1]);
-                    mma_m16n8k16_bf16(dv[2 * np + 1], pa, db[2], db[3]);
-                    mma_m16n8k16_bf16(dk[2 * np], sa, qb[0], qb[1]);
-                    mma_m16n8k16_bf16(dk[2 * np + 1], sa, qb[2], qb[3]);
-                }
+                accumulators_to_a(pa[kk], st[2 * kk], st[2 * kk + 1]);
+                accumulators_to_a(sa[kk], dpt[2 * kk], dpt[2 * kk + 1]);
             }
+            product_trans<kChunks>(dv, pa, s_do, active_steps);
+            product_trans<kChunks>(dk, sa, s_q, active_steps);
         }
     }
     cp_async_wait<0>();  // when every token tile was skipped, the K/V copies are still in flight
@@ -369,7 +271,7 @@ __device__ __forceinline__ void attention_bwd_dkdv(
     for (int half = 0; half < 2; ++half) {
         const int j = j0 + ka + 8 * half;
         if (j > last) continue;
-        const long long at = kv_base + (long long)j * dh;
+        const long long at = (long long)j * dh + (kv.keys - keys);
 #pragma unroll
         for (int dt = 0; dt < DMAX / 8; ++dt)
 #pragma unroll
@@ -396,7 +298,8 @@ extern "C" __global__ void __launch_bounds__(256)
     attn::output_delta(out, dout, delta, count, dh);
 }
 
-// Grid (ceil(T / 64), H), 128 threads, dynamic shared memory 4 * 64 * DMAX * 2 + 6 * 64 * 4 + 16 bytes.
+// Grid (ceil(T / 64), H), 128 threads, dynamic shared memory (2 * 64 + 2 * 32) * DMAX * 2 + (32 + 5 * 64 + 2) * 4
+// bytes: Q and dO tiles, K and V tiles, key tags, the query tile, lse and Delta.
 // (The explicit minimum of 1 CTA per SM keeps ptxas 11.8 from capping sm_80 registers below need and spilling.)
 #define COAR_ATTENTION_BWD_DQ_KERNEL(name, DMAX, VEC)                                                                \
     extern "C" __global__ void __launch_bounds__(attn::kBwdThreads, 1)                                               \

@@ -97,4 +97,145 @@ __device__ __forceinline__ void next_pass(const int* q_row, const int* q_pos, in
     }
 }
 
+// The 64 query tokens of a CTA of attention.cu or the dq kernel, in shared memory, and their passes: a pass takes
+// the cache row of the first query not yet done and every query of the tile in that row (next_pass).
+struct QueryTile {
+    static constexpr int kSize = 64;
+    // Shared ints: row[64] (-1: done, past the last token, or outside the cache), pos[64], tag[64], then the
+    // current pass's row and largest position.
+    int* data;
+
+    __device__ __forceinline__ int* row() const { return data; }
+    __device__ __forceinline__ int* pos() const { return data + kSize; }
+    __device__ __forceinline__ int* tag() const { return data + 2 * kSize; }
+    __device__ __forceinline__ int* pass() const { return data + 3 * kSize; }
+
+    // Threads 0..63 record tokens t0..t0+63.
+    __device__ __forceinline__ void load(const int* __restrict__ rows, const int* __restrict__ positions,
+                                         const int* __restrict__ tags, int t0, int tokens, int cache_rows,
+                                         int capacity) const {
+        if (threadIdx.x < kSize) {
+            const int t = t0 + threadIdx.x;
+            const int r = token_row(rows, positions, t, tokens, cache_rows, capacity);
+            row()[threadIdx.x] = r;
+            pos()[threadIdx.x] = r >= 0 ? positions[t] : -1;
+            tag()[threadIdx.x] = r >= 0 ? tags[t] : 0;
+        }
+    }
+
+    // Starts the next pass (every thread calls it); false when every query is done.
+    __device__ __forceinline__ bool next(int& pass_row, int& last) const {
+        __syncthreads();  // the previous pass's marks are visible
+        if (threadIdx.x < 32) next_pass(row(), pos(), pass());
+        __syncthreads();
+        pass_row = pass()[0];
+        last = pass()[1];
+        return pass_row >= 0;
+    }
+
+    // Ends a pass: its queries are done.
+    __device__ __forceinline__ void finish(int pass_row) const {
+        __syncthreads();  // every thread has read row() for this pass
+        if (threadIdx.x < kSize && row()[threadIdx.x] == pass_row) row()[threadIdx.x] = -1;
+    }
+};
+
+// A thread's two query rows of a tile in one pass: the rows lane/4 and lane/4 + 8 of its warp's 16, which hold
+// accumulator elements 0-1 and 2-3 of every m16n8 tile.
+struct QueryPair {
+    int index[2];
+    bool active[2];
+    int pos[2];
+    int tag[2];
+
+    __device__ __forceinline__ QueryPair(const QueryTile& tile, int warp, int lane, int pass_row) {
+#pragma unroll
+        for (int i = 0; i < 2; ++i) {
+            index[i] = warp * 16 + lane / 4 + 8 * i;
+            active[i] = tile.row()[index[i]] == pass_row;
+            pos[i] = tile.pos()[index[i]];
+            tag[i] = tile.tag()[index[i]];
+        }
+    }
+
+    // Whether the query of accumulator element e (a constant) may attend key j, whose tag is key_tag.
+    __device__ __forceinline__ bool sees(int e, int j, int key_tag) const {
+        const int i = e >> 1;
+        return active[i] && j <= pos[i] && tags_visible(tag[i], key_tag);
+    }
+};
+
+// One cache row's keys, values and key tags under one KV head, and their tiles: rows past `last` (the largest
+// position any query of the tile reaches) are zero-filled and never read, as a slot nothing wrote may hold NaN.
+struct RowKv {
+    const bf16* keys;
+    const bf16* values;
+    const int* tags;
+
+    __device__ __forceinline__ RowKv(const bf16* all_keys, const bf16* all_values, const int* key_tags, int row, int kvh,
+                                     int kv_heads, int capacity, int dh) {
+        const long long base = ((long long)row * kv_heads + kvh) * capacity * dh;
+        keys = all_keys + base;
+        values = all_values + base;
+        tags = key_tags + (long long)row * capacity;
+    }
+
+    // Rows j0..j0+ROWS-1 of `source` (keys or values) into a tile (the caller commits the cp.async group).
+    template <int DMAX, int ROWS, int THREADS, bool VEC>
+    __device__ __forceinline__ void load(unsigned int tile, const bf16* source, int j0, int last, int dh) const {
+        load_rows<DMAX, ROWS, THREADS, VEC>(tile, dh, source, [&](int i) -> const bf16* {
+            return j0 + i <= last ? source + (long long)(j0 + i) * dh : nullptr;
+        });
+    }
+
+    // Threads 0..count-1 copy the tags of keys j0..j0+count-1 (0 past last).
+    __device__ __forceinline__ void load_tags(int* dst, int j0, int last, int count) const {
+        if (threadIdx.x < count) dst[threadIdx.x] = j0 + (int)threadIdx.x <= last ? tags[j0 + threadIdx.x] : 0;
+    }
+};
+
+// x = A_x B_x^T and y = A_y B_y^T for one warp: the A tiles give 16 rows from row0 (ldmatrix_a), the B tiles NT
+// rows each from 0 (ldmatrix_b_pair), over the first `steps` k16 steps (the rest of the head dim is padding).
+// The backward's S = Q K^T with dP = dO V^T, and S^T = K Q^T with dP^T = V dO^T.
+template <int CHUNKS, int NT>
+__device__ __forceinline__ void two_products(float (&x)[NT][4], float (&y)[NT][4], unsigned int a_x, unsigned int a_y,
+                                             unsigned int b_x, unsigned int b_y, int row0, int steps) {
+    zero_accumulators(x);
+    zero_accumulators(y);
+#pragma unroll
+    for (int ks = 0; ks < CHUNKS / 2; ++ks) {
+        if (ks >= steps) break;
+        unsigned int ax[4], ay[4];
+        ldmatrix_a<CHUNKS>(ax, a_x, row0, ks);
+        ldmatrix_a<CHUNKS>(ay, a_y, row0, ks);
+#pragma unroll
+        for (int p = 0; p < NT / 2; ++p) {
+            unsigned int bx[4], by[4];
+            ldmatrix_b_pair<CHUNKS>(bx, b_x, p * 16, ks);
+            ldmatrix_b_pair<CHUNKS>(by, b_y, p * 16, ks);
+            mma_m16n8k16_bf16(x[2 * p], ax, bx[0], bx[1]);
+            mma_m16n8k16_bf16(x[2 * p + 1], ax, bx[2], bx[3]);
+            mma_m16n8k16_bf16(y[2 * p], ay, by[0], by[1]);
+            mma_m16n8k16_bf16(y[2 * p + 1], ay, by[2], by[3]);
+        }
+    }
+}
+
+// acc[n] += A B for one warp, A given as k16 fragments a[KT] (from accumulators: P, dS) and B rows of a tile
+// (ldmatrix_b_pair_trans: tile rows are the contraction index), over the first `steps` n16 column pairs.
+template <int CHUNKS, int KT>
+__device__ __forceinline__ void product_trans(float (&acc)[CHUNKS][4], const unsigned int (&a)[KT][4], unsigned int b,
+                                              int steps) {
+#pragma unroll
+    for (int kk = 0; kk < KT; ++kk)
+#pragma unroll
+        for (int np = 0; np < CHUNKS / 2; ++np) {
+            if (np >= steps) break;
+            unsigned int f[4];
+            ldmatrix_b_pair_trans<CHUNKS>(f, b, kk * 16, np);
+            mma_m16n8k16_bf16(acc[2 * np], a[kk], f[0], f[1]);
+            mma_m16n8k16_bf16(acc[2 * np + 1], a[kk], f[2], f[3]);
+        }
+}
+
 }  // namespace attn

@@ -42,6 +42,18 @@ struct HeadSlice {
     }
 };
 
+// The rows j0 + slot, j0 + slot + SLOTS, ... (kDecUnroll of them) of keys or values that this lane group reads,
+// 8 dims from d0 each; rows at or past j_end read as zero (and load a valid row instead of reading past the end).
+template <int SLOTS, bool VEC>
+__device__ __forceinline__ void load_slices(HeadSlice<VEC> (&slices)[kDecUnroll], const bf16* rows, int j0, int slot,
+                                            int j_end, int d0, int dh) {
+#pragma unroll
+    for (int u = 0; u < kDecUnroll; ++u) {
+        const int j = j0 + u * SLOTS + slot;
+        slices[u].load(rows + (long long)min(j, j_end - 1) * dh, d0, dh, j < j_end);
+    }
+}
+
 __device__ __forceinline__ float block_max(float value, float* scratch) {
     value = warp_max(value);
     if (threadIdx.x % 32 == 0) scratch[threadIdx.x / 32] = value;
@@ -104,11 +116,7 @@ __device__ __forceinline__ void attention_decode_partial(
 
     for (int j0 = j_begin; j0 < j_end; j0 += kStep) {
         HeadSlice<VEC> k[kDecUnroll];
-#pragma unroll
-        for (int u = 0; u < kDecUnroll; ++u) {
-            const int j = j0 + u * kSlots + slot;
-            k[u].load(k_row + (long long)min(j, j_end - 1) * dh, d0, dh, j < j_end);
-        }
+        load_slices<kSlots>(k, k_row, j0, slot, j_end, d0, dh);
 #pragma unroll
         for (int u = 0; u < kDecUnroll; ++u) {
             const int j = j0 + u * kSlots + slot;
@@ -142,11 +150,7 @@ __device__ __forceinline__ void attention_decode_partial(
     for (int e = 0; e < 8; ++e) acc[e] = 0.0f;
     for (int j0 = j_begin; j0 < j_end; j0 += kStep) {
         HeadSlice<VEC> v[kDecUnroll];
-#pragma unroll
-        for (int u = 0; u < kDecUnroll; ++u) {
-            const int j = j0 + u * kSlots + slot;
-            v[u].load(v_row + (long long)min(j, j_end - 1) * dh, d0, dh, j < j_end);
-        }
+        load_slices<kSlots>(v, v_row, j0, slot, j_end, d0, dh);
 #pragma unroll
         for (int u = 0; u < kDecUnroll; ++u) {
             const int j = j0 + u * kSlots + slot;

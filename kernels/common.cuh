@@ -228,6 +228,15 @@ __device__ __forceinline__ void accumulators_to_a(unsigned int (&a)[4], const fl
     a[3] = pack_bf16x2(high[2], high[3]);
 }
 
+// Zeroes N mma accumulator tiles.
+template <int N>
+__device__ __forceinline__ void zero_accumulators(float (&acc)[N][4]) {
+#pragma unroll
+    for (int n = 0; n < N; ++n)
+#pragma unroll
+        for (int e = 0; e < 4; ++e) acc[n][e] = 0.0f;
+}
+
 __device__ __forceinline__ void mma_m16n8k16_bf16(float (&d)[4], const unsigned int (&a)[4], unsigned int b0, unsigned int b1) {
     const unsigned int b[2] = {b0, b1};
     mma_m16n8k16_bf16(d, a, b);

@@ -176,11 +176,7 @@ __device__ __forceinline__ void gemm_tc(const TA* __restrict__ a, const bf16* __
 
     float acc[kMi][kNi][4];
 #pragma unroll
-    for (int mi = 0; mi < kMi; ++mi)
-#pragma unroll
-        for (int ni = 0; ni < kNi; ++ni)
-#pragma unroll
-            for (int e = 0; e < 4; ++e) acc[mi][ni][e] = 0.0f;
+    for (int mi = 0; mi < kMi; ++mi) zero_accumulators(acc[mi]);
 
     const int ktiles = (k + kBK - 1) / kBK;
 #pragma unroll

@@ -51,6 +51,7 @@ struct Thread {
     bool done = false;
     std::deque<std::vector<std::pair<unsigned, const void*>>> groups;  // committed cp.async groups (dst, src or null)
     std::vector<std::pair<unsigned, const void*>> open;
+    uint64_t collectives = 0;  // warp collectives this thread has executed
 };
 inline dim3 g_block, g_grid, g_block_idx;
 inline std::vector<Thread> g_threads;
@@ -63,9 +64,11 @@ inline size_t g_dyn_size = 0;
 inline bool g_async_deferred = true;    // cp.async lands at wait_group (true) or at issue (false)
 inline int g_order = 0;                 // 0 in order, 1 reversed, 2 shuffled, 3 shuffled with warps stalled at random
 inline std::mt19937 g_rng(1);
-inline uint64_t g_warp_slots[64][32][10];
+inline uint64_t g_warp_slots[64][32][10];  // per warp and lane: the values a collective exchanges; [9] its count
 inline int g_or_flags[1];
 inline std::function<void()> g_kernel;
+
+inline uint64_t g_events = 0;  // arrivals at sync points and thread exits: a round without one is a deadlock
 
 inline Thread& self() { return g_threads[g_current]; }
 inline int lane() { return self().tid.x % 32; }
@@ -73,12 +76,30 @@ inline int warp() { return self().tid.x / 32; }
 inline void yield() { swapcontext(&self().ctx, &g_sched); }
 inline void wait(SyncGroup& g) {
     unsigned my = g.gen;
+    ++g_events;
     if (++g.arrived == g.live) { g.arrived = 0; g.gen++; return; }
     while (g.gen == my) yield();
 }
 inline void leave(SyncGroup& g) {
+    ++g_events;
     g.live--;
     if (g.arrived > 0 && g.arrived == g.live) { g.arrived = 0; g.gen++; }
+}
+// Called by every lane at the start of a warp collective, before the first rendezvous: records how many collectives
+// this lane has executed, so that after the rendezvous each lane can check that its whole warp is at the same one.
+// A full-mask shuffle or mma that only part of a warp reaches (inside a divergent branch) is undefined on a GPU.
+inline void enter_collective() { g_warp_slots[warp()][lane()][9] = ++self().collectives; }
+inline void check_collective() {
+    for (int l = 0; l < 32; ++l) {
+        int i = warp() * 32 + l;
+        if (i >= (int)g_threads.size() || g_threads[i].done) continue;
+        if (g_warp_slots[warp()][l][9] != self().collectives) {
+            fprintf(stderr, "divergent warp collective: block (%u,%u,%u) thread %d at collective %llu, lane %d at %llu\n",
+                    g_block_idx.x, g_block_idx.y, g_block_idx.z, (int)self().tid.x, (unsigned long long)self().collectives, l,
+                    (unsigned long long)g_warp_slots[warp()][l][9]);
+            exit(1);
+        }
+    }
 }
 inline void fiber_main() {
     g_kernel();
@@ -120,30 +141,39 @@ inline void launch(dim3 grid, dim3 block, size_t dyn_bytes, unsigned char* dyn, 
                 std::vector<int> stall_left((n + 31) / 32, 0);
                 std::vector<int> order(n);
                 for (int i = 0; i < n; ++i) order[i] = i;
-                while (remaining > 0) {
+                // One round resumes every unfinished fiber once (in mode 3 skipping stalled warps); a fiber runs to
+                // its next sync point or to its end.
+                auto round = [&](bool allow_stalls) {
                     if (g_order == 1) std::reverse(order.begin(), order.end());
-                    if (g_order == 2) std::shuffle(order.begin(), order.end(), g_rng);
-                    int progressed = 0;
-                    // Mode 3: some warps sit out a round (warps run at different speeds on a GPU), so a missing
-                    // barrier lets a fast warp overwrite or read shared memory a slow one still uses.
+                    if (g_order >= 2) std::shuffle(order.begin(), order.end(), g_rng);
                     std::vector<char> stalled((n + 31) / 32, 0);
-                    if (g_order == 3) {
-                        std::shuffle(order.begin(), order.end(), g_rng);
+                    if (g_order == 3 && allow_stalls) {
+                        // Warps run at different speeds on a GPU: a warp sits out runs of rounds, so a missing
+                        // barrier lets another warp overwrite or read shared memory it still uses.
                         for (size_t w = 0; w < stalled.size(); ++w) {
                             if (stall_left[w] == 0 && g_rng() % 6 == 0) stall_left[w] = 1 + g_rng() % 96;
                             if (stall_left[w] > 0) { stalled[w] = 1; stall_left[w]--; }
                         }
                     }
-                    for (int pass = 0; pass < 2 && progressed == 0; ++pass)
                     for (int i : order) {
-                        if (g_threads[i].done) continue;
-                        if (pass == 0 && stalled[i / 32]) continue;
+                        if (g_threads[i].done || stalled[i / 32]) continue;
                         g_current = i;
                         swapcontext(&g_sched, &g_threads[i].ctx);
                         if (g_threads[i].done) remaining--;
-                        progressed++;
                     }
-                    if (!progressed) { fprintf(stderr, "deadlock\n"); exit(1); }
+                };
+                while (remaining > 0) {
+                    uint64_t before = g_events;
+                    round(true);
+                    if (g_events == before && remaining > 0) round(false);
+                    if (g_events == before && remaining > 0) {
+                        int at_block = 0;
+                        for (auto& t : g_threads) at_block += !t.done;
+                        fprintf(stderr, "deadlock in block (%u,%u,%u): %d threads wait at barriers or warp collectives that "
+                                "the rest of their block or warp never reaches (a collective or __syncthreads in a divergent "
+                                "branch?)\n", bx, by, bz, at_block);
+                        exit(1);
+                    }
                 }
                 g_current = -1;
             }
@@ -173,8 +203,10 @@ inline T emu_exchange(T v, int src_lane) {
     static_assert(sizeof(T) <= 8);
     uint64_t bits = 0; std::memcpy(&bits, &v, sizeof(T));
     auto& slots = emu::g_warp_slots[emu::warp()];
+    emu::enter_collective();
     slots[emu::lane()][0] = bits;
     emu::wait(emu::g_warp_groups[emu::warp()]);
+    emu::check_collective();
     uint64_t got = slots[src_lane][0];
     emu::wait(emu::g_warp_groups[emu::warp()]);
     T r; std::memcpy(&r, &got, sizeof(T)); return r;
@@ -183,8 +215,10 @@ template <typename T> inline T __shfl_xor_sync(unsigned, T v, int offset) { retu
 template <typename T> inline T __shfl_sync(unsigned, T v, int src) { return emu_exchange(v, src); }
 inline unsigned __ballot_sync(unsigned, int pred) {
     auto& slots = emu::g_warp_slots[emu::warp()];
+    emu::enter_collective();
     slots[emu::lane()][0] = pred ? 1 : 0;
     emu::wait(emu::g_warp_groups[emu::warp()]);
+    emu::check_collective();
     unsigned r = 0;
     for (int l = 0; l < 32; ++l) if (slots[l][0]) r |= 1u << l;
     emu::wait(emu::g_warp_groups[emu::warp()]);
@@ -207,8 +241,10 @@ inline unsigned char* emu_smem(unsigned addr, unsigned bytes) {
 inline void emu_ldmatrix(unsigned* frag, int count, unsigned addr, bool trans) {
     auto& slots = emu::g_warp_slots[emu::warp()];
     int l = emu::lane();
+    emu::enter_collective();
     slots[l][0] = addr;
     emu::wait(emu::g_warp_groups[emu::warp()]);
+    emu::check_collective();
     for (int i = 0; i < count; ++i) {
         if (!trans) {
             unsigned row_addr = (unsigned)slots[8 * i + l / 4][0];
@@ -235,7 +271,9 @@ inline void mma_m16n8k16_bf16(float (&d)[4], const unsigned int (&a)[4], const u
     int l = emu::lane();
     for (int i = 0; i < 4; ++i) slots[l][i] = a[i];
     slots[l][4] = b[0]; slots[l][5] = b[1];
+    emu::enter_collective();
     emu::wait(emu::g_warp_groups[emu::warp()]);
+    emu::check_collective();
     float out[4];
     for (int i = 0; i < 4; ++i) {
         int r = l / 4 + (i >= 2 ? 8 : 0), n = 2 * (l % 4) + (i & 1);

@@ -63,92 +63,90 @@ static void report(const std::string& name, const std::vector<double>& want, con
 }
 
 // ---------------------------------------------------------------------------------------------------------------
+// Random operand values as a dtype stores them (bf16 rounds), and a guarded buffer holding them.
+template <typename T>
+static std::vector<float> operand(size_t count, float scale = 1) {
+    std::vector<float> v(count);
+    for (auto& x : v) x = std::is_same<T, bf16>::value ? rb(uni(scale)) : uni(scale);
+    return v;
+}
+template <typename T>
+static Buf<T> upload(const std::vector<float>& values) {
+    Buf<T> b(values.size(), 0);
+    for (size_t i = 0; i < values.size(); ++i) Buf<T>::set(b.p()[i], values[i]);
+    return b;
+}
+
+// Checks y [m, n] = sum_k a[i, k] B(k, j) (+ y, whose starting values are drawn when accumulating) against float64;
+// `run` launches the kernel on the output it is given (f32 or bf16).
+static void check_product(const std::string& label, int m, int n, int k, const std::vector<float>& a,
+                          const std::function<double(int, int)>& b_at, bool out_f32, bool accumulate,
+                          const std::function<void(void*)>& run) {
+    Buf<float> yf(m * (size_t)n); Buf<bf16> yb(m * (size_t)n);
+    std::vector<double> want(m * (size_t)n);
+    for (int i = 0; i < m; ++i)
+        for (int j = 0; j < n; ++j) {
+            double sum = 0;
+            if (accumulate) { float v = rb(uni()); sum = v; yf.p()[i * n + j] = v; yb.p()[i * n + j] = float_to_bf16(v); }
+            for (int kk = 0; kk < k; ++kk) sum += (double)a[i * (size_t)k + kk] * b_at(kk, j);
+            want[i * (size_t)n + j] = sum;
+        }
+    run(out_f32 ? (void*)yf.p() : (void*)yb.p());
+    std::vector<float> got(m * (size_t)n);
+    for (size_t i = 0; i < got.size(); ++i) got[i] = out_f32 ? yf.at(i) : yb.at(i);
+    char dims[120];
+    snprintf(dims, sizeof dims, " m=%d n=%d k=%d %s%s", m, n, k, out_f32 ? "f32" : "bf16", accumulate ? " acc" : "");
+    report(label + dims, want, got.data(), got.size(), out_f32 ? 1e-10 : 2e-5, out_f32 ? yf.guards_ok() : yb.guards_ok());
+}
+
 template <typename TA>
 using GemmKernel = void (*)(const TA*, const bf16*, void*, int, int, int, int, int, int);
 
 template <typename TA>
 static void test_gemm(const char* name, GemmKernel<TA> kern, int bm, int bn, int threads, bool nn, int m, int n, int k,
                       bool out_f32, bool accumulate) {
-    std::vector<float> af(m * (size_t)k), bfv(n * (size_t)k);
-    for (auto& v : af) v = std::is_same<TA, bf16>::value ? rb(uni()) : uni();
-    for (auto& v : bfv) v = rb(uni(1.0f / std::sqrt((float)k)));
-    Buf<TA> a(af.size(), 0); for (size_t i = 0; i < af.size(); ++i) Buf<TA>::set(a.p()[i], af[i]);
-    Buf<bf16> b(bfv.size(), 0); for (size_t i = 0; i < bfv.size(); ++i) b.p()[i] = float_to_bf16(bfv[i]);
-    std::vector<double> want(m * (size_t)n);
-    Buf<float> yf(m * (size_t)n); Buf<bf16> yb(m * (size_t)n);
-    for (int i = 0; i < m; ++i)
-        for (int j = 0; j < n; ++j) {
-            double init = 0;
-            if (accumulate) { float v = rb(uni()); init = v; Buf<float>::set(yf.p()[i * n + j], v); Buf<bf16>::set(yb.p()[i * n + j], v); }
-            double s = init;
-            for (int kk = 0; kk < k; ++kk)
-                s += (double)rb(af[i * (size_t)k + kk]) * (nn ? bfv[kk * (size_t)n + j] : bfv[j * (size_t)k + kk]);
-            want[i * (size_t)n + j] = s;
-        }
-    void* y = out_f32 ? (void*)yf.p() : (void*)yb.p();
-    int pair = n % 2 == 0;
-    dim3 grid{(unsigned)((m + bm - 1) / bm), (unsigned)((n + bn - 1) / bn), 1};
-    emu::launch(grid, dim3{(unsigned)threads, 1, 1}, 3 * (bm + bn) * 32 * 2, gemm::gemm_shared,
-                [&] { kern(a.p(), b.p(), y, m, n, k, out_f32, accumulate, pair); });
-    std::vector<float> got(m * (size_t)n);
-    for (size_t i = 0; i < got.size(); ++i) got[i] = out_f32 ? yf.at(i) : yb.at(i);
-    char label[200];
-    snprintf(label, sizeof label, "%s m=%d n=%d k=%d %s%s", name, m, n, k, out_f32 ? "f32" : "bf16", accumulate ? " acc" : "");
-    report(label, want, got.data(), got.size(), out_f32 ? 1e-10 : 2e-5, out_f32 ? yf.guards_ok() : yb.guards_ok());
+    auto af = operand<TA>(m * (size_t)k);
+    auto bfv = operand<bf16>(n * (size_t)k, 1.0f / std::sqrt((float)k));
+    auto a = upload<TA>(af);
+    auto b = upload<bf16>(bfv);
+    // The kernel rounds an f32 A to bf16 as it stages it: so does the reference.
+    std::vector<float> a_used(af.size());
+    for (size_t i = 0; i < af.size(); ++i) a_used[i] = rb(af[i]);
+    check_product(name, m, n, k, a_used, [&](int kk, int j) { return nn ? bfv[kk * (size_t)n + j] : bfv[j * (size_t)k + kk]; },
+                  out_f32, accumulate, [&](void* y) {
+                      dim3 grid{(unsigned)((m + bm - 1) / bm), (unsigned)((n + bn - 1) / bn), 1};
+                      emu::launch(grid, dim3{(unsigned)threads, 1, 1}, 3 * (bm + bn) * 32 * 2, gemm::gemm_shared,
+                                  [&] { kern(a.p(), b.p(), y, m, n, k, out_f32, accumulate, n % 2 == 0); });
+                  });
 }
 
 template <typename TX, typename TW>
 static void test_gemv(const char* name, void (*kern)(const TX*, const TW*, void*, int, int, int, int, int, int), int m,
                       int n, int k, bool out_f32, bool accumulate, bool vec) {
-    std::vector<float> xf(m * (size_t)k), wf(n * (size_t)k);
-    for (auto& v : xf) v = std::is_same<TX, bf16>::value ? rb(uni()) : uni();
-    for (auto& v : wf) v = std::is_same<TW, bf16>::value ? rb(uni()) : uni();
-    Buf<TX> x(xf.size(), 0); for (size_t i = 0; i < xf.size(); ++i) Buf<TX>::set(x.p()[i], xf[i]);
-    Buf<TW> w(wf.size(), 0); for (size_t i = 0; i < wf.size(); ++i) Buf<TW>::set(w.p()[i], wf[i]);
-    Buf<float> yf(m * (size_t)n); Buf<bf16> yb(m * (size_t)n);
-    std::vector<double> want(m * (size_t)n);
-    for (int i = 0; i < m; ++i)
-        for (int j = 0; j < n; ++j) {
-            double s = 0;
-            if (accumulate) { float v = rb(uni()); s = v; yf.p()[i * n + j] = v; yb.p()[i * n + j] = float_to_bf16(v); }
-            for (int kk = 0; kk < k; ++kk) s += (double)xf[i * (size_t)k + kk] * wf[j * (size_t)k + kk];
-            want[i * (size_t)n + j] = s;
-        }
-    void* y = out_f32 ? (void*)yf.p() : (void*)yb.p();
-    emu::launch(dim3{(unsigned)((n + 3) / 4), 1, 1}, dim3{256, 1, 1}, 0, nullptr,
-                [&] { kern(x.p(), w.p(), y, m, n, k, out_f32, accumulate, vec); });
-    std::vector<float> got(m * (size_t)n);
-    for (size_t i = 0; i < got.size(); ++i) got[i] = out_f32 ? yf.at(i) : yb.at(i);
-    char label[200];
-    snprintf(label, sizeof label, "%s m=%d n=%d k=%d %s%s%s", name, m, n, k, out_f32 ? "f32" : "bf16", accumulate ? " acc" : "", vec ? " vec" : " scalar");
-    report(label, want, got.data(), got.size(), out_f32 ? 1e-10 : 2e-5, out_f32 ? yf.guards_ok() : yb.guards_ok());
+    auto xf = operand<TX>(m * (size_t)k);
+    auto wf = operand<TW>(n * (size_t)k);
+    auto x = upload<TX>(xf);
+    auto w = upload<TW>(wf);
+    check_product(std::string(name) + (vec ? " vec" : " scalar"), m, n, k, xf, [&](int kk, int j) { return wf[j * (size_t)k + kk]; },
+                  out_f32, accumulate, [&](void* y) {
+                      emu::launch(dim3{(unsigned)((n + 3) / 4), 1, 1}, dim3{256, 1, 1}, 0, nullptr,
+                                  [&] { kern(x.p(), w.p(), y, m, n, k, out_f32, accumulate, vec); });
+                  });
 }
 
 template <typename TA>
 static void test_simt(const char* name, void (*kern)(const TA*, const float*, void*, int, int, int, long long, long long, int, int),
                       bool nn, int m, int n, int k, bool out_f32, bool accumulate) {
-    std::vector<float> af(m * (size_t)k), bfv(n * (size_t)k);
-    for (auto& v : af) v = std::is_same<TA, bf16>::value ? rb(uni()) : uni();
-    for (auto& v : bfv) v = uni();
-    Buf<TA> a(af.size(), 0); for (size_t i = 0; i < af.size(); ++i) Buf<TA>::set(a.p()[i], af[i]);
-    Buf<float> b(bfv.size(), 0); for (size_t i = 0; i < bfv.size(); ++i) b.p()[i] = bfv[i];
-    Buf<float> yf(m * (size_t)n); Buf<bf16> yb(m * (size_t)n);
-    std::vector<double> want(m * (size_t)n);
-    for (int i = 0; i < m; ++i)
-        for (int j = 0; j < n; ++j) {
-            double s = 0;
-            if (accumulate) { float v = rb(uni()); s = v; yf.p()[i * n + j] = v; yb.p()[i * n + j] = float_to_bf16(v); }
-            for (int kk = 0; kk < k; ++kk) s += (double)af[i * (size_t)k + kk] * (nn ? bfv[kk * (size_t)n + j] : bfv[j * (size_t)k + kk]);
-            want[i * (size_t)n + j] = s;
-        }
-    void* y = out_f32 ? (void*)yf.p() : (void*)yb.p();
-    emu::launch(dim3{(unsigned)((m + 63) / 64), (unsigned)((n + 63) / 64), 1}, dim3{256, 1, 1}, 0, nullptr,
-                [&] { kern(a.p(), b.p(), y, m, n, k, nn ? n : 1, nn ? 1 : k, out_f32, accumulate); });
-    std::vector<float> got(m * (size_t)n);
-    for (size_t i = 0; i < got.size(); ++i) got[i] = out_f32 ? yf.at(i) : yb.at(i);
-    char label[200];
-    snprintf(label, sizeof label, "%s %s m=%d n=%d k=%d %s%s", name, nn ? "NN" : "NT", m, n, k, out_f32 ? "f32" : "bf16", accumulate ? " acc" : "");
-    report(label, want, got.data(), got.size(), out_f32 ? 1e-10 : 2e-5, out_f32 ? yf.guards_ok() : yb.guards_ok());
+    auto af = operand<TA>(m * (size_t)k);
+    auto bfv = operand<float>(n * (size_t)k);
+    auto a = upload<TA>(af);
+    auto b = upload<float>(bfv);
+    check_product(std::string(name) + (nn ? " NN" : " NT"), m, n, k, af,
+                  [&](int kk, int j) { return nn ? bfv[kk * (size_t)n + j] : bfv[j * (size_t)k + kk]; }, out_f32, accumulate,
+                  [&](void* y) {
+                      emu::launch(dim3{(unsigned)((m + 63) / 64), (unsigned)((n + 63) / 64), 1}, dim3{256, 1, 1}, 0, nullptr,
+                                  [&] { kern(a.p(), b.p(), y, m, n, k, nn ? n : 1, nn ? 1 : k, out_f32, accumulate); });
+                  });
 }
 
 // ---------------------------------------------------------------------------------------------------------------
@@ -311,7 +309,7 @@ static void test_backward(const std::string& name, const AttnData& d, int dmax, 
     void* dqp = grads_f32 ? (void*)dqf.p() : (void*)dqb.p();
     void* dkp = grads_f32 ? (void*)dkf.p() : (void*)dkb.p();
     void* dvp = grads_f32 ? (void*)dvf.p() : (void*)dvb.p();
-    emu::launch(dim3{(unsigned)((d.T + 63) / 64), (unsigned)d.H, 1}, dim3{128, 1, 1}, 4 * 64 * dmax * 2 + 6 * 64 * 4 + 16, attn::attn_bwd_shared,
+    emu::launch(dim3{(unsigned)((d.T + 63) / 64), (unsigned)d.H, 1}, dim3{128, 1, 1}, (2 * 64 + 2 * 32) * dmax * 2 + (32 + 5 * 64 + 2) * 4, attn::attn_bwd_shared,
                 [&] { dq(dev.q.p(), dev.k.p(), dev.v.p(), dev.kt.p(), dev.rows.p(), dev.pos.p(), dev.tags.p(), blse.p(), delta.p(), bdo.p(), dqp, grads_f32, d.T, d.H, d.Hkv, d.R, d.cap, d.dh, d.scale, sl2); });
     emu::launch(dim3{(unsigned)((d.cap + 63) / 64), (unsigned)d.Hkv, (unsigned)d.R}, dim3{128, 1, 1}, (2 * 64 + 2 * 32) * dmax * 2 + (64 + 4 * 32) * 4, attn::attn_bwd_shared,
                 [&] { dkdv(dev.q.p(), dev.k.p(), dev.v.p(), dev.kt.p(), dev.rows.p(), dev.pos.p(), dev.tags.p(), blse.p(), delta.p(), bdo.p(), spans.p(), dkp, dvp, grads_f32, grads_f32, d.T, d.H, d.Hkv, d.R, d.cap, d.dh, d.scale, sl2); });

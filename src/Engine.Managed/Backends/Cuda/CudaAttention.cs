@@ -1,5 +1,6 @@
 using CoAR.Engine.Managed.Cuda;
 using CoAR.Engine.Managed.Tensors;
+using static CoAR.Engine.Managed.Backends.Cuda.GemmAttentionLaunch;
 
 namespace CoAR.Engine.Managed.Backends.Cuda;
 
@@ -26,6 +27,7 @@ internal static class CudaAttention
     private const int Threads = 128;
     private const int QueryTile = 64;
     private const int KeyTile = 64;
+    private const int DqKeyTile = 32;
     private const int ScanTile = 32;
     private const int DecodeChunk = 256;
     private const int MaxGridZ = 65535;
@@ -137,8 +139,9 @@ internal static class CudaAttention
             Tokens = t, Heads = heads, KvHeads = cache.KvHeads, CacheRows = cache.Rows, Capacity = cache.Capacity, HeadDim = dh,
             Scale = scale, ScaleLog2 = scale * Log2E,
         };
-        // Q, dO, K and V tiles of 64 x DMAX bf16, then six per-query or per-key int/float arrays of 64 and the pass.
-        int dqShared = 4 * QueryTile * dmax * 2 + 6 * 64 * sizeof(int) + 16;
+        // Q and dO tiles of 64 queries, K and V tiles of 32 keys, then key tags, the query tile (rows, positions,
+        // tags, the pass) and each query's lse and Delta.
+        int dqShared = (2 * QueryTile + 2 * DqKeyTile) * dmax * 2 + (DqKeyTile + 5 * QueryTile + 2) * sizeof(int);
         var dqKernel = lib.Get("attention_backward.cu", DqKernels[Variant(dmax, vec)]);
         AttentionSharedMemory.Ensure(dqKernel, dqShared);
         dqKernel.Launch(new Dim3(Blocks(t, QueryTile), (uint)heads), Threads, dqShared, stream, ref dqArgs);
@@ -176,15 +179,7 @@ internal static class CudaAttention
     private static string[] Variants(string stem) =>
         [$"{stem}_128_bf16", $"{stem}_128_unaligned_bf16", $"{stem}_64_bf16", $"{stem}_64_unaligned_bf16"];
 
-    private static bool Aligned16(Tensor t) => t.Address % 16 == 0;
-
     private static long Align16(long bytes) => (bytes + 15) & ~15L;
-
-    private static ulong Address(Tensor t) => (ulong)t.Address;
-
-    private static int Flag(bool value) => value ? 1 : 0;
-
-    private static uint Blocks(long count, int per) => checked((uint)((count + per - 1) / per));
 
     // Kernel parameter lists, in order (CudaKernel.Launch): pointers as ulong, C int as int.
 

@@ -1,5 +1,6 @@
 using CoAR.Engine.Managed.Cuda;
 using CoAR.Engine.Managed.Tensors;
+using static CoAR.Engine.Managed.Backends.Cuda.GemmAttentionLaunch;
 
 namespace CoAR.Engine.Managed.Backends.Cuda;
 
@@ -133,14 +134,6 @@ internal static class CudaGemm
     }
 
     private static void CheckFloat(string op, string arg, Tensor t) => OpCheck.DType(op, arg, t, DType.BF16, DType.F32);
-
-    private static bool Aligned16(Tensor t) => t.Address % 16 == 0;
-
-    private static ulong Address(Tensor t) => (ulong)t.Address;
-
-    private static int Flag(bool value) => value ? 1 : 0;
-
-    private static uint Blocks(long count, int per) => checked((uint)((count + per - 1) / per));
 
     // Kernel parameter lists, in order (CudaKernel.Launch): pointers as ulong, C int as int, long long as long.
 
