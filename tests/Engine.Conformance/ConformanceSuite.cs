@@ -1,0 +1,13 @@
+namespace CoAR.Engine.Conformance;
+
+/// <summary>Every conformance case of every op, for the NUnit fixtures and the gpu-check runner.</summary>
+public static class ConformanceSuite
+{
+    public static IEnumerable<OpCase> AllCases() =>
+        ForwardCases.All()
+            .Concat(SamplingCases.All())
+            .Concat(RowCases.All())
+            .Concat(BackwardCases.All())
+            .Concat(LossCases.All())
+            .Concat(VqganCases.All());
+}
