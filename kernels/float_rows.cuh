@@ -83,7 +83,8 @@ __device__ __forceinline__ float quiet_nan() {
 // Every thread of the block must call these (they contain __syncthreads) and every thread gets the result.
 // blockDim.x must be a multiple of 32 (at most 1024); scratch is a __shared__ array of at least 32 elements. The order
 // of the additions depends only on blockDim, so results are deterministic.
-template <typename T> __device__ __forceinline__ T warp_sum_of(T value) {
+// common.cuh's warp_sum, for fp64 sums.
+__device__ __forceinline__ double warp_sum(double value) {
 #pragma unroll
     for (int offset = 16; offset > 0; offset >>= 1)
         value += __shfl_xor_sync(0xffffffffu, value, offset);
@@ -92,12 +93,12 @@ template <typename T> __device__ __forceinline__ T warp_sum_of(T value) {
 
 template <typename T> __device__ __forceinline__ T block_sum(T value, T* scratch) {
     const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5, warps = blockDim.x >> 5;
-    value = warp_sum_of(value);
+    value = warp_sum(value);
     __syncthreads(); // the previous reduction's readers are done with scratch
     if (lane == 0)
         scratch[warp] = value;
     __syncthreads();
-    return warp_sum_of(lane < warps ? scratch[lane] : T(0));
+    return warp_sum(lane < warps ? scratch[lane] : T(0));
 }
 
 // Maximum over the block, NaN-ignoring (fmaxf): the largest non-NaN value, or -inf when there is none.

@@ -40,19 +40,12 @@ softmax_xent_f32(float* losses, float* d_logits, const float* logits, const int*
     const float* l = logits + r * v;
     float* d = d_logits + r * v;
     const int target = targets[r];
-    if (target < 0) {
+    if (target < 0 || target >= v) {
         const float fill = target == -1 ? 0.0f : quiet_nan();
         for (int c = threadIdx.x; c < v; c += blockDim.x)
             d[c] = fill;
         if (threadIdx.x == 0)
             losses[r] = fill;
-        return;
-    }
-    if (target >= v) {
-        for (int c = threadIdx.x; c < v; c += blockDim.x)
-            d[c] = quiet_nan();
-        if (threadIdx.x == 0)
-            losses[r] = quiet_nan();
         return;
     }
     // Read before any thread writes d, which may be l: the reductions below synchronize the block.

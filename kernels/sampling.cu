@@ -115,6 +115,18 @@ __device__ __forceinline__ void histogram_add(unsigned int* hist, bool active, u
         atomicAdd(&hist[digit], (unsigned int)__popc(peers));
 }
 
+// Inclusive prefix sum over the lanes of a full warp, in lane order.
+template <typename T> __device__ __forceinline__ T warp_inclusive_sum(T value) {
+    const int lane = threadIdx.x & 31;
+#pragma unroll
+    for (int offset = 1; offset < 32; offset <<= 1) {
+        const T below = __shfl_up_sync(0xffffffffu, value, offset);
+        if (lane >= offset)
+            value += below;
+    }
+    return value;
+}
+
 // Warp 0: the digit (bin) that holds the remaining-th largest candidate, scanning bins from 255 down; writes it and
 // the number of candidates in higher bins to selected[0], selected[1]. Lane L owns bins 255 - 8L down to 248 - 8L.
 __device__ __forceinline__ void select_digit(const unsigned int* hist, unsigned int remaining, unsigned int* selected) {
@@ -125,13 +137,7 @@ __device__ __forceinline__ void select_digit(const unsigned int* hist, unsigned 
         counts[b] = hist[255 - 8 * lane - b];
         own += counts[b];
     }
-    unsigned int inclusive = own;
-#pragma unroll
-    for (int offset = 1; offset < 32; offset <<= 1) {
-        const unsigned int below = __shfl_up_sync(0xffffffffu, inclusive, offset);
-        if (lane >= offset)
-            inclusive += below;
-    }
+    const unsigned int inclusive = warp_inclusive_sum(own);
     const unsigned int hits = __ballot_sync(0xffffffffu, inclusive >= remaining);
     if (lane == __ffs(hits) - 1) {
         unsigned int above = inclusive - own;
@@ -180,13 +186,7 @@ __device__ unsigned int kth_largest_key(const float* row, int v, int vec, int k,
 // Exclusive prefix sum over the block in thread order; total receives the sum of all values.
 __device__ __forceinline__ double block_exclusive_sum(double value, double* scratch, double& total) {
     const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5, warps = blockDim.x >> 5;
-    double inclusive = value;
-#pragma unroll
-    for (int offset = 1; offset < 32; offset <<= 1) {
-        const double below = __shfl_up_sync(0xffffffffu, inclusive, offset);
-        if (lane >= offset)
-            inclusive += below;
-    }
+    const double inclusive = warp_inclusive_sum(value);
     double exclusive = __shfl_up_sync(0xffffffffu, inclusive, 1);
     if (lane == 0)
         exclusive = 0.0;
@@ -194,14 +194,7 @@ __device__ __forceinline__ double block_exclusive_sum(double value, double* scra
     if (lane == 31)
         scratch[warp] = inclusive;
     __syncthreads();
-    const double warp_total = lane < warps ? scratch[lane] : 0.0;
-    double warp_inclusive = warp_total;
-#pragma unroll
-    for (int offset = 1; offset < 32; offset <<= 1) {
-        const double below = __shfl_up_sync(0xffffffffu, warp_inclusive, offset);
-        if (lane >= offset)
-            warp_inclusive += below;
-    }
+    const double warp_inclusive = warp_inclusive_sum(lane < warps ? scratch[lane] : 0.0);
     double warp_exclusive = __shfl_up_sync(0xffffffffu, warp_inclusive, 1);
     if (lane == 0)
         warp_exclusive = 0.0;

@@ -81,7 +81,8 @@ public static class VqganCases
         }, 0);
     }
 
-    private static OpCase Conv(string variant, int n, int cin, int h, int w, int cout, int kh, int kw, Conv2dGeometry geometry, DType weights, bool bias) =>
+    private static OpCase Conv(string variant, int n, int cin, int h, int w, int cout, int kh, int kw, Conv2dGeometry geometry, DType weights,
+        bool bias) =>
         new("Conv2d", variant, (c, r) =>
         {
             var x = c.Float(DType.F32, Uniform(r, (long)n * cin * h * w), n, cin, h, w);

@@ -3,7 +3,7 @@ using CoAR.Engine.Managed.Tensors;
 
 namespace CoAR.Engine.Managed.Backends.Cuda;
 
-/// <summary>RMSNorm and the per-head qk LayerNorm, forward (kernels/norms.cu) and input gradients (kernels/backward.cu).</summary>
+/// <summary>RMSNorm and the per-head qk LayerNorm, forward and input gradients (kernels/norms.cu).</summary>
 public sealed partial class CudaBackend
 {
     /// <summary>Head rows per block of the half-warp-per-row kernels (16 lanes per row).</summary>
@@ -104,7 +104,7 @@ public sealed partial class CudaBackend
             Dx = Ptr(dx), X = Ptr(x), Dy = Ptr(dy), DyBf16 = Bf16(dy), Weight = Ptr(weight), WeightBf16 = Bf16(weight), D = d, Eps = eps,
             Vec = Flag(d % 8 == 0 && Aligned16(x, dy, dx) && Aligned16(weight)), Accumulate = Flag(accumulate),
         };
-        Launch("backward.cu", x.DType == DType.BF16 ? "rmsnorm_bwd_bf16" : "rmsnorm_bwd_f32", t, RowThreads, ref args);
+        Launch("norms.cu", x.DType == DType.BF16 ? "rmsnorm_bwd_bf16" : "rmsnorm_bwd_f32", t, RowThreads, ref args);
     }
 
     public void HeadLayerNormBackward(Tensor x, Tensor gamma, float eps, Tensor dy, Tensor dx)
@@ -121,7 +121,7 @@ public sealed partial class CudaBackend
             Dx = Ptr(dx), X = Ptr(x), Dy = Ptr(dy), DyBf16 = Bf16(dy), Gamma = Ptr(gamma), WeightBf16 = Bf16(gamma), Rows = rows,
             Heads = heads, Dh = dh, HeadsPerGroup = heads / groups, Eps = eps, Vec = Flag(dh % 8 == 0 && Aligned16(x, dy, dx) && Aligned16(gamma)),
         };
-        Launch("backward.cu", x.DType == DType.BF16 ? "headnorm_bwd_bf16" : "headnorm_bwd_f32",
+        Launch("norms.cu", x.DType == DType.BF16 ? "headnorm_bwd_bf16" : "headnorm_bwd_f32",
             Dim3.BlocksFor(rows, HeadRowsPerBlock), RowThreads, ref args);
     }
 

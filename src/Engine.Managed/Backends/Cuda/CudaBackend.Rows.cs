@@ -79,13 +79,7 @@ public sealed partial class CudaBackend
         {
             Output = Ptr(output), Table = Ptr(table), Ids = Ptr(ids), Vocab = vocab, D = d, Vec = Flag(d % 8 == 0 && Aligned16(table, output)),
         };
-        string kernel = (table.DType, output.DType) switch
-        {
-            (DType.BF16, DType.BF16) => "embedding_bf16_bf16",
-            (DType.BF16, _) => "embedding_bf16_f32",
-            (_, DType.BF16) => "embedding_f32_bf16",
-            _ => "embedding_f32_f32",
-        };
+        string kernel = ByTypes(table, output, "embedding_bf16_bf16", "embedding_bf16_f32", "embedding_f32_bf16", "embedding_f32_f32");
         Launch("rows.cu", kernel, t, MoveThreads, ref args);
     }
 
@@ -139,13 +133,8 @@ public sealed partial class CudaBackend
             Destination = Ptr(destination), Source = Ptr(source), Indices = Ptr(indices), N = n, D = d,
             Vec = Flag(d % 8 == 0 && Aligned16(source, destination)),
         };
-        string kernel = (source.DType, destination.DType) switch
-        {
-            (DType.BF16, DType.BF16) => "scatter_add_rows_bf16_bf16",
-            (DType.BF16, _) => "scatter_add_rows_bf16_f32",
-            (_, DType.BF16) => "scatter_add_rows_f32_bf16",
-            _ => "scatter_add_rows_f32_f32",
-        };
+        string kernel = ByTypes(source, destination, "scatter_add_rows_bf16_bf16", "scatter_add_rows_bf16_f32", "scatter_add_rows_f32_bf16",
+            "scatter_add_rows_f32_f32");
         Launch("rows.cu", kernel, rows, MoveThreads, ref args);
     }
 
@@ -220,13 +209,7 @@ public sealed partial class CudaBackend
             CacheRows = dKeys.Dim(0), KvHeads = kvHeads, Capacity = dKeys.Dim(2), Dh = dh,
             Vec = Flag(dh % 8 == 0 && Aligned16(dKeys, dValues) && Aligned16(dk, dv)), Accumulate = Flag(accumulate),
         };
-        string kernel = (dKeys.DType, dk.DType) switch
-        {
-            (DType.BF16, DType.BF16) => "kv_gather_bf16_bf16",
-            (DType.BF16, _) => "kv_gather_bf16_f32",
-            (_, DType.BF16) => "kv_gather_f32_bf16",
-            _ => "kv_gather_f32_f32",
-        };
+        string kernel = ByTypes(dKeys, dk, "kv_gather_bf16_bf16", "kv_gather_bf16_f32", "kv_gather_f32_bf16", "kv_gather_f32_f32");
         Launch("rows.cu", kernel, new Dim3((uint)t, (uint)kvHeads), KvThreads, ref args);
     }
 
@@ -290,6 +273,16 @@ public sealed partial class CudaBackend
         };
         Launch("rows.cu", kernel, n, MoveThreads, ref args);
     }
+
+    /// <summary>The kernel for a source and destination dtype pair (BF16 or F32 each).</summary>
+    private static string ByTypes(Tensor source, Tensor destination, string bf16ToBf16, string bf16ToF32, string f32ToBf16, string f32ToF32) =>
+        (source.DType, destination.DType) switch
+        {
+            (DType.BF16, DType.BF16) => bf16ToBf16,
+            (DType.BF16, _) => bf16ToF32,
+            (_, DType.BF16) => f32ToBf16,
+            _ => f32ToF32,
+        };
 
     /// <summary>The widest access (16, 4 or 1 bytes) that divides the row length and the base addresses.</summary>
     private static int Granule(long rowBytes, nint addresses) =>

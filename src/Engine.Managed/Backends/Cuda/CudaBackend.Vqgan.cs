@@ -147,7 +147,10 @@ public sealed partial class CudaBackend
         int chunks = checked((int)((count + GroupNormChunk - 1) / GroupNormChunk));
         var grid = new Dim3((uint)chunks, checked((uint)(n * groups)));
         ulong partial = _kernels.Scratch("groupnorm_partials", (long)n * groups * chunks * 3 * sizeof(double));
-        var stats = new GroupNormStatsArgs { Partial = partial, X = Ptr(x), Count = count, Chunks = chunks, Vec = Flag(count % 4 == 0 && Aligned16(x)) };
+        var stats = new GroupNormStatsArgs
+        {
+            Partial = partial, X = Ptr(x), Count = count, Chunks = chunks, Vec = Flag(count % 4 == 0 && Aligned16(x)),
+        };
         Launch("vqgan.cu", "groupnorm_stats_f32", grid, GroupNormThreads, ref stats);
         var apply = new GroupNormApplyArgs
         {
@@ -227,7 +230,10 @@ public sealed partial class CudaBackend
             Entries = entries, Channels = c, Positions = p, TilesPerSplit = tilesPerSplit, Splits = splits,
         };
         Launch("vqgan.cu", "codebook_argmin_partial", new Dim3((uint)positionTiles, (uint)splits, (uint)n), ArgminThreads, ref partial);
-        var final = new ArgminFinalArgs { Codes = Ptr(codes), BestDistance = bestDistance, BestIndex = bestIndex, Count = (long)n * p, Positions = p, Splits = splits };
+        var final = new ArgminFinalArgs
+        {
+            Codes = Ptr(codes), BestDistance = bestDistance, BestIndex = bestIndex, Count = (long)n * p, Positions = p, Splits = splits,
+        };
         Launch("vqgan.cu", "codebook_argmin_final", StrideGrid((long)n * p, PointwiseThreads), PointwiseThreads, ref final);
     }
 
