@@ -127,6 +127,24 @@ extern "C" __global__ void rmsnorm_bwd_f32(float* dx, const float* x, const void
 // shuffles, also those past the last row (valid = false). Each lane reads and writes only its own elements, so the
 // forward may run in place.
 
+// This lane's head row: its lane within the row's 16, whether the row exists, where it starts in the activations and
+// where its norm group's weights start (row 0's, for lanes past the last row, so addresses stay valid).
+struct HeadRow {
+    int sub;
+    bool valid;
+    long long offset, weight_offset;
+};
+
+__device__ __forceinline__ HeadRow head_row(long long rows, int heads, int dh, int heads_per_group) {
+    const long long row = (long long)blockIdx.x * (blockDim.x / 16) + threadIdx.x / 16;
+    HeadRow h;
+    h.sub = threadIdx.x & 15;
+    h.valid = row < rows;
+    h.offset = (h.valid ? row : 0) * dh;
+    h.weight_offset = h.valid ? (long long)((int)(row % heads) / heads_per_group) * dh : 0;
+    return h;
+}
+
 // Visits this lane's elements of a head row: visit(column, value).
 template <typename T, typename Visit>
 __device__ __forceinline__ void for_each_head_element(const T* xr, int dh, int sub, int vec, Visit visit) {
@@ -162,14 +180,12 @@ __device__ __forceinline__ void head_row_statistics(const T* xr, int dh, int sub
 template <typename T>
 __device__ __forceinline__ void head_layernorm_forward(T* y, const T* x, const void* gamma, const void* beta, int weight_bf16,
                                                        long long rows, int heads, int dh, int heads_per_group, float eps, int vec) {
-    const long long row = (long long)blockIdx.x * (blockDim.x / 16) + threadIdx.x / 16;
-    const int sub = threadIdx.x & 15;
-    const bool valid = row < rows;
-    const long long offset = (valid ? row : 0) * dh;
-    const long long g0 = valid ? (long long)((int)(row % heads) / heads_per_group) * dh : 0;
+    const HeadRow h = head_row(rows, heads, dh, heads_per_group);
+    const int sub = h.sub;
+    const long long offset = h.offset, g0 = h.weight_offset;
     float mean, inv;
-    head_row_statistics(x + offset, dh, sub, valid, vec, eps, mean, inv);
-    if (!valid)
+    head_row_statistics(x + offset, dh, sub, h.valid, vec, eps, mean, inv);
+    if (!h.valid)
         return;
     const T* xr = x + offset;
     T* yr = y + offset;
@@ -196,17 +212,15 @@ __device__ __forceinline__ void head_layernorm_forward(T* y, const T* x, const v
 template <typename T>
 __device__ __forceinline__ void head_layernorm_backward(T* dx, const T* x, const void* dy, int dy_bf16, const void* gamma, int weight_bf16,
                                                         long long rows, int heads, int dh, int heads_per_group, float eps, int vec) {
-    const long long row = (long long)blockIdx.x * (blockDim.x / 16) + threadIdx.x / 16;
-    const int sub = threadIdx.x & 15;
-    const bool valid = row < rows;
-    const long long offset = (valid ? row : 0) * dh;
-    const long long g0 = valid ? (long long)((int)(row % heads) / heads_per_group) * dh : 0;
+    const HeadRow h = head_row(rows, heads, dh, heads_per_group);
+    const int sub = h.sub;
+    const long long offset = h.offset, g0 = h.weight_offset;
     const T* xr = x + offset;
     float mean, inv;
-    head_row_statistics(xr, dh, sub, valid, vec, eps, mean, inv);
+    head_row_statistics(xr, dh, sub, h.valid, vec, eps, mean, inv);
 
     double sum_g = 0.0, sum_gx = 0.0;
-    if (valid) {
+    if (h.valid) {
         for_each_head_element(xr, dh, sub, vec, [&](int c, float v) {
             const double g = (double)load_any(dy, dy_bf16, offset + c) * load_any(gamma, weight_bf16, g0 + c);
             sum_g += g;
@@ -215,7 +229,7 @@ __device__ __forceinline__ void head_layernorm_backward(T* dx, const T* x, const
     }
     const float mean_g = (float)(half_warp_sum(sum_g) / dh);
     const float mean_gx = (float)(half_warp_sum(sum_gx) / dh);
-    if (!valid)
+    if (!h.valid)
         return;
     T* dxr = dx + offset;
     if (vec) {
