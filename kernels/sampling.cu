@@ -108,8 +108,11 @@ __device__ __forceinline__ void load4(const float* row, int v, int vec, int c, f
 }
 
 // Counts a digit in the shared histogram with one atomic per distinct digit per warp (logits crowd into a few
-// exponent bins, where per-thread atomics would serialize). The whole warp must call it together.
+// exponent bins, where per-thread atomics would serialize). The whole warp must call it together; a warp with no
+// candidate (most of them after the first pass) leaves at the ballot.
 __device__ __forceinline__ void histogram_add(unsigned int* hist, bool active, unsigned int digit) {
+    if (__ballot_sync(0xffffffffu, active) == 0u)
+        return;
     const unsigned int peers = __match_any_sync(0xffffffffu, active ? digit : 0xffffffffu);
     if (active && (int)(threadIdx.x & 31) == __ffs(peers) - 1)
         atomicAdd(&hist[digit], (unsigned int)__popc(peers));
