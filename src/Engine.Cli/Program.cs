@@ -14,6 +14,7 @@ public static class Program
         root.Subcommands.Add(InspectCommand.Create());
         root.Subcommands.Add(MakeModelCommand.Create());
         root.Subcommands.Add(ConvertVqganCommand.Create());
+        root.Subcommands.Add(GenerateCommand.Create());
         root.Subcommands.Add(InfoCommand.Create());
         root.Subcommands.Add(TokenizeCommand.Create());
         return root;
