@@ -15,6 +15,8 @@ public static class Program
         root.Subcommands.Add(MakeModelCommand.Create());
         root.Subcommands.Add(ConvertVqganCommand.Create());
         root.Subcommands.Add(GenerateCommand.Create());
+        root.Subcommands.Add(GenerateCommand.CreateCompose());
+        root.Subcommands.Add(TrainCommand.Create());
         root.Subcommands.Add(InfoCommand.Create());
         root.Subcommands.Add(TokenizeCommand.Create());
         return root;

@@ -11,7 +11,14 @@ namespace CoAR.Engine.Cli.Commands;
 /// <summary>`coar generate`: text to images, one PNG and a JSON sidecar each, resumable, in batches.</summary>
 public static class GenerateCommand
 {
-    public static Command Create()
+    public static Command Create() => Create("generate", "Generate images from text with Lumina-mGPT (batched classifier-free guidance on a KV cache).", minConcepts: 0);
+
+    /// <summary>`coar compose`: generation with two or more concepts (subjects and styles) under the identity mask.</summary>
+    public static Command CreateCompose() => Create("compose",
+        "Compose trained concepts without further training: e.g. --concept dog.safetensors --concept ink.safetensors --prompt \"a photo of [V] dog in [S] style\".",
+        minConcepts: 2);
+
+    private static Command Create(string name, string description, int minConcepts)
     {
         var model = ModelOption.Create();
         var prompt = new Option<string?>("--prompt", "-p") { Description = "The image caption" };
@@ -27,9 +34,16 @@ public static class GenerateCommand
         var vqgan = new Option<string?>("--vqgan") { Description = "Directory of vqgan.safetensors + vqgan.json (default: the model directory)" };
         var output = new Option<string>("--out", "-o") { Description = "Output directory (PNGs, JSON sidecars, job.json)", DefaultValueFactory = _ => "out" };
         var json = new Option<bool>("--json") { Description = "Print the summary as JSON" };
+        var concepts = new Option<string[]>("--concept", "-c")
+        {
+            Description = "A trained concept file, bound to its placeholder (or FILE=PLACEHOLDER to rebind); repeat for several",
+            DefaultValueFactory = _ => [],
+        };
+        var noMask = new Option<bool>("--no-identity-mask") { Description = "Let different concepts' tokens attend to each other" };
+        var uncondSlots = new Option<bool>("--uncond-image-slots") { Description = "Give the unconditional (CFG) row the concepts' image slots too" };
 
-        var cmd = new Command("generate", "Generate images from text with Lumina-mGPT (batched classifier-free guidance on a KV cache).");
-        foreach (var o in new Option[] { model, prompt, prompts, size, cfg, topK, temperature, seed, count, batch, device, vqgan, output, json })
+        var cmd = new Command(name, description);
+        foreach (var o in new Option[] { model, prompt, prompts, size, cfg, topK, temperature, seed, count, batch, device, vqgan, output, json, concepts, noMask, uncondSlots })
             cmd.Options.Add(o);
         cmd.SetAction((parse, cancellation) => CommandRunner.RunAsync(async ct =>
         {
@@ -39,7 +53,11 @@ public static class GenerateCommand
             var (w, h) = CliParsing.ImageSize(parse.GetValue(size)!);
             int copies = parse.GetValue(count);
             if (copies <= 0) throw new UsageException($"--count {copies}: expected 1 or more");
-            var settings = new JobSettings(w, h, parse.GetValue(cfg), parse.GetValue(topK), parse.GetValue(temperature), copies);
+            var conceptArgs = parse.GetValue(concepts)!;
+            if (conceptArgs.Length < minConcepts)
+                throw new UsageException($"{name} needs at least {minConcepts} --concept files");
+            var settings = new JobSettings(w, h, parse.GetValue(cfg), parse.GetValue(topK), parse.GetValue(temperature), copies,
+                ConceptBinding.Describe(conceptArgs), !parse.GetValue(noMask));
             new SamplingSettings(settings.Cfg, settings.TopK, settings.Temperature).Validate();
             var lines = file is not null ? JobLine.ReadFile(file) : [new JobLine(text!, null, null, null, null, null, null)];
             string dir = ModelOption.Resolve(parse.GetValue(model));
@@ -57,6 +75,23 @@ public static class GenerateCommand
             using var engine = CoarEngine.Load(new EngineParams(dir, parse.GetValue(device)!, parse.GetValue(vqgan)), cancellation: ct);
             if (engine.FallbackReason is not null)
                 Console.Error.WriteLine($"note: running on the CPU backend ({engine.FallbackReason})");
+            var bound = ConceptBinding.Load(conceptArgs, engine);
+            pending = pending.Select(i => i with
+            {
+                Prompt = i.Prompt with { Concepts = bound, IdentityMask = !parse.GetValue(noMask), UnconditionalImageSlots = parse.GetValue(uncondSlots) },
+            }).ToList();
+            foreach (var image in pending)
+            {
+                try
+                {
+                    engine.Generator.Check(image.Prompt);
+                }
+                catch (ArgumentException e)
+                {
+                    string where = file is null ? "--prompt" : $"{file}, prompt {image.Line + 1}";
+                    throw new UsageException($"{where}: {e.Message}");
+                }
+            }
             int batchSize = BatchSize(parse.GetValue(batch)!, engine, pending);
             long tokens = 0;
             int written = 0;
@@ -70,7 +105,7 @@ public static class GenerateCommand
                     for (int i = 0; i < images.Count; i++)
                     {
                         // Sidecar first, PNG last: an image counts as done only when its PNG exists, and both are atomic.
-                        var sidecar = ImageSidecar.From(images[i], dir, engine.Fingerprint, engine.Backend.Name);
+                        var sidecar = ImageSidecar.From(images[i], dir, engine.Fingerprint, engine.Backend.Name) with { Concepts = conceptArgs };
                         sidecar.Save(Path.Combine(job.OutputDir, group[i].SidecarName));
                         ImageFile.SavePng(images[i].Image, Path.Combine(job.OutputDir, group[i].PngName));
                         written++;

@@ -43,7 +43,8 @@ public sealed class GenerationJob
         {
             ["prompts_sha256"] = hash,
             ["width"] = settings.Width, ["height"] = settings.Height, ["cfg"] = settings.Cfg, ["top_k"] = settings.TopK,
-            ["temperature"] = settings.Temperature, ["count"] = settings.Count,
+            ["temperature"] = settings.Temperature, ["count"] = settings.Count, ["concepts"] = settings.Concepts,
+            ["identity_mask"] = settings.IdentityMask,
         };
         if (File.Exists(manifestPath))
         {

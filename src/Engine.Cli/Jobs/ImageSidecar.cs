@@ -24,6 +24,9 @@ public sealed record ImageSidecar(
     double VqganSeconds,
     string Engine)
 {
+    /// <summary>The concept files used (as given on the command line).</summary>
+    public string[] Concepts { get; init; } = [];
+
     public static ImageSidecar From(GeneratedImage image, string model, string fingerprint, string device) => new(
         image.Prompt.Caption, image.Prompt.Seed, image.Prompt.Width, image.Prompt.Height, image.Prompt.Sampling.Cfg,
         image.Prompt.Sampling.ImageTopK, image.Prompt.Sampling.Temperature, model, fingerprint, device, image.PromptTokens.Length,

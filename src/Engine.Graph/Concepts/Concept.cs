@@ -55,5 +55,9 @@ public sealed class Concept
         return values;
     }
 
+    /// <summary>The same tokens bound to another placeholder (two concepts trained with the same one can then be combined).</summary>
+    public Concept WithPlaceholder(string placeholder) =>
+        new(Kind, placeholder, ClassNoun, Depth, TextSlots, ImageSlots, Hidden, Text, Image);
+
     public Concept Clone() => new(Kind, Placeholder, ClassNoun, Depth, TextSlots, ImageSlots, Hidden, (float[])Text.Clone(), (float[])Image.Clone());
 }

@@ -41,6 +41,16 @@ public sealed class ImageGenerator(ChameleonModel model, LuminaPrompt prompt, Vq
         return images;
     }
 
+    /// <summary>
+    /// Checks a prompt without generating: size, placeholders bound and present, concepts fitting the model. Throws
+    /// ArgumentException naming what is wrong.
+    /// </summary>
+    public void Check(ImagePrompt p)
+    {
+        var table = p.Concepts.Count > 0 ? new ContextTable(p.Concepts) : null;
+        Request(p, table);
+    }
+
     private ImageTokenRequest Request(ImagePrompt p, ContextTable? table)
     {
         var layout = ImageLayout.For(p.Width, p.Height, _ids);
