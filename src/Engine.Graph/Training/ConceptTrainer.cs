@@ -240,20 +240,12 @@ public sealed class ConceptTrainer : IDisposable
         _cache = _model.CreateCache(1, Math.Max(tokens, _plan.MaxTokens));
     }
 
-    /// <summary>Keeps every layer's activations when they fit in the free memory (with a tenth in reserve), else recomputes.</summary>
     private TrainingPlan Plan()
     {
-        var c = _model.Config;
         int promptBudget = 96 + _s.TextSlots + _s.ImageSlots;
         int maxTokens = _subject.Concat(_classImages).Max(e => e.ImageTokens.Length) + promptBudget;
-        int outputRows = maxTokens;
-        var act = _b.ActivationType;
-        long keep = TrainingActivations.BytesFor(c, maxTokens, outputRows, act, ActivationMode.Keep);
-        long recompute = TrainingActivations.BytesFor(c, maxTokens, outputRows, act, ActivationMode.Recompute);
-        long kv = KvCache.BytesFor(c, 1, maxTokens, act);
         var (free, _) = _b.MemoryInfo();
-        var mode = kv + keep <= free - free / 10 ? ActivationMode.Keep : ActivationMode.Recompute;
-        return new TrainingPlan(maxTokens, mode, mode == ActivationMode.Keep ? keep : recompute, keep, recompute, kv, free, _b.Name);
+        return TrainingPlan.For(_model.Config, maxTokens, _b.ActivationType, free, _b.Name);
     }
 
     // ---- checkpoints: the concept, the optimizer moments and the step, written atomically ----

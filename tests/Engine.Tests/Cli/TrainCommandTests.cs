@@ -94,6 +94,40 @@ public class TrainCommandTests
     private static string Tokens(string sidecar) => JsonDocument.Parse(sidecar).RootElement.GetProperty("image_tokens").GetRawText();
 
     [Test]
+    public void ARunKilledMidwayResumesBitIdentical()
+    {
+        string work = TinyModels.NewTempDir("resume");
+        string photos = Photos();
+        string[] Args(string output) => ["train", "--model", TinyModels.Default, "--images", photos, "--class", "dog", "--steps", "40",
+            "--layers", "2", "--resolution", "64", "--class-images", "2", "--checkpoint-every", "5", "--device", "cpu", "--out", output];
+        string whole = Path.Combine(work, "whole.safetensors"), resumed = Path.Combine(work, "resumed.safetensors");
+        Assert.That(CliHarness.Run(Args(whole)).ExitCode, Is.EqualTo(ExitCodes.Ok));
+
+        // The same run, killed (SIGKILL: no chance to clean up) once a checkpoint exists, then started again.
+        string checkpoint = Path.ChangeExtension(resumed, ".checkpoint.safetensors");
+        var psi = new System.Diagnostics.ProcessStartInfo("dotnet", [typeof(Program).Assembly.Location, .. Args(resumed)])
+        {
+            RedirectStandardOutput = true, RedirectStandardError = true,
+        };
+        using (var p = System.Diagnostics.Process.Start(psi)!)
+        {
+            var deadline = DateTime.UtcNow.AddSeconds(60);
+            while (!File.Exists(checkpoint) && !p.HasExited && DateTime.UtcNow < deadline) Thread.Sleep(10);
+            if (!p.HasExited) p.Kill();
+            p.WaitForExit();
+            if (p.ExitCode == 0) Assert.Inconclusive("the run finished before it could be killed");
+        }
+        Assert.That(File.Exists(resumed), Is.False, "no concept file from a killed run");
+        var (code, output, error) = CliHarness.Run(Args(resumed));
+        Assert.That(code, Is.EqualTo(ExitCodes.Ok), output + error);
+        Assert.That(output, Does.Contain("resuming from step"));
+        var a = ConceptFile.Load(whole).Concept;
+        var b = ConceptFile.Load(resumed).Concept;
+        Assert.That(b.Text, Is.EqualTo(a.Text));
+        Assert.That(b.Image, Is.EqualTo(a.Image));
+    }
+
+    [Test]
     public void AFolderWithoutImagesIsNamed()
     {
         string empty = TinyModels.NewTempDir("empty");
