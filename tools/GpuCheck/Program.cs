@@ -42,6 +42,7 @@ public static class Program
             Kernels(report);
             Conformance(report, cuda, cpu, filter);
             TinyModel(report, cuda, cpu, outDir);
+            Peer(report, cpu, outDir);
             if (!noBench) Bench(report, cuda, quick);
         }
         catch (Exception e)
@@ -157,6 +158,48 @@ public static class Program
         }
         report.Line($"128x128 image on CUDA in {clock.Elapsed.TotalSeconds:F2} s: {(valid ? "structurally valid" : "INVALID")}");
         if (!valid) report.Fail("generated token sequence is not a valid image");
+    }
+
+    /// <summary>
+    /// The verification ladder's last rung: the same tokens through Hugging Face transformers' Chameleon (PyTorch),
+    /// on a tiny checkpoint in HF's qk-norm layout, against the engine's CPU logits. Skipped where python3 lacks
+    /// torch and transformers.
+    /// </summary>
+    private static void Peer(Report report, IBackend cpu, string outDir)
+    {
+        report.Heading("Peer: transformers' Chameleon vs the engine (tiny checkpoint, fp32)");
+        string script = Path.Combine(AppContext.BaseDirectory, "peer_logits.py");
+        if (!RunProcess("python3", ["-c", "import torch, transformers"], out _))
+        {
+            report.Line("skipped: python3 with torch and transformers is not available here");
+            return;
+        }
+        string dir = Path.Combine(outDir, "tiny-model-hf-layout");
+        if (!Directory.Exists(dir)) CheckpointMaker.Write(dir, ModelShape.Tiny with { QkNormGroups = ModelShape.Tiny.Heads }, WeightFill.Random, 11);
+        int[] tokens = [0, 9100, 9200, 9300, 9400, 8710, 8197, 8806, 8806, 4, 5, 6];
+        using var model = ChameleonModel.Load(dir, cpu);
+        using var cache = model.CreateCache(1, tokens.Length);
+        string npy = Path.Combine(outDir, "engine_logits.npy");
+        NpyFile.WriteFloat32(npy, TensorReader.ReadFloats(cpu, model.Forward(ForwardBatch.Single(tokens), cache)), model.Config.VocabSize);
+        bool agree = RunProcess("python3", [script, dir, string.Join(",", tokens), npy], out string output);
+        report.Line(output.Trim());
+        if (!agree) report.Fail("the engine's logits differ from transformers' Chameleon");
+    }
+
+    private static bool RunProcess(string file, IReadOnlyList<string> args, out string output)
+    {
+        try
+        {
+            using var p = Process.Start(new ProcessStartInfo(file, args) { RedirectStandardOutput = true, RedirectStandardError = true })!;
+            output = p.StandardOutput.ReadToEnd() + p.StandardError.ReadToEnd();
+            p.WaitForExit();
+            return p.ExitCode == 0;
+        }
+        catch (System.ComponentModel.Win32Exception e)
+        {
+            output = e.Message;
+            return false;
+        }
     }
 
     private static void Bench(Report report, IBackend cuda, bool quick)
