@@ -1,6 +1,6 @@
 namespace CoAR.Engine.Conformance;
 
-/// <summary>Every conformance case of every op, for the NUnit fixtures and the gpu-check runner.</summary>
+/// <summary>Every conformance case of every op family, for the NUnit fixtures and the gpu-check runner.</summary>
 public static class ConformanceSuite
 {
     public static IEnumerable<OpCase> AllCases() =>

@@ -198,6 +198,10 @@ public sealed unsafe partial class CudaBackend : IBackend
         _stream.Synchronize();
     }
 
+    /// <summary>Double data rate x bus width from the device's attributes; null where the driver no longer reports the clock.</summary>
+    public double? PeakBandwidthBytesPerSecond =>
+        _context.Device.PeakMemoryBandwidthBytesPerSecond is > 0 and var peak ? peak : null;
+
     /// <summary>Free and total device memory (cuMemGetInfo): other processes' use included.</summary>
     public (long Free, long Total) MemoryInfo()
     {
