@@ -175,6 +175,10 @@ public sealed class ImageTokenGenerator(ChameleonModel model)
         _b.SampleTopK(cond, topKT, tempT, keysT, outT);
         var next = new int[n];
         _b.Download<int>(outT, next);
+        for (int i = 0; i < n; i++)
+            if (next[i] < 0)
+                throw new InvalidOperationException(
+                    $"sampling found no token for the image with seed {active[i].Request.Seed} at body token {active[i].Body.Count}: its logits were all -inf or NaN");
         return next;
     }
 }
