@@ -36,6 +36,16 @@ public static class CommandRunner
             Error(e.Message);
             return ExitCodes.DeviceUnavailable;
         }
+        catch (Exception e)
+        {
+            // Not a bad input the engine recognizes: say what happened; the stack trace is for bug reports.
+            Error($"internal error: {e.GetType().Name}: {e.Message}");
+            if (Environment.GetEnvironmentVariable("COAR_DEBUG") == "1")
+                Console.Error.WriteLine(e);
+            else
+                Console.Error.WriteLine("(set COAR_DEBUG=1 to print the stack trace)");
+            return ExitCodes.Failure;
+        }
     }
 
     public static void Error(string message) =>

@@ -14,6 +14,12 @@ public static class Program
         root.Subcommands.Add(InspectCommand.Create());
         root.Subcommands.Add(MakeModelCommand.Create());
         root.Subcommands.Add(ConvertVqganCommand.Create());
+        root.Subcommands.Add(GenerateCommand.Create());
+        root.Subcommands.Add(GenerateCommand.CreateCompose());
+        root.Subcommands.Add(TrainCommand.Create());
+        root.Subcommands.Add(BenchCommand.Create());
+        root.Subcommands.Add(EncodeCommand.CreateEncode());
+        root.Subcommands.Add(EncodeCommand.CreateDecode());
         root.Subcommands.Add(InfoCommand.Create());
         root.Subcommands.Add(TokenizeCommand.Create());
         return root;

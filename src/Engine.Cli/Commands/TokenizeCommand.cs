@@ -8,18 +8,17 @@ using Spectre.Console;
 namespace CoAR.Engine.Cli.Commands;
 
 /// <summary>
-/// <c>coar tokenize TEXT --tokenizer PATH [--json]</c>: the token ids and strings of a text. Exit code 0, or 2 when
-/// the tokenizer cannot be read (1 is System.CommandLine's usage error).
+/// <c>coar tokenize TEXT [--tokenizer PATH] [--json]</c>: the token ids and strings of a text. Exit code 0, or
+/// <see cref="ExitCodes.BadInput"/> when the tokenizer cannot be read.
 /// </summary>
 public static class TokenizeCommand
 {
     public static Command Create()
     {
         var text = new Argument<string>("text") { Description = "The text to tokenize, as the model's tokenizer sees it (no BOS is added)." };
-        var tokenizer = new Option<string>("--tokenizer")
+        var tokenizer = new Option<string?>("--tokenizer")
         {
-            Description = "A tokenizer.json, or a model directory holding one. Required for now; the built-in tiny model will become the default.",
-            Required = true,
+            Description = "A tokenizer.json, or a model directory holding one (default: the built-in tiny model's)",
         };
         var json = new Option<bool>("--json") { Description = "Print JSON (ids, tokens, decoded pieces) instead of a table." };
         var command = new Command("tokenize", "Show the token ids and token strings a tokenizer.json gives a text.");
@@ -28,7 +27,7 @@ public static class TokenizeCommand
         command.Options.Add(json);
         command.SetAction(parseResult => Run(
             parseResult.GetValue(text)!,
-            parseResult.GetValue(tokenizer)!,
+            parseResult.GetValue(tokenizer) ?? CoAR.Engine.Tools.BuiltInModel.EnsureCreated(),
             parseResult.GetValue(json),
             parseResult.InvocationConfiguration.Output,
             parseResult.InvocationConfiguration.Error));
@@ -45,7 +44,7 @@ public static class TokenizeCommand
         catch (Exception e) when (e is IOException or UnauthorizedAccessException or TokenizerFormatException)
         {
             error.WriteLine($"coar tokenize: {e.Message}");
-            return 2;
+            return ExitCodes.BadInput;
         }
         var ids = tokenizer.Encode(text).ToArray();
         var tokens = ids.Select(id => tokenizer.IdToToken(id)!).ToArray();

@@ -36,13 +36,15 @@ public sealed class GenerationJob
         Func<string, (int Width, int Height)> parseSize)
     {
         Directory.CreateDirectory(outputDir);
+        RemoveTemporaries(outputDir);
         string manifestPath = Path.Combine(outputDir, ManifestName);
         string hash = Hash(lines);
         var manifest = new JsonObject
         {
             ["prompts_sha256"] = hash,
             ["width"] = settings.Width, ["height"] = settings.Height, ["cfg"] = settings.Cfg, ["top_k"] = settings.TopK,
-            ["temperature"] = settings.Temperature, ["count"] = settings.Count,
+            ["temperature"] = settings.Temperature, ["count"] = settings.Count, ["concepts"] = settings.Concepts,
+            ["identity_mask"] = settings.IdentityMask,
         };
         if (File.Exists(manifestPath))
         {
@@ -80,6 +82,16 @@ public sealed class GenerationJob
             }
         }
         return new GenerationJob(outputDir, baseSeed, images);
+    }
+
+    /// <summary>
+    /// Temp files of a run that was killed before it could clean up (a clean stop removes its own): every write goes
+    /// to ".NAME.PID.GUID.tmp" and is renamed, so these are never finished outputs.
+    /// </summary>
+    private static void RemoveTemporaries(string outputDir)
+    {
+        foreach (var file in Directory.EnumerateFiles(outputDir, ".*.tmp"))
+            AtomicFile.TryDelete(file);
     }
 
     private static string Hash(IReadOnlyList<JobLine> lines)

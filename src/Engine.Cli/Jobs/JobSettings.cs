@@ -1,4 +1,4 @@
 namespace CoAR.Engine.Cli.Jobs;
 
 /// <summary>The command's settings that every image of a job uses unless its line overrides them.</summary>
-public sealed record JobSettings(int Width, int Height, float Cfg, int TopK, float Temperature, int Count);
+public sealed record JobSettings(int Width, int Height, float Cfg, int TopK, float Temperature, int Count, string Concepts = "", bool IdentityMask = true);

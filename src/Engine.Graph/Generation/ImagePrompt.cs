@@ -1,4 +1,17 @@
+using CoAR.Engine.Graph.Concepts;
+
 namespace CoAR.Engine.Graph.Generation;
 
-/// <summary>One image to make: its caption, size in pixels, the seed that reproduces it, and how to sample.</summary>
-public sealed record ImagePrompt(string Caption, int Width, int Height, ulong Seed, SamplingSettings Sampling);
+/// <summary>
+/// One image to make: its caption, size in pixels, the seed that reproduces it, and how to sample. With concepts, each
+/// is bound to its placeholder in the caption ("a photo of [V] dog in [S] style"); with the identity mask (default),
+/// different concepts' tokens never attend to each other.
+/// </summary>
+public sealed record ImagePrompt(string Caption, int Width, int Height, ulong Seed, SamplingSettings Sampling)
+{
+    public IReadOnlyList<Concept> Concepts { get; init; } = [];
+    public bool IdentityMask { get; init; } = true;
+
+    /// <summary>Also give the unconditional (CFG) row the concepts' image slots; off by default (the reference's row).</summary>
+    public bool UnconditionalImageSlots { get; init; }
+}

@@ -18,8 +18,9 @@ public sealed class ImageTokenGenerator(ChameleonModel model)
 
     public GenerationTimings? LastTimings { get; private set; }
 
+    /// <param name="contextTable">The concepts' context tokens [rows, D] F32 that the requests' slots read, or null.</param>
     public IReadOnlyList<ImageTokenResult> Generate(IReadOnlyList<ImageTokenRequest> requests,
-        IProgress<GenerationProgress>? progress = null, CancellationToken cancellation = default)
+        IProgress<GenerationProgress>? progress = null, CancellationToken cancellation = default, Tensor? contextTable = null)
     {
         if (requests.Count == 0) return [];
         foreach (var r in requests) r.Settings.Validate();
@@ -30,22 +31,20 @@ public sealed class ImageTokenGenerator(ChameleonModel model)
         int m = requests.Count;
         var images = requests.Select((r, i) => new ImageState(r, condRow: i, uncondRow: guided ? m + i : -1)).ToArray();
         int rows = guided ? 2 * m : m;
-        int capacity = images.Max(s => s.Request.PromptTokens.Length + s.Request.Layout.SequenceLength);
+        int capacity = images.Max(s => Math.Max(s.Request.PromptTokens.Length, s.Request.UnconditionalPrefix?.Tokens.Length ?? 0)
+                                        + s.Request.Layout.SequenceLength);
         using var cache = model.CreateCache(rows, capacity);
         using var work = new Workspace(_b);
         var clock = Stopwatch.StartNew();
 
         // Prefill: every conditional prompt with its image header, and every unconditional header, in one pass.
-        var first = new List<int[]>();
-        foreach (var s in images) first.Add([.. s.Request.PromptTokens, .. s.Request.Layout.Header]);
-        if (guided)
-            foreach (var s in images) first.Add(s.Request.Layout.Header);
-        var logits = model.Forward(ForwardBatch.Packed(first), cache);
+        var prefill = new PrefillBuilder();
         foreach (var s in images)
-        {
-            s.CondPosition = first[s.CondRow].Length;
-            s.UncondPosition = guided ? first[s.UncondRow].Length : 0;
-        }
+            s.CondPosition = prefill.AddRow(s.CondRow, s.Request.PromptTokens, s.Request.Conditional, s.Request.Layout.Header);
+        if (guided)
+            foreach (var s in images)
+                s.UncondPosition = prefill.AddRow(s.UncondRow, s.Request.UnconditionalPrefix?.Tokens ?? [], s.Request.UnconditionalPrefix, s.Request.Layout.Header);
+        var logits = model.Forward(prefill.Build(), cache, contextTable: contextTable);
         var prefillTime = clock.Elapsed;
 
         int steps = images.Max(s => s.Request.Layout.BodyLength);
@@ -75,6 +74,35 @@ public sealed class ImageTokenGenerator(ChameleonModel model)
             int[] tokens = [.. s.Request.Layout.Header, .. s.Body, ids.ImageEnd, ids.EndOfTurn];
             return new ImageTokenResult(tokens, s.Request.Seed, s.Request.Layout);
         }).ToList();
+    }
+
+    /// <summary>Packs rows of prompt + header tokens, with their identity tags and context slots, logits at each row's end.</summary>
+    private sealed class PrefillBuilder
+    {
+        private readonly List<int> _tokens = new(), _rows = new(), _positions = new(), _tags = new(), _logits = new();
+        private readonly List<ContextInjection> _injections = new();
+
+        /// <returns>The row's length (the position of its next token).</returns>
+        public int AddRow(int row, int[] prompt, Concepts.ConceptSequence? concepts, int[] header)
+        {
+            int offset = _tokens.Count;
+            if (concepts is not null && !concepts.Tokens.AsSpan().SequenceEqual(prompt))
+                throw new ArgumentException("a request's concept sequence does not match its prompt tokens");
+            int[] all = [.. prompt, .. header];
+            for (int i = 0; i < all.Length; i++)
+            {
+                _tokens.Add(all[i]);
+                _rows.Add(row);
+                _positions.Add(i);
+                _tags.Add(concepts is not null && i < concepts.Tags.Length ? concepts.Tags[i] : 0);
+            }
+            if (concepts is not null) _injections.AddRange(concepts.InjectionsAt(offset));
+            _logits.Add(_tokens.Count - 1);
+            return all.Length;
+        }
+
+        public ForwardBatch Build() =>
+            new(_tokens.ToArray(), _rows.ToArray(), _positions.ToArray(), _tags.ToArray(), _logits.ToArray()) { Injections = _injections.ToArray() };
     }
 
     private sealed class ImageState(ImageTokenRequest request, int condRow, int uncondRow)
@@ -147,6 +175,10 @@ public sealed class ImageTokenGenerator(ChameleonModel model)
         _b.SampleTopK(cond, topKT, tempT, keysT, outT);
         var next = new int[n];
         _b.Download<int>(outT, next);
+        for (int i = 0; i < n; i++)
+            if (next[i] < 0)
+                throw new InvalidOperationException(
+                    $"sampling found no token for the image with seed {active[i].Request.Seed} at body token {active[i].Body.Count}: its logits were all -inf or NaN");
         return next;
     }
 }

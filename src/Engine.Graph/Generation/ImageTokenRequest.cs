@@ -1,7 +1,15 @@
 namespace CoAR.Engine.Graph.Generation;
 
-/// <summary>One image to generate: the conditional prompt's tokens (BOS and text, without the image header), its size and seed.</summary>
-public sealed record ImageTokenRequest(int[] PromptTokens, ImageLayout Layout, ulong Seed, SamplingSettings Settings);
+/// <summary>
+/// One image to generate: the conditional prompt's tokens (BOS and text, without the image header), its size and
+/// seed; with concepts, the prompt's identity tags and context-token slots, and tokens the unconditional row gets
+/// before its header (an image slot, when asked for).
+/// </summary>
+public sealed record ImageTokenRequest(int[] PromptTokens, ImageLayout Layout, ulong Seed, SamplingSettings Settings)
+{
+    public Concepts.ConceptSequence? Conditional { get; init; }
+    public Concepts.ConceptSequence? UnconditionalPrefix { get; init; }
+}
 
 /// <summary>
 /// The image-phase tokens of one generated image (header, body, end of image, end of turn) and the seed that

@@ -50,30 +50,66 @@ public sealed class ChameleonWeights : IDisposable
                 done += info.ByteLength;
                 progress?.Report(new ModelLoadProgress(loaded.Count, infos.Count, done, total, name));
             }
-            Tensor Get(string name) => loaded[name];
-            Tensor? Optional(string name) => loaded.GetValueOrDefault(name);
-            var layers = new LayerWeights[config.NumLayers];
-            for (int i = 0; i < layers.Length; i++)
-            {
-                string L(string s) => ChameleonTensors.Layer(i, s);
-                layers[i] = new LayerWeights(
-                    Get(L("input_layernorm.weight")),
-                    Get(L("self_attn.q_proj.weight")), Get(L("self_attn.k_proj.weight")),
-                    Get(L("self_attn.v_proj.weight")), Get(L("self_attn.o_proj.weight")),
-                    Optional(L("self_attn.q_norm.weight")), Optional(L("self_attn.q_norm.bias")),
-                    Optional(L("self_attn.k_norm.weight")), Optional(L("self_attn.k_norm.bias")),
-                    Get(L("post_attention_layernorm.weight")),
-                    Get(L("mlp.gate_proj.weight")), Get(L("mlp.up_proj.weight")), Get(L("mlp.down_proj.weight")));
-            }
-            var embedding = Get(ChameleonTensors.Embedding);
-            var lmHead = config.TieWordEmbeddings ? embedding : Get(ChameleonTensors.LmHead);
-            return new ChameleonWeights(embedding, Get(ChameleonTensors.FinalNorm), lmHead, layers, owned, total);
+            return Assemble(config, loaded, owned, total);
         }
         catch
         {
             foreach (var t in owned) t.Dispose();
             throw;
         }
+    }
+
+    /// <summary>
+    /// Seeded random weights of a config's shape made directly on the backend, no checkpoint file: for benchmarks at
+    /// the real 7B shape. Values are uniform with per-tensor scales (projections 1/sqrt(fan-in), norms near 1).
+    /// </summary>
+    public static ChameleonWeights Synthetic(ChameleonConfig config, IBackend backend, int seed, CancellationToken cancellation = default)
+    {
+        var dtype = ChameleonTensors.ExpectedDType(config);
+        var owned = new List<Tensor>();
+        var loaded = new Dictionary<string, Tensor>(StringComparer.Ordinal);
+        long total = 0;
+        try
+        {
+            foreach (var spec in ChameleonTensors.Expected(config))
+            {
+                cancellation.ThrowIfCancellationRequested();
+                var shape = spec.Shape.Select(d => d == TensorSpec.AnyDivisor ? 1 : d).ToArray();
+                var t = backend.Allocate(dtype, shape, spec.Name);
+                owned.Add(t);
+                SyntheticFill.Fill(backend, t, spec, seed);
+                loaded[spec.Name] = t;
+                total += t.ByteLength;
+            }
+            return Assemble(config, loaded, owned, total);
+        }
+        catch
+        {
+            foreach (var t in owned) t.Dispose();
+            throw;
+        }
+    }
+
+    private static ChameleonWeights Assemble(ChameleonConfig config, Dictionary<string, Tensor> loaded, List<Tensor> owned, long bytes)
+    {
+        Tensor Get(string name) => loaded[name];
+        Tensor? Optional(string name) => loaded.GetValueOrDefault(name);
+        var layers = new LayerWeights[config.NumLayers];
+        for (int i = 0; i < layers.Length; i++)
+        {
+            string L(string s) => ChameleonTensors.Layer(i, s);
+            layers[i] = new LayerWeights(
+                Get(L("input_layernorm.weight")),
+                Get(L("self_attn.q_proj.weight")), Get(L("self_attn.k_proj.weight")),
+                Get(L("self_attn.v_proj.weight")), Get(L("self_attn.o_proj.weight")),
+                Optional(L("self_attn.q_norm.weight")), Optional(L("self_attn.q_norm.bias")),
+                Optional(L("self_attn.k_norm.weight")), Optional(L("self_attn.k_norm.bias")),
+                Get(L("post_attention_layernorm.weight")),
+                Get(L("mlp.gate_proj.weight")), Get(L("mlp.up_proj.weight")), Get(L("mlp.down_proj.weight")));
+        }
+        var embedding = Get(ChameleonTensors.Embedding);
+        var lmHead = config.TieWordEmbeddings ? embedding : Get(ChameleonTensors.LmHead);
+        return new ChameleonWeights(embedding, Get(ChameleonTensors.FinalNorm), lmHead, layers, owned, bytes);
     }
 
     public void Dispose()

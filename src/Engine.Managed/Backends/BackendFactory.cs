@@ -1,4 +1,6 @@
+using System.Globalization;
 using CoAR.Engine.Managed.Backends.Cpu;
+using CoAR.Engine.Managed.Backends.Cuda;
 
 namespace CoAR.Engine.Managed.Backends;
 
@@ -9,6 +11,7 @@ public static class BackendFactory
 
     /// <param name="device">auto | cpu | cuda | cuda:N</param>
     /// <param name="fallbackReason">Why "auto" fell back to the CPU, or null.</param>
+    /// <exception cref="DeviceUnavailableException">"cuda" or "cuda:N" was asked for and cannot be used here.</exception>
     public static IBackend Create(string device, out string? fallbackReason)
     {
         fallbackReason = null;
@@ -17,11 +20,19 @@ public static class BackendFactory
             return new CpuBackend();
         if (d == "auto")
         {
-            fallbackReason = "no CUDA backend in this build";
+            if (CudaBackend.IsAvailable(0, out var reason))
+                return CudaBackend.Create(0);
+            fallbackReason = reason;
             return new CpuBackend();
         }
-        if (d == "cuda" || d.StartsWith("cuda:", StringComparison.Ordinal))
-            throw new DeviceUnavailableException($"device '{device}': the CUDA backend is not available in this build; use --device cpu");
+        if (d == "cuda")
+            return CudaBackend.Create(0);
+        if (d.StartsWith("cuda:", StringComparison.Ordinal))
+        {
+            if (!int.TryParse(d.AsSpan(5), NumberStyles.None, CultureInfo.InvariantCulture, out int ordinal))
+                throw new ArgumentException($"device '{device}': expected cuda:N with N a device number (0, 1, ...)");
+            return CudaBackend.Create(ordinal);
+        }
         throw new ArgumentException($"unknown device '{device}'; expected one of {string.Join(", ", DeviceNames)} or cuda:N");
     }
 }

@@ -41,6 +41,9 @@ public interface IBackend : IDisposable
     /// <summary>Free and total bytes of the memory this backend allocates from (device memory, or host RAM).</summary>
     (long Free, long Total) MemoryInfo();
 
+    /// <summary>The memory's theoretical peak bandwidth in bytes/s when the device reports it (null on the CPU).</summary>
+    double? PeakBandwidthBytesPerSecond { get; }
+
     // ---- forward ops ----
 
     /// <summary>output[t, :] = table[ids[t], :]. table [V, D] (weight), ids [T] I32, output [T, D] act.</summary>

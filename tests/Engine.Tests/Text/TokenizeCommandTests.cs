@@ -55,7 +55,7 @@ public class TokenizeCommandTests
     public void MissingTokenizerFailsWithItsPath()
     {
         var (exitCode, _, error) = Run("tokenize", "a dog", "--tokenizer", Path.Combine(_directory, "nope.json"));
-        Assert.That(exitCode, Is.EqualTo(2));
+        Assert.That(exitCode, Is.EqualTo(CoAR.Engine.Cli.ExitCodes.BadInput));
         Assert.That(error, Does.Contain("nope.json"));
     }
 }

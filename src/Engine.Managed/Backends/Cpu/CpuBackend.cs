@@ -12,6 +12,7 @@ public sealed unsafe partial class CpuBackend : IBackend
     public string Name => "cpu";
     public BackendKind Kind => BackendKind.Cpu;
     public DType ActivationType => DType.F32;
+    public double? PeakBandwidthBytesPerSecond => null;
 
     public Tensor Allocate(DType dtype, ReadOnlySpan<int> shape, string? name = null)
     {

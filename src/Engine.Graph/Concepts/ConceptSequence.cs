@@ -1,0 +1,65 @@
+using CoAR.Engine.Graph.Model;
+using CoAR.Engine.Graph.Text;
+
+namespace CoAR.Engine.Graph.Concepts;
+
+/// <summary>
+/// A prompt with concepts bound in: the token ids (text slots where the placeholders stood, then each concept's image
+/// slots), an identity tag per token, and the context-token injections (token indices relative to the sequence start,
+/// table rows of <see cref="ContextTable"/>).
+/// </summary>
+public sealed record ConceptSequence(int[] Tokens, int[] Tags, IReadOnlyList<ContextInjection> Injections)
+{
+    /// <summary>
+    /// Binds concepts to a built prompt (their vectors are read from <paramref name="table"/>, which may hold more concepts). Text slots: the prompt's slots of each concept's placeholder (slot j of every
+    /// occurrence gets the concept's text vector j). Image slots: each concept's image slots appended in concept order
+    /// (subjects first is the caller's order). With <paramref name="identityMask"/>, concept c's slots carry tag c + 1,
+    /// so two concepts never attend to each other; without it every tag is 0.
+    /// </summary>
+    public static ConceptSequence Build(PromptTokens prompt, IReadOnlyList<Concept> concepts, ContextTable table, bool identityMask,
+        int imageSlotFiller, bool withImageSlots = true)
+    {
+        var tokens = new List<int>(prompt.Ids);
+        var tags = new List<int>(new int[prompt.Ids.Length]);
+        var injections = new List<ContextInjection>();
+        foreach (var slot in prompt.TextSlots)
+        {
+            int c = IndexOf(concepts, slot.Placeholder);
+            var concept = concepts[c];
+            if (concept.TextSlots == 0)
+                throw new ArgumentException($"placeholder '{slot.Placeholder}' is bound to a concept without text tokens");
+            if (slot.Positions.Count % concept.TextSlots != 0)
+                throw new ArgumentException($"placeholder '{slot.Placeholder}' has {slot.Positions.Count} slot positions, not a multiple of the concept's {concept.TextSlots} text tokens");
+            for (int i = 0; i < slot.Positions.Count; i++)
+            {
+                int p = slot.Positions[i], j = i % concept.TextSlots;
+                injections.Add(new ContextInjection(p, table.TextRow(table.IndexOf(concept), 0, j), concept.TextSlots, concept.Depth));
+                tags[p] = identityMask ? c + 1 : 0;
+            }
+        }
+        if (withImageSlots)
+        {
+            for (int c = 0; c < concepts.Count; c++)
+            {
+                for (int j = 0; j < concepts[c].ImageSlots; j++)
+                {
+                    injections.Add(new ContextInjection(tokens.Count, table.ImageRow(table.IndexOf(concepts[c]), 0, j), concepts[c].ImageSlots, concepts[c].Depth));
+                    tokens.Add(imageSlotFiller);
+                    tags.Add(identityMask ? c + 1 : 0);
+                }
+            }
+        }
+        return new ConceptSequence(tokens.ToArray(), tags.ToArray(), injections);
+    }
+
+    private static int IndexOf(IReadOnlyList<Concept> concepts, string placeholder)
+    {
+        for (int c = 0; c < concepts.Count; c++)
+            if (concepts[c].Placeholder == placeholder) return c;
+        throw new ArgumentException($"placeholder '{placeholder}' is in the prompt but no concept is bound to it");
+    }
+
+    /// <summary>The same sequence shifted to start at packed token <paramref name="offset"/>.</summary>
+    public IEnumerable<ContextInjection> InjectionsAt(int offset) =>
+        Injections.Select(i => i with { Token = i.Token + offset });
+}

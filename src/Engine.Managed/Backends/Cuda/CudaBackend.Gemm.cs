@@ -1,0 +1,39 @@
+using CoAR.Engine.Managed.Tensors;
+
+namespace CoAR.Engine.Managed.Backends.Cuda;
+
+/// <summary>The GEMMs: argument checks here, the tensor-core kernels in <see cref="CudaGemm"/>.</summary>
+public sealed partial class CudaBackend
+{
+    /// <summary>y = x W^T (+ y). x [M, K], w [N, K], y [M, N]: each BF16 or F32 (activations BF16, logits F32).</summary>
+    public void MatMul(Tensor x, Tensor w, Tensor y, bool accumulate = false)
+    {
+        const string op = "MatMul";
+        CheckFloat(op, "x", x);
+        CheckFloat(op, "w", w);
+        CheckFloat(op, "y", y);
+        OpCheck.Rank(op, "x", x, 2);
+        OpCheck.Rank(op, "w", w, 2);
+        int m = x.Dim(0), k = x.Dim(1), n = w.Dim(0);
+        OpCheck.Shape(op, "w", w, n, k);
+        OpCheck.Shape(op, "y", y, m, n);
+        OpCheck.NoAlias(op, "x", x, "y", y);
+        CudaGemm.MatMul(_kernels, _stream, x, w, y, accumulate);
+    }
+
+    /// <summary>dx = dy W (+ dx). dy [M, N], w [N, K], dx [M, K]: each BF16 or F32 (dLogits F32).</summary>
+    public void MatMulInputGrad(Tensor dy, Tensor w, Tensor dx, bool accumulate = false)
+    {
+        const string op = "MatMulInputGrad";
+        CheckFloat(op, "dy", dy);
+        CheckFloat(op, "w", w);
+        CheckFloat(op, "dx", dx);
+        OpCheck.Rank(op, "dy", dy, 2);
+        OpCheck.Rank(op, "w", w, 2);
+        int m = dy.Dim(0), n = dy.Dim(1), k = w.Dim(1);
+        OpCheck.Shape(op, "w", w, n, k);
+        OpCheck.Shape(op, "dx", dx, m, k);
+        OpCheck.NoAlias(op, "dy", dy, "dx", dx);
+        CudaGemm.MatMulInputGrad(_kernels, _stream, dy, w, dx, accumulate);
+    }
+}

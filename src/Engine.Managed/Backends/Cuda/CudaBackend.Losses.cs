@@ -1,0 +1,78 @@
+using CoAR.Engine.Managed.Tensors;
+
+namespace CoAR.Engine.Managed.Backends.Cuda;
+
+/// <summary>
+/// Training losses over F32 logits rows with their gradients (kernels/losses.cu), one block per row with fp64 sums.
+/// Targets are device data: a target outside [-1, V) (the CPU throws) gives that row a NaN loss and gradient.
+/// </summary>
+public sealed partial class CudaBackend
+{
+    /// <summary>Threads per row: LOSS_THREADS in kernels/losses.cu.</summary>
+    private const int LossThreads = 512;
+
+    private struct CrossEntropyArgs
+    {
+        public ulong Losses, DLogits, Logits, Targets;
+        public int V;
+        public float GradScale;
+        public int Vec;
+    }
+
+    private struct KlArgs
+    {
+        public ulong Losses, DLogits, Reference, Logits;
+        public int V;
+        public float GradScale;
+        public int Vec;
+    }
+
+    public void SoftmaxCrossEntropy(Tensor logits, Tensor targets, Tensor losses, Tensor dLogits, float gradScale)
+    {
+        const string op = "SoftmaxCrossEntropy";
+        int n = CheckLossArgs(op, logits, losses, dLogits);
+        CheckI32(op, "targets", targets);
+        OpCheck.Shape(op, "targets", targets, n);
+        int v = logits.Dim(1);
+        if (n == 0) return;
+        var args = new CrossEntropyArgs
+        {
+            Losses = Ptr(losses), DLogits = Ptr(dLogits), Logits = Ptr(logits), Targets = Ptr(targets), V = v, GradScale = gradScale,
+            Vec = Flag(v % 4 == 0 && Aligned16(logits, dLogits)),
+        };
+        Launch("losses.cu", "softmax_xent_f32", n, LossThreads, ref args);
+    }
+
+    public void KlDivergence(Tensor reference, Tensor logits, Tensor losses, Tensor dLogits, float gradScale)
+    {
+        const string op = "KlDivergence";
+        int n = CheckLossArgs(op, logits, losses, dLogits);
+        CheckF32(op, "reference", reference);
+        OpCheck.SameShape(op, "reference", reference, "logits", logits);
+        OpCheck.NoAlias(op, "reference", reference, "dLogits", dLogits);
+        int v = logits.Dim(1);
+        if (n == 0) return;
+        var args = new KlArgs
+        {
+            Losses = Ptr(losses), DLogits = Ptr(dLogits), Reference = Ptr(reference), Logits = Ptr(logits), V = v, GradScale = gradScale,
+            Vec = Flag(v % 4 == 0 && Aligned16(reference, logits, dLogits)),
+        };
+        Launch("losses.cu", "kl_div_f32", n, LossThreads, ref args);
+    }
+
+    /// <summary>Validates logits [n, V] F32, losses [n] F32, dLogits like logits (the same memory or apart); returns n.</summary>
+    private int CheckLossArgs(string op, Tensor logits, Tensor losses, Tensor dLogits)
+    {
+        CheckF32(op, "logits", logits);
+        CheckF32(op, "losses", losses);
+        CheckF32(op, "dLogits", dLogits);
+        OpCheck.Rank(op, "logits", logits, 2);
+        int n = logits.Dim(0);
+        OpCheck.Shape(op, "losses", losses, n);
+        OpCheck.SameShape(op, "logits", logits, "dLogits", dLogits);
+        if (dLogits.Address != logits.Address) OpCheck.NoAlias(op, "logits", logits, "dLogits", dLogits);
+        OpCheck.NoAlias(op, "logits", logits, "losses", losses);
+        OpCheck.NoAlias(op, "dLogits", dLogits, "losses", losses);
+        return n;
+    }
+}

@@ -1,0 +1,154 @@
+using CoAR.Engine.Managed.Cuda;
+using CoAR.Engine.Managed.Tensors;
+
+namespace CoAR.Engine.Managed.Backends.Cuda;
+
+/// <summary>RMSNorm and the per-head qk LayerNorm, forward and input gradients (kernels/norms.cu).</summary>
+public sealed partial class CudaBackend
+{
+    /// <summary>Head rows per block of the half-warp-per-row kernels (16 lanes per row).</summary>
+    private const int HeadRowsPerBlock = RowThreads / 16;
+
+    private struct RmsNormArgs
+    {
+        public ulong Y, X, Weight;
+        public int WeightBf16, D;
+        public float Eps;
+        public int Vec;
+    }
+
+    private struct HeadNormArgs
+    {
+        public ulong Y, X, Gamma, Beta;
+        public int WeightBf16;
+        public long Rows;
+        public int Heads, Dh, HeadsPerGroup;
+        public float Eps;
+        public int Vec;
+    }
+
+    private struct RmsNormBackwardArgs
+    {
+        public ulong Dx, X, Dy;
+        public int DyBf16;
+        public ulong Weight;
+        public int WeightBf16, D;
+        public float Eps;
+        public int Vec, Accumulate;
+    }
+
+    private struct HeadNormBackwardArgs
+    {
+        public ulong Dx, X, Dy;
+        public int DyBf16;
+        public ulong Gamma;
+        public int WeightBf16;
+        public long Rows;
+        public int Heads, Dh, HeadsPerGroup;
+        public float Eps;
+        public int Vec;
+    }
+
+    public void RmsNorm(Tensor x, Tensor weight, float eps, Tensor y)
+    {
+        const string op = "RmsNorm";
+        CheckFloat(op, "x", x);
+        CheckFloat(op, "weight", weight);
+        CheckSameType(op, "y", y, x);
+        OpCheck.Rank(op, "x", x, 2);
+        int t = x.Dim(0), d = x.Dim(1);
+        OpCheck.Shape(op, "weight", weight, d);
+        OpCheck.SameShape(op, "x", x, "y", y);
+        if (t == 0 || d == 0) return;
+        var args = new RmsNormArgs
+        {
+            Y = Ptr(y), X = Ptr(x), Weight = Ptr(weight), WeightBf16 = Bf16(weight), D = d, Eps = eps,
+            Vec = Flag(d % 8 == 0 && Aligned16(x, y, weight)),
+        };
+        Launch("norms.cu", x.DType == DType.BF16 ? "rmsnorm_fwd_bf16" : "rmsnorm_fwd_f32", t, RowThreads, ref args);
+    }
+
+    public void HeadLayerNorm(Tensor x, Tensor gamma, Tensor beta, float eps, Tensor y)
+    {
+        const string op = "HeadLayerNorm";
+        CheckFloat(op, "x", x);
+        CheckFloat(op, "gamma", gamma);
+        CheckSameType(op, "beta", beta, gamma);
+        CheckSameType(op, "y", y, x);
+        OpCheck.Rank(op, "x", x, 3);
+        int t = x.Dim(0), heads = x.Dim(1), dh = x.Dim(2);
+        int groups = CheckHeadGroups(op, gamma, heads, dh);
+        OpCheck.Shape(op, "beta", beta, groups, dh);
+        OpCheck.SameShape(op, "x", x, "y", y);
+        long rows = (long)t * heads;
+        if (rows == 0 || dh == 0) return;
+        var args = new HeadNormArgs
+        {
+            Y = Ptr(y), X = Ptr(x), Gamma = Ptr(gamma), Beta = Ptr(beta), WeightBf16 = Bf16(gamma), Rows = rows, Heads = heads, Dh = dh,
+            HeadsPerGroup = heads / groups, Eps = eps, Vec = Flag(dh % 8 == 0 && Aligned16(x, y, gamma) && Aligned16(beta)),
+        };
+        Launch("norms.cu", x.DType == DType.BF16 ? "headnorm_fwd_bf16" : "headnorm_fwd_f32",
+            Dim3.BlocksFor(rows, HeadRowsPerBlock), RowThreads, ref args);
+    }
+
+    public void RmsNormBackward(Tensor x, Tensor weight, float eps, Tensor dy, Tensor dx, bool accumulate = false)
+    {
+        const string op = "RmsNormBackward";
+        CheckGradArgs(op, x, dy, dx, rank: 2);
+        CheckFloat(op, "weight", weight);
+        int t = x.Dim(0), d = x.Dim(1);
+        OpCheck.Shape(op, "weight", weight, d);
+        if (t == 0 || d == 0) return;
+        var args = new RmsNormBackwardArgs
+        {
+            Dx = Ptr(dx), X = Ptr(x), Dy = Ptr(dy), DyBf16 = Bf16(dy), Weight = Ptr(weight), WeightBf16 = Bf16(weight), D = d, Eps = eps,
+            Vec = Flag(d % 8 == 0 && Aligned16(x, dy, dx) && Aligned16(weight)), Accumulate = Flag(accumulate),
+        };
+        Launch("norms.cu", x.DType == DType.BF16 ? "rmsnorm_bwd_bf16" : "rmsnorm_bwd_f32", t, RowThreads, ref args);
+    }
+
+    public void HeadLayerNormBackward(Tensor x, Tensor gamma, float eps, Tensor dy, Tensor dx)
+    {
+        const string op = "HeadLayerNormBackward";
+        CheckGradArgs(op, x, dy, dx, rank: 3);
+        CheckFloat(op, "gamma", gamma);
+        int t = x.Dim(0), heads = x.Dim(1), dh = x.Dim(2);
+        int groups = CheckHeadGroups(op, gamma, heads, dh);
+        long rows = (long)t * heads;
+        if (rows == 0 || dh == 0) return;
+        var args = new HeadNormBackwardArgs
+        {
+            Dx = Ptr(dx), X = Ptr(x), Dy = Ptr(dy), DyBf16 = Bf16(dy), Gamma = Ptr(gamma), WeightBf16 = Bf16(gamma), Rows = rows,
+            Heads = heads, Dh = dh, HeadsPerGroup = heads / groups, Eps = eps, Vec = Flag(dh % 8 == 0 && Aligned16(x, dy, dx) && Aligned16(gamma)),
+        };
+        Launch("norms.cu", x.DType == DType.BF16 ? "headnorm_bwd_bf16" : "headnorm_bwd_f32",
+            Dim3.BlocksFor(rows, HeadRowsPerBlock), RowThreads, ref args);
+    }
+
+    /// <summary>Checks gamma [G, Dh] with G dividing the heads; returns G.</summary>
+    private static int CheckHeadGroups(string op, Tensor gamma, int heads, int dh)
+    {
+        OpCheck.Rank(op, "gamma", gamma, 2);
+        int groups = gamma.Dim(0);
+        OpCheck.Shape(op, "gamma", gamma, groups, dh);
+        if (groups == 0 || heads % groups != 0)
+            throw new ArgumentException($"{op}: {groups} norm groups do not divide {heads} heads");
+        return groups;
+    }
+
+    /// <summary>
+    /// The checks shared by the backward ops of shape-preserving row ops: x and dx of one activation type, dy BF16 or
+    /// F32 (a gradient arriving from an F32 loss head), all of one shape, dx apart from x and dy.
+    /// </summary>
+    private void CheckGradArgs(string op, Tensor x, Tensor dy, Tensor dx, int rank)
+    {
+        CheckFloat(op, "x", x);
+        CheckFloat(op, "dy", dy);
+        CheckSameType(op, "dx", dx, x);
+        OpCheck.Rank(op, "x", x, rank);
+        OpCheck.SameShape(op, "x", x, "dy", dy);
+        OpCheck.SameShape(op, "x", x, "dx", dx);
+        OpCheck.NoAlias(op, "x", x, "dx", dx);
+        OpCheck.NoAlias(op, "dy", dy, "dx", dx);
+    }
+}

@@ -1,0 +1,44 @@
+using CoAR.Engine.Managed.Tensors;
+
+namespace CoAR.Engine.Managed.Backends.Cuda;
+
+/// <summary>Rotary position embedding and its input gradient, the inverse rotation (kernels/rope.cu).</summary>
+public sealed partial class CudaBackend
+{
+    /// <summary>Threads per token block of the RoPE kernel (a token's heads x Dh/2 pairs).</summary>
+    private const int RopeThreads = 128;
+
+    private struct RopeArgs
+    {
+        public ulong Y, X, Positions;
+        public int Heads, Dh;
+        public float Theta, Direction;
+        public int Vec;
+    }
+
+    public void Rope(Tensor x, Tensor positions, float theta, Tensor y) => Rotate("Rope", "x", x, "y", y, positions, theta, 1f);
+
+    public void RopeBackward(Tensor dy, Tensor positions, float theta, Tensor dx) =>
+        Rotate("RopeBackward", "dy", dy, "dx", dx, positions, theta, -1f);
+
+    /// <summary>Rotates each pair (j, j + Dh/2) by direction * pos * theta^(-2j/Dh); y may be x itself.</summary>
+    private void Rotate(string op, string xName, Tensor x, string yName, Tensor y, Tensor positions, float theta, float direction)
+    {
+        CheckFloat(op, xName, x);
+        CheckI32(op, "positions", positions);
+        CheckSameType(op, yName, y, x);
+        OpCheck.Rank(op, xName, x, 3);
+        int t = x.Dim(0), heads = x.Dim(1), dh = x.Dim(2);
+        if (dh % 2 != 0) throw new ArgumentException($"{op}: head dimension {dh} must be even");
+        OpCheck.Shape(op, "positions", positions, t);
+        OpCheck.SameShape(op, xName, x, yName, y);
+        if (y.Address != x.Address) OpCheck.NoAlias(op, xName, x, yName, y);
+        if (t == 0 || heads == 0 || dh == 0) return;
+        var args = new RopeArgs
+        {
+            Y = Ptr(y), X = Ptr(x), Positions = Ptr(positions), Heads = heads, Dh = dh, Theta = theta, Direction = direction,
+            Vec = Flag(dh / 2 % 8 == 0 && Aligned16(x, y)),
+        };
+        Launch("rope.cu", x.DType == DType.BF16 ? "rope_bf16" : "rope_f32", t, RopeThreads, ref args, sharedBytes: dh * sizeof(float));
+    }
+}

@@ -1,0 +1,290 @@
+using CoAR.Engine.Managed.Cuda;
+using CoAR.Engine.Managed.Tensors;
+
+namespace CoAR.Engine.Managed.Backends.Cuda;
+
+/// <summary>
+/// Row moves by index (kernels/rows.cu): embedding, gather/scatter (F32 and BF16 rows convert into each other, so an
+/// F32 context table injects into a BF16 residual and a BF16 gradient gathers into an F32 context gradient),
+/// scatter-add, zeroed rows, and the KV cache's store and backward gather. Index values are the caller's contract
+/// (see the class remarks): unlike the CPU backend, distinctness and bounds of device indices are not checked.
+/// </summary>
+public sealed partial class CudaBackend
+{
+    /// <summary>Threads per row of the row-move kernels (a 4096-wide bf16 row is 512 vectors: 4 per thread).</summary>
+    private const int MoveThreads = 128;
+
+    /// <summary>Threads per (token, head) of the KV kernels (a 128-dim bf16 head is 16 vectors).</summary>
+    private const int KvThreads = 32;
+
+    private struct EmbeddingArgs
+    {
+        public ulong Output, Table, Ids;
+        public int Vocab, D, Vec;
+    }
+
+    private struct RowConvertArgs
+    {
+        public ulong Destination, Source, Indices;
+        public int Rows, D, Vec;
+    }
+
+    private struct RowBytesArgs
+    {
+        public ulong Destination, Source, Indices;
+        public int Rows;
+        public long RowBytes;
+        public int Granule;
+    }
+
+    private struct ScatterAddArgs
+    {
+        public ulong Destination, Source, Indices;
+        public int N, D, Vec;
+    }
+
+    private struct ZeroRowsArgs
+    {
+        public ulong Destination, Indices;
+        public int Rows;
+        public long RowBytes;
+        public int Granule;
+    }
+
+    private struct KvStoreArgs
+    {
+        public ulong CacheKeys, CacheValues, KeyTags, Keys, Values, Rows, Positions, Tags;
+        public int CacheRows, KvHeads, Capacity, Dh, Vec;
+    }
+
+    private struct KvGatherArgs
+    {
+        public ulong Dk, Dv, DKeys, DValues, Rows, Positions;
+        public int CacheRows, KvHeads, Capacity, Dh, Vec, Accumulate;
+    }
+
+    /// <summary>output[t, :] = table[ids[t], :]; an id outside the vocabulary gives a NaN row (the CPU throws).</summary>
+    public void Embedding(Tensor table, Tensor ids, Tensor output)
+    {
+        const string op = "Embedding";
+        CheckFloat(op, "table", table);
+        CheckI32(op, "ids", ids);
+        CheckFloat(op, "output", output);
+        OpCheck.Rank(op, "table", table, 2);
+        int vocab = table.Dim(0), d = table.Dim(1), t = ids.Dim(0);
+        OpCheck.Shape(op, "ids", ids, t);
+        OpCheck.Shape(op, "output", output, t, d);
+        if (t == 0 || d == 0) return;
+        var args = new EmbeddingArgs
+        {
+            Output = Ptr(output), Table = Ptr(table), Ids = Ptr(ids), Vocab = vocab, D = d, Vec = Flag(d % 8 == 0 && Aligned16(table, output)),
+        };
+        string kernel = ByTypes(table, output, "embedding_bf16_bf16", "embedding_bf16_f32", "embedding_f32_bf16", "embedding_f32_f32");
+        Launch("rows.cu", kernel, t, MoveThreads, ref args);
+    }
+
+    /// <summary>
+    /// output[i, :] = x[indices[i], :]: any dtype into the same dtype, or F32 and BF16 into each other. An index outside
+    /// x's rows gives a row of 0xff bytes (NaN for floats) where the CPU throws.
+    /// </summary>
+    public void GatherRows(Tensor x, Tensor indices, Tensor output)
+    {
+        const string op = "GatherRows";
+        OpCheck.Backend(this, op, "x", x);
+        CheckI32(op, "indices", indices);
+        OpCheck.Backend(this, op, "output", output);
+        CheckRowTypes(op, "x", x, "output", output);
+        OpCheck.Rank(op, "x", x, 2);
+        int rows = x.Dim(0), d = x.Dim(1), n = indices.Dim(0);
+        OpCheck.Shape(op, "output", output, n, d);
+        OpCheck.NoAlias(op, "x", x, "output", output);
+        if (n == 0 || d == 0) return;
+        MoveRows(x, output, indices, rows, n, d, gather: true);
+    }
+
+    /// <summary>
+    /// destination[indices[i], :] = source[i, :] (context-token injection): any dtype into the same dtype, or F32 and
+    /// BF16 into each other. Indices must be distinct and inside the destination (not checked: the caller's contract;
+    /// an index outside is dropped).
+    /// </summary>
+    public void ScatterRows(Tensor source, Tensor indices, Tensor destination)
+    {
+        const string op = "ScatterRows";
+        var (n, d) = CheckScatter(op, source, indices, destination);
+        CheckRowTypes(op, "source", source, "destination", destination);
+        if (n == 0 || d == 0) return;
+        MoveRows(source, destination, indices, destination.Dim(0), n, d, gather: false);
+    }
+
+    /// <summary>
+    /// destination[indices[i], :] += source[i, :], F32 or BF16 on either side; repeated indices add up in index order
+    /// (an F32 destination gets the CPU's result bit for bit). An index outside the destination is dropped.
+    /// </summary>
+    public void ScatterAddRows(Tensor source, Tensor indices, Tensor destination)
+    {
+        const string op = "ScatterAddRows";
+        CheckFloat(op, "source", source);
+        CheckFloat(op, "destination", destination);
+        var (n, d) = CheckScatter(op, source, indices, destination);
+        int rows = destination.Dim(0);
+        if (n == 0 || d == 0 || rows == 0) return;
+        var args = new ScatterAddArgs
+        {
+            Destination = Ptr(destination), Source = Ptr(source), Indices = Ptr(indices), N = n, D = d,
+            Vec = Flag(d % 8 == 0 && Aligned16(source, destination)),
+        };
+        string kernel = ByTypes(source, destination, "scatter_add_rows_bf16_bf16", "scatter_add_rows_bf16_f32", "scatter_add_rows_f32_bf16",
+            "scatter_add_rows_f32_f32");
+        Launch("rows.cu", kernel, rows, MoveThreads, ref args);
+    }
+
+    /// <summary>destination[indices[i], :] = 0 for any dtype; an index outside the destination is dropped.</summary>
+    public void ZeroRows(Tensor indices, Tensor destination)
+    {
+        const string op = "ZeroRows";
+        CheckI32(op, "indices", indices);
+        OpCheck.Backend(this, op, "destination", destination);
+        OpCheck.Rank(op, "indices", indices, 1);
+        OpCheck.Rank(op, "destination", destination, 2);
+        int n = indices.Dim(0);
+        long rowBytes = destination.RowElements * destination.DType.SizeOf();
+        if (n == 0 || rowBytes == 0) return;
+        var args = new ZeroRowsArgs
+        {
+            Destination = Ptr(destination), Indices = Ptr(indices), Rows = destination.Dim(0), RowBytes = rowBytes,
+            Granule = Granule(rowBytes, destination.Address),
+        };
+        Launch("rows.cu", "zero_rows_bytes", n, MoveThreads, ref args);
+    }
+
+    /// <summary>Keys and values into the cache at each token's (row, position), and the tokens' tags; a slot outside the cache is dropped.</summary>
+    public void KvStore(Tensor keys, Tensor values, TokenMap tokens, KvLayer cache)
+    {
+        const string op = "KvStore";
+        CheckFloat(op, "keys", keys);
+        CheckSameType(op, "values", values, keys);
+        CheckSameType(op, "cache.Keys", cache.Keys, keys);
+        CheckSameType(op, "cache.Values", cache.Values, keys);
+        OpCheck.Backend(this, op, "cache.KeyTags", cache.KeyTags);
+        CheckTokensBackend(op, tokens);
+        OpCheck.Rank(op, "keys", keys, 3);
+        int t = keys.Dim(0), kvHeads = keys.Dim(1), dh = keys.Dim(2);
+        OpCheck.SameShape(op, "keys", keys, "values", values);
+        OpCheck.Tokens(op, tokens, t);
+        OpCheck.Cache(op, cache, kvHeads, dh);
+        if (t == 0 || kvHeads == 0) return;
+        var args = new KvStoreArgs
+        {
+            CacheKeys = Ptr(cache.Keys), CacheValues = Ptr(cache.Values), KeyTags = Ptr(cache.KeyTags), Keys = Ptr(keys), Values = Ptr(values),
+            Rows = Ptr(tokens.Rows), Positions = Ptr(tokens.Positions), Tags = Ptr(tokens.Tags), CacheRows = cache.Rows, KvHeads = kvHeads,
+            Capacity = cache.Capacity, Dh = dh, Vec = Flag(dh % 8 == 0 && Aligned16(keys, values) && Aligned16(cache.Keys, cache.Values)),
+        };
+        Launch("rows.cu", keys.DType == DType.BF16 ? "kv_store_bf16" : "kv_store_f32", new Dim3((uint)t, (uint)kvHeads), KvThreads, ref args);
+    }
+
+    /// <summary>dk[t] (+)= dKeys[row[t], :, pos[t], :] and dv likewise; F32 or BF16 on either side; a slot outside the cache gives NaN.</summary>
+    public void KvGather(Tensor dKeys, Tensor dValues, TokenMap tokens, Tensor dk, Tensor dv, bool accumulate = false)
+    {
+        const string op = "KvGather";
+        CheckFloat(op, "dKeys", dKeys);
+        CheckSameType(op, "dValues", dValues, dKeys);
+        CheckFloat(op, "dk", dk);
+        CheckSameType(op, "dv", dv, dk);
+        CheckTokensBackend(op, tokens);
+        OpCheck.Rank(op, "dk", dk, 3);
+        int t = dk.Dim(0), kvHeads = dk.Dim(1), dh = dk.Dim(2);
+        OpCheck.SameShape(op, "dk", dk, "dv", dv);
+        OpCheck.Tokens(op, tokens, t);
+        OpCheck.Shape(op, "dKeys", dKeys, -1, kvHeads, -1, dh);
+        OpCheck.SameShape(op, "dKeys", dKeys, "dValues", dValues);
+        OpCheck.NoAlias(op, "dk", dk, "dv", dv);
+        OpCheck.NoAlias(op, "dKeys", dKeys, "dk", dk);
+        OpCheck.NoAlias(op, "dKeys", dKeys, "dv", dv);
+        OpCheck.NoAlias(op, "dValues", dValues, "dk", dk);
+        OpCheck.NoAlias(op, "dValues", dValues, "dv", dv);
+        if (t == 0 || kvHeads == 0) return;
+        var args = new KvGatherArgs
+        {
+            Dk = Ptr(dk), Dv = Ptr(dv), DKeys = Ptr(dKeys), DValues = Ptr(dValues), Rows = Ptr(tokens.Rows), Positions = Ptr(tokens.Positions),
+            CacheRows = dKeys.Dim(0), KvHeads = kvHeads, Capacity = dKeys.Dim(2), Dh = dh,
+            Vec = Flag(dh % 8 == 0 && Aligned16(dKeys, dValues) && Aligned16(dk, dv)), Accumulate = Flag(accumulate),
+        };
+        string kernel = ByTypes(dKeys, dk, "kv_gather_bf16_bf16", "kv_gather_bf16_f32", "kv_gather_f32_bf16", "kv_gather_f32_f32");
+        Launch("rows.cu", kernel, new Dim3((uint)t, (uint)kvHeads), KvThreads, ref args);
+    }
+
+    /// <summary>Checks source [n, D], indices [n] I32, destination [*, D], apart; returns (n, D).</summary>
+    private (int N, int D) CheckScatter(string op, Tensor source, Tensor indices, Tensor destination)
+    {
+        OpCheck.Backend(this, op, "source", source);
+        CheckI32(op, "indices", indices);
+        OpCheck.Backend(this, op, "destination", destination);
+        OpCheck.Rank(op, "source", source, 2);
+        int n = source.Dim(0), d = source.Dim(1);
+        OpCheck.Shape(op, "indices", indices, n);
+        OpCheck.Shape(op, "destination", destination, -1, d);
+        OpCheck.NoAlias(op, "source", source, "destination", destination);
+        return (n, d);
+    }
+
+    /// <summary>Rows move between equal dtypes (as bytes) or between F32 and BF16 (converted).</summary>
+    private static void CheckRowTypes(string op, string sourceName, Tensor source, string destinationName, Tensor destination)
+    {
+        bool converts = (source.DType is DType.F32 or DType.BF16) && (destination.DType is DType.F32 or DType.BF16);
+        if (!converts && source.DType != destination.DType)
+            OpCheck.DType(op, destinationName, destination, source.DType);
+    }
+
+    private void CheckTokensBackend(string op, TokenMap tokens)
+    {
+        OpCheck.Backend(this, op, "tokens.Rows", tokens.Rows);
+        OpCheck.Backend(this, op, "tokens.Positions", tokens.Positions);
+        OpCheck.Backend(this, op, "tokens.Tags", tokens.Tags);
+    }
+
+    /// <summary>
+    /// One block per moved row: gather (one per output row, the index naming the source row) or scatter (one per
+    /// source row, the index naming the destination row). Equal dtypes move as bytes, F32/BF16 pairs convert.
+    /// </summary>
+    private void MoveRows(Tensor source, Tensor destination, Tensor indices, int indexedRows, int n, int d, bool gather)
+    {
+        if (source.DType == destination.DType)
+        {
+            long rowBytes = (long)d * source.DType.SizeOf();
+            var bytes = new RowBytesArgs
+            {
+                Destination = Ptr(destination), Source = Ptr(source), Indices = Ptr(indices), Rows = indexedRows, RowBytes = rowBytes,
+                Granule = Granule(rowBytes, source.Address | destination.Address),
+            };
+            Launch("rows.cu", gather ? "gather_rows_bytes" : "scatter_rows_bytes", n, MoveThreads, ref bytes);
+            return;
+        }
+        var args = new RowConvertArgs
+        {
+            Destination = Ptr(destination), Source = Ptr(source), Indices = Ptr(indices), Rows = indexedRows, D = d,
+            Vec = Flag(d % 8 == 0 && Aligned16(source, destination)),
+        };
+        string kernel = (gather, source.DType) switch
+        {
+            (true, DType.BF16) => "gather_rows_bf16_f32",
+            (true, _) => "gather_rows_f32_bf16",
+            (false, DType.BF16) => "scatter_rows_bf16_f32",
+            (false, _) => "scatter_rows_f32_bf16",
+        };
+        Launch("rows.cu", kernel, n, MoveThreads, ref args);
+    }
+
+    /// <summary>The kernel for a source and destination dtype pair (BF16 or F32 each).</summary>
+    private static string ByTypes(Tensor source, Tensor destination, string bf16ToBf16, string bf16ToF32, string f32ToBf16, string f32ToF32) =>
+        (source.DType, destination.DType) switch
+        {
+            (DType.BF16, DType.BF16) => bf16ToBf16,
+            (DType.BF16, _) => bf16ToF32,
+            (_, DType.BF16) => f32ToBf16,
+            _ => f32ToF32,
+        };
+
+    /// <summary>The widest access (16, 4 or 1 bytes) that divides the row length and the base addresses.</summary>
+    private static int Granule(long rowBytes, nint addresses) =>
+        rowBytes % 16 == 0 && (addresses & 15) == 0 ? 16 : rowBytes % 4 == 0 && (addresses & 3) == 0 ? 4 : 1;
+}

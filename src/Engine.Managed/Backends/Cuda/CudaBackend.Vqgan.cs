@@ -1,0 +1,274 @@
+using CoAR.Engine.Managed.Cuda;
+using CoAR.Engine.Managed.Tensors;
+
+namespace CoAR.Engine.Managed.Backends.Cuda;
+
+/// <summary>
+/// The image tokenizer's ops on F32 NCHW activations with BF16 or F32 weights (kernels/conv2d.cu, vqgan.cu,
+/// vqgan_attention.cu): the VQGAN runs in fp32 on this backend, as on the CPU.
+/// </summary>
+public sealed partial class CudaBackend
+{
+    private const int ConvTile = 64;
+    private const int ConvThreads = 256;
+    private const int GroupNormThreads = 256;
+    private const int GroupNormChunk = 8192; // GROUPNORM_CHUNK in kernels/vqgan.cu
+    private const int ArgminPositions = 32;
+    private const int ArgminEntries = 64;
+    private const int ArgminThreads = 256;
+    private const int AttentionQueries = 16;
+    private const int AttentionChannels = 512; // SA_THREADS x SA_CHANNELS_PER_THREAD in kernels/vqgan_attention.cu
+    private const int AttentionThreads = 256;
+
+    private struct ConvArgs
+    {
+        public ulong Y, X, Weight;
+        public int WeightBf16;
+        public ulong Bias;
+        public int BiasType, Cin, H, W, Cout, Kh, Kw, Ho, Wo, Stride, PadTop, PadLeft;
+    }
+
+    private struct GroupNormStatsArgs
+    {
+        public ulong Partial, X;
+        public long Count;
+        public int Chunks, Vec;
+    }
+
+    private struct GroupNormApplyArgs
+    {
+        public ulong Y, X, Partial, Gamma, Beta;
+        public int WeightBf16, Groups, ChannelsPerGroup;
+        public long Hw;
+        public int Chunks;
+        public float Eps;
+        public int Swish, Vec;
+    }
+
+    private struct UpsampleArgs
+    {
+        public ulong Y, X;
+        public long Count;
+        public int W, Pairs;
+    }
+
+    private struct AttentionArgs
+    {
+        public ulong Y, Q, K, V;
+        public int Channels, Positions;
+        public float Scale;
+        public int Vec;
+    }
+
+    private struct CodebookNormArgs
+    {
+        public ulong Norms, Codebook;
+        public int WeightBf16, Entries, Channels;
+    }
+
+    private struct ArgminPartialArgs
+    {
+        public ulong BestDistance, BestIndex, Z, Codebook;
+        public int WeightBf16;
+        public ulong Norms;
+        public int Entries, Channels, Positions, TilesPerSplit, Splits;
+    }
+
+    private struct ArgminFinalArgs
+    {
+        public ulong Codes, BestDistance, BestIndex;
+        public long Count;
+        public int Positions, Splits;
+    }
+
+    private struct LookupArgs
+    {
+        public ulong Z, Codes, Codebook;
+        public int WeightBf16, Entries, Channels, Positions;
+        public long Count;
+    }
+
+    public void Conv2d(Tensor x, Tensor weight, Tensor? bias, Conv2dGeometry geometry, Tensor y)
+    {
+        const string op = "Conv2d";
+        CheckF32(op, "x", x);
+        CheckFloat(op, "weight", weight);
+        CheckF32(op, "y", y);
+        OpCheck.Rank(op, "x", x, 4);
+        OpCheck.Rank(op, "weight", weight, 4);
+        int n = x.Dim(0), cin = x.Dim(1), h = x.Dim(2), w = x.Dim(3);
+        int cout = weight.Dim(0), kh = weight.Dim(2), kw = weight.Dim(3);
+        OpCheck.Shape(op, "weight", weight, cout, cin, kh, kw);
+        if (bias is not null)
+        {
+            CheckFloat(op, "bias", bias);
+            OpCheck.Shape(op, "bias", bias, cout);
+        }
+        int ho = geometry.OutputSize(h, kh, height: true), wo = geometry.OutputSize(w, kw, height: false);
+        OpCheck.Shape(op, "y", y, n, cout, ho, wo);
+        OpCheck.NoAlias(op, "x", x, "y", y);
+        if (y.ElementCount == 0) return;
+        var args = new ConvArgs
+        {
+            Y = Ptr(y), X = Ptr(x), Weight = Ptr(weight), WeightBf16 = Bf16(weight), Bias = bias is null ? 0 : Ptr(bias),
+            BiasType = bias is null ? 0 : bias.DType == DType.BF16 ? 2 : 1, Cin = cin, H = h, W = w, Cout = cout, Kh = kh, Kw = kw, Ho = ho,
+            Wo = wo, Stride = geometry.Stride, PadTop = geometry.PadTop, PadLeft = geometry.PadLeft,
+        };
+        string kernel = (kh, kw) switch
+        {
+            (1, 1) => "conv2d_k1_f32",
+            (3, 3) => "conv2d_k3_f32",
+            _ => "conv2d_any_f32",
+        };
+        long pixelTiles = ((long)ho * wo + ConvTile - 1) / ConvTile;
+        var grid = new Dim3(checked((uint)pixelTiles), (uint)((cout + ConvTile - 1) / ConvTile), (uint)n);
+        Launch("conv2d.cu", kernel, grid, ConvThreads, ref args);
+    }
+
+    /// <summary>Statistics per (sample, group) from chunks of many blocks, merged in fp64; y may be x.</summary>
+    public void GroupNorm(Tensor x, Tensor gamma, Tensor beta, int groups, float eps, bool swish, Tensor y)
+    {
+        const string op = "GroupNorm";
+        CheckF32(op, "x", x);
+        CheckFloat(op, "gamma", gamma);
+        CheckSameType(op, "beta", beta, gamma);
+        CheckF32(op, "y", y);
+        OpCheck.Rank(op, "x", x, 4);
+        int n = x.Dim(0), c = x.Dim(1);
+        long hw = (long)x.Dim(2) * x.Dim(3);
+        OpCheck.Shape(op, "gamma", gamma, c);
+        OpCheck.Shape(op, "beta", beta, c);
+        OpCheck.SameShape(op, "x", x, "y", y);
+        if (x.Address != y.Address) OpCheck.NoAlias(op, "x", x, "y", y);
+        if (groups < 1 || c % groups != 0)
+            throw new ArgumentException($"{op}: {groups} groups do not divide {c} channels");
+        long count = c / groups * hw;
+        if (n == 0 || count == 0) return;
+        int chunks = checked((int)((count + GroupNormChunk - 1) / GroupNormChunk));
+        var grid = new Dim3((uint)chunks, checked((uint)(n * groups)));
+        ulong partial = _kernels.Scratch("groupnorm_partials", (long)n * groups * chunks * 3 * sizeof(double));
+        var stats = new GroupNormStatsArgs
+        {
+            Partial = partial, X = Ptr(x), Count = count, Chunks = chunks, Vec = Flag(count % 4 == 0 && Aligned16(x)),
+        };
+        Launch("vqgan.cu", "groupnorm_stats_f32", grid, GroupNormThreads, ref stats);
+        var apply = new GroupNormApplyArgs
+        {
+            Y = Ptr(y), X = Ptr(x), Partial = partial, Gamma = Ptr(gamma), Beta = Ptr(beta), WeightBf16 = Bf16(gamma), Groups = groups,
+            ChannelsPerGroup = c / groups, Hw = hw, Chunks = chunks, Eps = eps, Swish = Flag(swish), Vec = Flag(hw % 4 == 0 && Aligned16(x, y)),
+        };
+        Launch("vqgan.cu", "groupnorm_apply_f32", grid, GroupNormThreads, ref apply);
+    }
+
+    public void Upsample2x(Tensor x, Tensor y)
+    {
+        const string op = "Upsample2x";
+        CheckF32(op, "x", x);
+        CheckF32(op, "y", y);
+        OpCheck.Rank(op, "x", x, 4);
+        int n = x.Dim(0), c = x.Dim(1), h = x.Dim(2), w = x.Dim(3);
+        OpCheck.Shape(op, "y", y, n, c, checked(2 * h), checked(2 * w));
+        OpCheck.NoAlias(op, "x", x, "y", y);
+        long count = x.ElementCount;
+        if (count == 0) return;
+        var args = new UpsampleArgs { Y = Ptr(y), X = Ptr(x), Count = count, W = w, Pairs = Flag((y.Address & 7) == 0) };
+        Launch("vqgan.cu", "upsample2x_f32", StrideGrid(count, PointwiseThreads), PointwiseThreads, ref args);
+    }
+
+    public void SpatialAttention(Tensor q, Tensor k, Tensor v, Tensor y)
+    {
+        const string op = "SpatialAttention";
+        CheckF32(op, "q", q);
+        CheckF32(op, "k", k);
+        CheckF32(op, "v", v);
+        CheckF32(op, "y", y);
+        OpCheck.Rank(op, "q", q, 4);
+        OpCheck.SameShape(op, "q", q, "k", k);
+        OpCheck.SameShape(op, "q", q, "v", v);
+        OpCheck.SameShape(op, "q", q, "y", y);
+        OpCheck.NoAlias(op, "q", q, "y", y);
+        OpCheck.NoAlias(op, "k", k, "y", y);
+        OpCheck.NoAlias(op, "v", v, "y", y);
+        int n = q.Dim(0), c = q.Dim(1), p = checked(q.Dim(2) * q.Dim(3));
+        if (n == 0 || p == 0 || c == 0) return;
+        var args = new AttentionArgs
+        {
+            Y = Ptr(y), Q = Ptr(q), K = Ptr(k), V = Ptr(v), Channels = c, Positions = p, Scale = (float)(1.0 / Math.Sqrt(c)),
+            Vec = Flag(p % 4 == 0 && Aligned16(v)),
+        };
+        var grid = new Dim3((uint)((p + AttentionQueries - 1) / AttentionQueries), (uint)((c + AttentionChannels - 1) / AttentionChannels), (uint)n);
+        Launch("vqgan_attention.cu", "spatial_attention_f32", grid, AttentionThreads, ref args);
+    }
+
+    /// <summary>
+    /// The nearest entry per position: position tiles x entry splits (enough blocks to fill the device), each split's
+    /// best kept in scratch, then the splits merged in entry order so the smallest index wins ties.
+    /// </summary>
+    public void CodebookArgmin(Tensor z, Tensor codebook, Tensor codes)
+    {
+        const string op = "CodebookArgmin";
+        var (n, c, p, entries) = CheckCodebookArguments(op, z, codebook, codes);
+        if (entries == 0) throw new ArgumentException($"{op}: argument 'codebook' ({codebook.Describe()}) has no entries");
+        if (n * p == 0) return;
+
+        ulong norms = _kernels.Scratch("codebook_norms", (long)entries * sizeof(float));
+        var normArgs = new CodebookNormArgs { Norms = norms, Codebook = Ptr(codebook), WeightBf16 = Bf16(codebook), Entries = entries, Channels = c };
+        Launch("vqgan.cu", "codebook_norms", StrideGrid(entries, PointwiseThreads), PointwiseThreads, ref normArgs);
+
+        int positionTiles = (p + ArgminPositions - 1) / ArgminPositions;
+        int entryTiles = (entries + ArgminEntries - 1) / ArgminEntries;
+        long wanted = 2L * _context.Device.MultiprocessorCount;
+        int splits = (int)Math.Clamp((wanted + (long)positionTiles * n - 1) / ((long)positionTiles * n), 1, entryTiles);
+        int tilesPerSplit = (entryTiles + splits - 1) / splits;
+        splits = (entryTiles + tilesPerSplit - 1) / tilesPerSplit;
+        long candidates = (long)n * splits * p;
+        ulong bestDistance = _kernels.Scratch("codebook_best_distance", candidates * sizeof(float));
+        ulong bestIndex = _kernels.Scratch("codebook_best_index", candidates * sizeof(int));
+        var partial = new ArgminPartialArgs
+        {
+            BestDistance = bestDistance, BestIndex = bestIndex, Z = Ptr(z), Codebook = Ptr(codebook), WeightBf16 = Bf16(codebook), Norms = norms,
+            Entries = entries, Channels = c, Positions = p, TilesPerSplit = tilesPerSplit, Splits = splits,
+        };
+        Launch("vqgan.cu", "codebook_argmin_partial", new Dim3((uint)positionTiles, (uint)splits, (uint)n), ArgminThreads, ref partial);
+        var final = new ArgminFinalArgs
+        {
+            Codes = Ptr(codes), BestDistance = bestDistance, BestIndex = bestIndex, Count = (long)n * p, Positions = p, Splits = splits,
+        };
+        Launch("vqgan.cu", "codebook_argmin_final", StrideGrid((long)n * p, PointwiseThreads), PointwiseThreads, ref final);
+    }
+
+    /// <summary>z[n, :, p] = codebook[codes[n, p]]. The codes are downloaded and checked first, like the CPU does (a decode is rare).</summary>
+    public void CodebookLookup(Tensor codes, Tensor codebook, Tensor z)
+    {
+        const string op = "CodebookLookup";
+        var (_, c, p, entries) = CheckCodebookArguments(op, z, codebook, codes);
+        var ids = new int[codes.ElementCount];
+        Download<int>(codes, ids);
+        for (int i = 0; i < ids.Length; i++)
+            if ((uint)ids[i] >= (uint)entries)
+                throw new ArgumentOutOfRangeException(nameof(codes),
+                    $"{op}: code {ids[i]} at sample {i / p}, position {i % p} is outside the codebook [0, {entries})");
+        long count = z.ElementCount;
+        if (count == 0) return;
+        var args = new LookupArgs
+        {
+            Z = Ptr(z), Codes = Ptr(codes), Codebook = Ptr(codebook), WeightBf16 = Bf16(codebook), Entries = entries, Channels = c, Positions = p,
+            Count = count,
+        };
+        Launch("vqgan.cu", "codebook_lookup_f32", StrideGrid(count, PointwiseThreads), PointwiseThreads, ref args);
+    }
+
+    /// <summary>z [N, C, H, W] F32, codebook [E, C] BF16 or F32, codes [N, H*W] I32; returns (N, C, H*W, E).</summary>
+    private (int N, int C, int P, int Entries) CheckCodebookArguments(string op, Tensor z, Tensor codebook, Tensor codes)
+    {
+        CheckF32(op, "z", z);
+        CheckFloat(op, "codebook", codebook);
+        CheckI32(op, "codes", codes);
+        OpCheck.Rank(op, "z", z, 4);
+        OpCheck.Rank(op, "codebook", codebook, 2);
+        int n = z.Dim(0), c = z.Dim(1), p = checked(z.Dim(2) * z.Dim(3)), entries = codebook.Dim(0);
+        OpCheck.Shape(op, "codebook", codebook, entries, c);
+        OpCheck.Shape(op, "codes", codes, n, p);
+        return (n, c, p, entries);
+    }
+}

@@ -1,0 +1,31 @@
+using System.Text.Json;
+using CoAR.Engine.Cli;
+using CoAR.Engine.Tests.Model;
+using NUnit.Framework;
+
+namespace CoAR.Engine.Tests.Cli;
+
+public class BenchCommandTests
+{
+    [Test]
+    public void PrintsItsTableOnTheCpu()
+    {
+        var (code, output, error) = CliHarness.Run("bench", "--model", TinyModels.Default, "--device", "cpu", "--context", "64", "--steps", "3", "--size", "64");
+        Assert.That(code, Is.EqualTo(ExitCodes.Ok), output + error);
+        Assert.That(output, Does.Contain("throughput on cpu").And.Contain("prefill").And.Contain("decode step")
+            .And.Contain("image tokens/s").And.Contain("images/s").And.Contain("achieved bandwidth").And.Contain("peak memory"));
+    }
+
+    [Test]
+    public void SyntheticWeightsOfAShapeNeedNoFile()
+    {
+        var (code, output, error) = CliHarness.Run("bench", "--shape", "tiny", "--device", "cpu", "--context", "32", "--steps", "2",
+            "--batch", "2", "--size", "64", "--full", "--json");
+        Assert.That(code, Is.EqualTo(ExitCodes.Ok), output + error);
+        using var json = JsonDocument.Parse(output);
+        Assert.That(json.RootElement.GetProperty("rows").GetInt32(), Is.EqualTo(4));
+        Assert.That(json.RootElement.GetProperty("parameters").GetInt64(), Is.EqualTo(8_539_776));
+        Assert.That(json.RootElement.GetProperty("decode_step_milliseconds").GetDouble(), Is.GreaterThan(0));
+        Assert.That(json.RootElement.GetProperty("full_image_seconds").GetDouble(), Is.GreaterThan(0));
+    }
+}
