@@ -27,8 +27,17 @@ public static class DeviceOption
     public static IBackend Open(string device)
     {
         var backend = BackendFactory.Create(device, out string? reason);
-        if (reason is not null)
-            Console.Error.WriteLine($"note: running on the CPU backend ({reason})");
+        NoteFallback(reason);
         return backend;
+    }
+
+    /// <summary>Says on stderr that "auto" fell back to the CPU, with the first line of why (`coar info` has the rest).</summary>
+    public static void NoteFallback(string? reason)
+    {
+        if (reason is null) return;
+        string first = reason.Split('\n')[0];
+        int trace = first.IndexOf("; tried", StringComparison.Ordinal);
+        if (trace > 0) first = first[..trace];
+        Console.Error.WriteLine($"note: running on the CPU backend ({first}; `coar info` says more)");
     }
 }

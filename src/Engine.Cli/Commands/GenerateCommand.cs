@@ -73,8 +73,7 @@ public static class GenerateCommand
 
             var clock = Stopwatch.StartNew();
             using var engine = CoarEngine.Load(new EngineParams(dir, parse.GetValue(device)!, parse.GetValue(vqgan)), cancellation: ct);
-            if (engine.FallbackReason is not null)
-                Console.Error.WriteLine($"note: running on the CPU backend ({engine.FallbackReason})");
+            DeviceOption.NoteFallback(engine.FallbackReason);
             var bound = ConceptBinding.Load(conceptArgs, engine);
             pending = pending.Select(i => i with
             {

@@ -80,8 +80,7 @@ public static class TrainCommand
             var console = AnsiConsole.Console;
 
             using var engine = CoarEngine.Load(new EngineParams(dir, parse.GetValue(device)!, parse.GetValue(vqgan)), cancellation: ct);
-            if (engine.FallbackReason is not null)
-                Console.Error.WriteLine($"note: running on the CPU backend ({engine.FallbackReason})");
+            DeviceOption.NoteFallback(engine.FallbackReason);
             var ids = engine.Prompt.Vocabulary.ToImageTokenIds();
             var subject = TrainingData.EncodePhotos(files, settings.Resolution, engine.Vqgan, ids, parse.GetValue(randomCrops), settings.Seed);
             console.MarkupLine($"{subject.Count} training image(s) from {files.Count} file(s), {settings.Resolution} px");
