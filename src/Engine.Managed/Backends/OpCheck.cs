@@ -2,7 +2,11 @@ using CoAR.Engine.Managed.Tensors;
 
 namespace CoAR.Engine.Managed.Backends;
 
-/// <summary>Argument checks shared by every backend, so that a bad call fails the same way everywhere.</summary>
+/// <summary>
+/// Argument checks shared by every backend, so that a bad call fails the same way everywhere. The lists are
+/// <c>params ReadOnlySpan</c> so that a passing check allocates nothing (ops run on a kernel launch path); only a
+/// failure builds its message.
+/// </summary>
 public static class OpCheck
 {
     public static void Backend(IBackend backend, string op, string arg, Tensor t)
@@ -11,10 +15,12 @@ public static class OpCheck
             throw new ArgumentException($"{op}: argument '{arg}' ({t.Describe()}) lives on backend {t.Backend.Name}, not {backend.Name}");
     }
 
-    public static void DType(string op, string arg, Tensor t, params DType[] allowed)
+    public static void DType(string op, string arg, Tensor t, params ReadOnlySpan<DType> allowed)
     {
-        if (Array.IndexOf(allowed, t.DType) < 0)
-            throw new ArgumentException($"{op}: argument '{arg}' ({t.Describe()}) has dtype {t.DType}, expected {string.Join(" or ", allowed)}");
+        foreach (var dtype in allowed)
+            if (dtype == t.DType)
+                return;
+        throw new ArgumentException($"{op}: argument '{arg}' ({t.Describe()}) has dtype {t.DType}, expected {string.Join(" or ", allowed.ToArray())}");
     }
 
     public static void Rank(string op, string arg, Tensor t, int rank)
@@ -24,14 +30,14 @@ public static class OpCheck
     }
 
     /// <summary>Checks every dimension; -1 in <paramref name="expected"/> means any size.</summary>
-    public static void Shape(string op, string arg, Tensor t, params int[] expected)
+    public static void Shape(string op, string arg, Tensor t, params ReadOnlySpan<int> expected)
     {
         bool ok = t.Rank == expected.Length;
         for (int i = 0; ok && i < expected.Length; i++)
             ok = expected[i] < 0 || expected[i] == t.Dim(i);
         if (!ok)
             throw new ArgumentException(
-                $"{op}: argument '{arg}' has shape [{string.Join(", ", t.Shape.ToArray())}], expected [{string.Join(", ", expected.Select(d => d < 0 ? "*" : d.ToString()))}]");
+                $"{op}: argument '{arg}' has shape [{string.Join(", ", t.Shape.ToArray())}], expected [{string.Join(", ", expected.ToArray().Select(d => d < 0 ? "*" : d.ToString()))}]");
     }
 
     public static void SameShape(string op, string argA, Tensor a, string argB, Tensor b)

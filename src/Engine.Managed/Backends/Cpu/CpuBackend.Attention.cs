@@ -21,12 +21,7 @@ public sealed unsafe partial class CpuBackend
         OpCheck.DType(op, xName, x, DType.F32);
         OpCheck.DType(op, yName, y, DType.F32);
         OpCheck.DType(op, "positions", positions, DType.I32);
-        OpCheck.Rank(op, xName, x, 3);
-        int t = x.Dim(0), heads = x.Dim(1), dh = x.Dim(2);
-        if (dh % 2 != 0) throw new ArgumentException($"{op}: head dimension {dh} must be even");
-        OpCheck.Shape(op, "positions", positions, t);
-        OpCheck.SameShape(op, xName, x, yName, y);
-        if (y.Address != x.Address) OpCheck.NoAlias(op, xName, x, yName, y);
+        var (t, heads, dh) = OpShapes.Rope(op, xName, x, yName, y, positions);
         int half = dh / 2;
         var invFreq = RopeFrequencies(theta, dh);
         var pos = I32(positions).ToArray();
@@ -83,11 +78,7 @@ public sealed unsafe partial class CpuBackend
         OpCheck.DType(op, "values", values, DType.F32);
         OpCheck.DType(op, "cache.Keys", cache.Keys, DType.F32);
         OpCheck.DType(op, "cache.Values", cache.Values, DType.F32);
-        OpCheck.Rank(op, "keys", keys, 3);
-        int t = keys.Dim(0), kvHeads = keys.Dim(1), dh = keys.Dim(2);
-        OpCheck.SameShape(op, "keys", keys, "values", values);
-        OpCheck.Tokens(op, tokens, t);
-        OpCheck.Cache(op, cache, kvHeads, dh);
+        var (t, kvHeads, dh) = OpShapes.KvStore(op, keys, values, tokens, cache);
         var rows = I32(tokens.Rows);
         var pos = I32(tokens.Positions);
         var tags = I32(tokens.Tags);
@@ -128,18 +119,16 @@ public sealed unsafe partial class CpuBackend
     public void Attention(Tensor q, KvLayer cache, TokenMap tokens, float scale, Tensor output, Tensor? logSumExp = null)
     {
         const string op = "Attention";
-        var (rows, pos, tags) = CheckAttention(op, q, cache, tokens);
-        int t = q.Dim(0), heads = q.Dim(1), dh = q.Dim(2), kvHeads = cache.KvHeads;
+        CheckAttentionTypes(op, q, cache);
         OpCheck.Backend(this, op, "output", output);
         OpCheck.DType(op, "output", output, DType.F32);
-        OpCheck.SameShape(op, "q", q, "output", output);
-        OpCheck.NoAlias(op, "q", q, "output", output);
         if (logSumExp is not null)
         {
             OpCheck.Backend(this, op, "logSumExp", logSumExp);
             OpCheck.DType(op, "logSumExp", logSumExp, DType.F32);
-            OpCheck.Shape(op, "logSumExp", logSumExp, t, heads);
         }
+        var (t, heads, dh, kvHeads) = OpShapes.Attention(op, q, cache, tokens, output, logSumExp);
+        var (rows, pos, tags) = ReadTokenSlots(op, tokens, cache);
         int capacity = cache.Capacity, group = heads / kvHeads;
         nint qa = q.Address, oa = output.Address, ka = cache.Keys.Address, va = cache.Values.Address, ta = cache.KeyTags.Address;
         nint la = logSumExp?.Address ?? 0;
@@ -187,29 +176,23 @@ public sealed unsafe partial class CpuBackend
         });
     }
 
-    /// <summary>
-    /// Checks q [T, H, Dh] F32 against the token map and the F32 cache (KV heads dividing H, every token's slot inside
-    /// the cache); returns the token map as arrays.
-    /// </summary>
-    private (int[] Rows, int[] Positions, int[] Tags) CheckAttention(string op, Tensor q, KvLayer cache, TokenMap tokens)
+    /// <summary>Attention reads q and the cache in F32 (their shapes: <see cref="OpShapes"/>).</summary>
+    private void CheckAttentionTypes(string op, Tensor q, KvLayer cache)
     {
         foreach (var (name, x) in new[] { ("q", q), ("cache.Keys", cache.Keys), ("cache.Values", cache.Values) })
         {
             OpCheck.Backend(this, op, name, x);
             OpCheck.DType(op, name, x, DType.F32);
         }
-        OpCheck.Rank(op, "q", q, 3);
-        int t = q.Dim(0), heads = q.Dim(1), dh = q.Dim(2);
-        OpCheck.Tokens(op, tokens, t);
-        OpCheck.Rank(op, "cache.Keys", cache.Keys, 4);
-        int kvHeads = cache.KvHeads;
-        OpCheck.Cache(op, cache, kvHeads, dh);
-        if (kvHeads == 0 || heads % kvHeads != 0)
-            throw new ArgumentException($"{op}: {kvHeads} KV heads do not divide {heads} query heads");
+    }
+
+    /// <summary>The token map as arrays, once every token's slot is known to be inside the cache.</summary>
+    private (int[] Rows, int[] Positions, int[] Tags) ReadTokenSlots(string op, TokenMap tokens, KvLayer cache)
+    {
         var rows = I32(tokens.Rows).ToArray();
         var pos = I32(tokens.Positions).ToArray();
         var tags = I32(tokens.Tags).ToArray();
-        for (int i = 0; i < t; i++) CheckSlot(op, i, rows[i], pos[i], cache);
+        for (int i = 0; i < rows.Length; i++) CheckSlot(op, i, rows[i], pos[i], cache);
         return (rows, pos, tags);
     }
 }

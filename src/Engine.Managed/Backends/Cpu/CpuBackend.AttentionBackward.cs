@@ -10,25 +10,14 @@ public sealed unsafe partial class CpuBackend
         Tensor dOutput, Tensor dq, Tensor dKeys, Tensor dValues)
     {
         const string op = "AttentionBackward";
-        var (rows, pos, tags) = CheckAttention(op, q, cache, tokens);
-        int t = q.Dim(0), heads = q.Dim(1), dh = q.Dim(2), kvHeads = cache.KvHeads;
+        CheckAttentionTypes(op, q, cache);
         foreach (var (name, x) in new[] { ("output", output), ("dOutput", dOutput), ("dq", dq), ("logSumExp", logSumExp), ("dKeys", dKeys), ("dValues", dValues) })
         {
             OpCheck.Backend(this, op, name, x);
             OpCheck.DType(op, name, x, DType.F32);
         }
-        OpCheck.SameShape(op, "q", q, "output", output);
-        OpCheck.SameShape(op, "q", q, "dOutput", dOutput);
-        OpCheck.SameShape(op, "q", q, "dq", dq);
-        OpCheck.Shape(op, "logSumExp", logSumExp, t, heads);
-        OpCheck.SameShape(op, "cache.Keys", cache.Keys, "dKeys", dKeys);
-        OpCheck.SameShape(op, "cache.Keys", cache.Keys, "dValues", dValues);
-        foreach (var (name, input) in new[] { ("q", q), ("output", output), ("dOutput", dOutput) })
-            OpCheck.NoAlias(op, name, input, "dq", dq);
-        foreach (var (name, input) in new[] { ("cache.Keys", cache.Keys), ("cache.Values", cache.Values), ("dValues", dValues) })
-            OpCheck.NoAlias(op, name, input, "dKeys", dKeys);
-        OpCheck.NoAlias(op, "cache.Keys", cache.Keys, "dValues", dValues);
-        OpCheck.NoAlias(op, "cache.Values", cache.Values, "dValues", dValues);
+        var (t, heads, dh, kvHeads) = OpShapes.AttentionBackward(op, q, cache, tokens, output, logSumExp, dOutput, dq, dKeys, dValues);
+        var (rows, pos, tags) = ReadTokenSlots(op, tokens, cache);
 
         int cacheRows = cache.Rows, capacity = cache.Capacity, group = heads / kvHeads;
         var tokensOfRow = Enumerable.Range(0, cacheRows).Select(r => Enumerable.Range(0, t).Where(i => rows[i] == r).ToArray()).ToArray();
@@ -86,18 +75,7 @@ public sealed unsafe partial class CpuBackend
             OpCheck.Backend(this, op, name, x);
             OpCheck.DType(op, name, x, DType.F32);
         }
-        OpCheck.Rank(op, "dk", dk, 3);
-        int t = dk.Dim(0), kvHeads = dk.Dim(1), dh = dk.Dim(2);
-        OpCheck.SameShape(op, "dk", dk, "dv", dv);
-        OpCheck.Tokens(op, tokens, t);
-        OpCheck.Shape(op, "dKeys", dKeys, -1, kvHeads, -1, dh);
-        OpCheck.SameShape(op, "dKeys", dKeys, "dValues", dValues);
-        OpCheck.NoAlias(op, "dk", dk, "dv", dv);
-        foreach (var (name, x) in new[] { ("dKeys", dKeys), ("dValues", dValues) })
-        {
-            OpCheck.NoAlias(op, name, x, "dk", dk);
-            OpCheck.NoAlias(op, name, x, "dv", dv);
-        }
+        var (t, kvHeads, dh) = OpShapes.KvGather(op, dKeys, dValues, tokens, dk, dv);
         var rows = I32(tokens.Rows);
         var pos = I32(tokens.Positions);
         int cacheRows = dKeys.Dim(0), capacity = dKeys.Dim(2);

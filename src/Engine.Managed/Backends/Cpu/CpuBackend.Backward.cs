@@ -21,12 +21,7 @@ public sealed unsafe partial class CpuBackend
         OpCheck.DType(op, "dy", dy, DType.F32);
         OpCheck.DType(op, "dx", dx, DType.F32);
         CheckWeight(op, "w", w);
-        OpCheck.Rank(op, "dy", dy, 2);
-        OpCheck.Rank(op, "w", w, 2);
-        int m = dy.Dim(0), n = dy.Dim(1), k = w.Dim(1);
-        OpCheck.Shape(op, "w", w, n, k);
-        OpCheck.Shape(op, "dx", dx, m, k);
-        OpCheck.NoAlias(op, "dy", dy, "dx", dx);
+        var (m, n, k) = OpShapes.MatMulInputGrad(op, dy, w, dx);
 
         // Items are (row block, column block) tiles of dx: disjoint writes, and each sums over all n in fp32
         // (dx[i, c] += dy[i, r] * w[r, c], r ascending, so the result does not depend on the thread count).
@@ -73,11 +68,10 @@ public sealed unsafe partial class CpuBackend
     public void RmsNormBackward(Tensor x, Tensor weight, float eps, Tensor dy, Tensor dx, bool accumulate = false)
     {
         const string op = "RmsNormBackward";
-        CheckGradArgs(op, x, dy, dx, rank: 2);
+        CheckGradTypes(op, x, dy, dx);
         OpCheck.Backend(this, op, "weight", weight);
         CheckWeight(op, "weight", weight);
-        int t = x.Dim(0), d = x.Dim(1);
-        OpCheck.Shape(op, "weight", weight, d);
+        var (t, d) = OpShapes.RmsNormBackward(op, x, weight, dy, dx);
         var w = WeightRow(weight, 0, d, new float[d]).ToArray();
         nint xa = x.Address, dya = dy.Address, dxa = dx.Address;
         // y_j = w_j x_j r with r = (s/d + eps)^-1/2, s = sum x^2, so dr/dx_k = -r^3 x_k / d and
@@ -105,15 +99,10 @@ public sealed unsafe partial class CpuBackend
     public void HeadLayerNormBackward(Tensor x, Tensor gamma, float eps, Tensor dy, Tensor dx)
     {
         const string op = "HeadLayerNormBackward";
-        CheckGradArgs(op, x, dy, dx, rank: 3);
+        CheckGradTypes(op, x, dy, dx);
         OpCheck.Backend(this, op, "gamma", gamma);
         CheckWeight(op, "gamma", gamma);
-        int t = x.Dim(0), heads = x.Dim(1), dh = x.Dim(2);
-        OpCheck.Rank(op, "gamma", gamma, 2);
-        int groups = gamma.Dim(0);
-        OpCheck.Shape(op, "gamma", gamma, groups, dh);
-        if (groups == 0 || heads % groups != 0)
-            throw new ArgumentException($"{op}: {groups} norm groups do not divide {heads} heads");
+        var (t, heads, dh, groups) = OpShapes.HeadLayerNormBackward(op, x, gamma, dy, dx);
         var gam = WeightRow(gamma, 0, groups * dh, new float[groups * dh]).ToArray();
         int headsPerGroup = heads / groups;
         nint xa = x.Address, dya = dy.Address, dxa = dx.Address;
@@ -160,8 +149,8 @@ public sealed unsafe partial class CpuBackend
         {
             OpCheck.Backend(this, op, name, t);
             OpCheck.DType(op, name, t, DType.F32);
-            OpCheck.SameShape(op, "gate", gate, name, t);
         }
+        OpShapes.SwiGluBackward(op, gate, up, dOut, dGate, dUp);
         foreach (var (output, o) in args[3..])
             foreach (var (name, t) in args)
                 if (name != output) OpCheck.NoAlias(op, name, t, output, o);
@@ -185,8 +174,8 @@ public sealed unsafe partial class CpuBackend
         });
     }
 
-    /// <summary>The checks shared by the backward ops of shape-preserving row ops: x, dy, dx F32 of one shape, dx apart.</summary>
-    private void CheckGradArgs(string op, Tensor x, Tensor dy, Tensor dx, int rank)
+    /// <summary>The backward ops of shape-preserving row ops take x, dy and dx in F32 (their shapes: <see cref="OpShapes"/>).</summary>
+    private void CheckGradTypes(string op, Tensor x, Tensor dy, Tensor dx)
     {
         OpCheck.Backend(this, op, "x", x);
         OpCheck.Backend(this, op, "dy", dy);
@@ -194,10 +183,5 @@ public sealed unsafe partial class CpuBackend
         OpCheck.DType(op, "x", x, DType.F32);
         OpCheck.DType(op, "dy", dy, DType.F32);
         OpCheck.DType(op, "dx", dx, DType.F32);
-        OpCheck.Rank(op, "x", x, rank);
-        OpCheck.SameShape(op, "x", x, "dy", dy);
-        OpCheck.SameShape(op, "x", x, "dx", dx);
-        OpCheck.NoAlias(op, "x", x, "dx", dx);
-        OpCheck.NoAlias(op, "dy", dy, "dx", dx);
     }
 }

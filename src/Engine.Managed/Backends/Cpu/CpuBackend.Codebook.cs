@@ -16,8 +16,8 @@ public sealed unsafe partial class CpuBackend
     public void CodebookArgmin(Tensor z, Tensor codebook, Tensor codes)
     {
         const string op = "CodebookArgmin";
-        var (n, c, p, entries) = CheckCodebookArguments(op, z, codebook, codes);
-        if (entries == 0) throw new ArgumentException($"{op}: argument 'codebook' ({codebook.Describe()}) has no entries");
+        CheckCodebookTypes(op, z, codebook, codes);
+        var (n, c, p, entries) = OpShapes.CodebookArgmin(op, z, codebook, codes);
         if (n * p == 0) return;
 
         var panels = CpuTileKernel.PackWeight(codebook, entries, c);
@@ -98,7 +98,8 @@ public sealed unsafe partial class CpuBackend
     public void CodebookLookup(Tensor codes, Tensor codebook, Tensor z)
     {
         const string op = "CodebookLookup";
-        var (_, c, p, entries) = CheckCodebookArguments(op, z, codebook, codes);
+        CheckCodebookTypes(op, z, codebook, codes);
+        var (_, c, p, entries) = OpShapes.CodebookLookup(op, codes, codebook, z);
         var ids = I32(codes);
         for (int i = 0; i < ids.Length; i++)
             if ((uint)ids[i] >= (uint)entries)
@@ -114,8 +115,8 @@ public sealed unsafe partial class CpuBackend
         }
     }
 
-    /// <summary>z [N, C, H, W] F32, codebook [E, C] BF16 or F32, codes [N, H*W] I32; returns (N, C, H*W, E).</summary>
-    private (int N, int C, int P, int Entries) CheckCodebookArguments(string op, Tensor z, Tensor codebook, Tensor codes)
+    /// <summary>z F32, codebook BF16 or F32, codes I32 (their shapes: <see cref="OpShapes"/>).</summary>
+    private void CheckCodebookTypes(string op, Tensor z, Tensor codebook, Tensor codes)
     {
         OpCheck.Backend(this, op, "z", z);
         OpCheck.Backend(this, op, "codebook", codebook);
@@ -123,11 +124,5 @@ public sealed unsafe partial class CpuBackend
         OpCheck.DType(op, "z", z, DType.F32);
         CheckWeight(op, "codebook", codebook);
         OpCheck.DType(op, "codes", codes, DType.I32);
-        OpCheck.Rank(op, "z", z, 4);
-        OpCheck.Rank(op, "codebook", codebook, 2);
-        int n = z.Dim(0), c = z.Dim(1), p = checked(z.Dim(2) * z.Dim(3)), entries = codebook.Dim(0);
-        OpCheck.Shape(op, "codebook", codebook, entries, c);
-        OpCheck.Shape(op, "codes", codes, n, p);
-        return (n, c, p, entries);
     }
 }

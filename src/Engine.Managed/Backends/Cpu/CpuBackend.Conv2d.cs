@@ -24,20 +24,12 @@ public sealed unsafe partial class CpuBackend
         OpCheck.DType(op, "x", x, DType.F32);
         OpCheck.DType(op, "y", y, DType.F32);
         CheckWeight(op, "weight", weight);
-        OpCheck.Rank(op, "x", x, 4);
-        OpCheck.Rank(op, "weight", weight, 4);
-        int n = x.Dim(0), cin = x.Dim(1), h = x.Dim(2), w = x.Dim(3);
-        int cout = weight.Dim(0), kh = weight.Dim(2), kw = weight.Dim(3);
-        OpCheck.Shape(op, "weight", weight, cout, cin, kh, kw);
         if (bias is not null)
         {
             OpCheck.Backend(this, op, "bias", bias);
             CheckWeight(op, "bias", bias);
-            OpCheck.Shape(op, "bias", bias, cout);
         }
-        int ho = geometry.OutputSize(h, kh, height: true), wo = geometry.OutputSize(w, kw, height: false);
-        OpCheck.Shape(op, "y", y, n, cout, ho, wo);
-        OpCheck.NoAlias(op, "x", x, "y", y);
+        var (n, cin, h, w, cout, kh, kw, ho, wo) = OpShapes.Conv2d(op, x, weight, bias, geometry, y);
         if (y.ElementCount == 0) return;
 
         var shape = new ConvShape(cin, h, w, cout, kh, kw, ho, wo, geometry);

@@ -14,8 +14,7 @@ public sealed unsafe partial class CpuBackend
         OpCheck.DType(op, "gate", gate, DType.F32);
         OpCheck.DType(op, "up", up, DType.F32);
         OpCheck.DType(op, "output", output, DType.F32);
-        OpCheck.SameShape(op, "gate", gate, "up", up);
-        OpCheck.SameShape(op, "gate", gate, "output", output);
+        OpShapes.SwiGlu(op, gate, up, output);
         int rows = gate.Rank == 0 ? 1 : gate.Dim(0);
         int width = (int)gate.RowElements;
         nint ga = gate.Address, ua = up.Address, oa = output.Address;
@@ -45,8 +44,7 @@ public sealed unsafe partial class CpuBackend
         OpCheck.DType(op, "a", a, DType.F32);
         OpCheck.DType(op, "b", b, DType.F32);
         OpCheck.DType(op, "y", y, DType.F32);
-        OpCheck.SameShape(op, "a", a, "b", b);
-        OpCheck.SameShape(op, "a", a, "y", y);
+        OpShapes.Add(op, a, b, y);
         TensorPrimitives.Add(F32(a), F32(b), F32(y));
     }
 }

@@ -19,12 +19,7 @@ public sealed unsafe partial class CpuBackend
         OpCheck.DType(op, "x", x, DType.F32);
         OpCheck.DType(op, "y", y, DType.F32);
         CheckWeight(op, "w", w);
-        OpCheck.Rank(op, "x", x, 2);
-        OpCheck.Rank(op, "w", w, 2);
-        int m = x.Dim(0), k = x.Dim(1), n = w.Dim(0);
-        OpCheck.Shape(op, "w", w, n, k);
-        OpCheck.Shape(op, "y", y, m, n);
-        OpCheck.NoAlias(op, "x", x, "y", y);
+        var (m, k, n) = OpShapes.MatMul(op, x, w, y);
 
         nint xa = x.Address, ya = y.Address;
         int blocks = (n + WeightBlockRows - 1) / WeightBlockRows;
@@ -68,10 +63,7 @@ public sealed unsafe partial class CpuBackend
         CheckWeight(op, "table", table);
         OpCheck.DType(op, "ids", ids, DType.I32);
         OpCheck.DType(op, "output", output, DType.F32);
-        OpCheck.Rank(op, "table", table, 2);
-        int vocab = table.Dim(0), d = table.Dim(1), t = ids.Dim(0);
-        OpCheck.Shape(op, "ids", ids, t);
-        OpCheck.Shape(op, "output", output, t, d);
+        var (vocab, d, t) = OpShapes.Embedding(op, table, ids, output);
         var idv = I32(ids);
         var outv = F32(output);
         for (int i = 0; i < t; i++)
@@ -91,10 +83,7 @@ public sealed unsafe partial class CpuBackend
         OpCheck.Backend(this, op, "output", output);
         OpCheck.DType(op, "indices", indices, DType.I32);
         OpCheck.DType(op, "output", output, x.DType);
-        OpCheck.Rank(op, "x", x, 2);
-        int rows = x.Dim(0), d = x.Dim(1), n = indices.Dim(0);
-        OpCheck.Shape(op, "output", output, n, d);
-        OpCheck.NoAlias(op, "x", x, "output", output);
+        var (rows, d, n) = OpShapes.GatherRows(op, x, indices, output);
         var idx = I32(indices);
         int rowBytes = d * x.DType.SizeOf();
         for (int i = 0; i < n; i++)

@@ -14,11 +14,10 @@ public sealed unsafe partial class CpuBackend
     public void SoftmaxCrossEntropy(Tensor logits, Tensor targets, Tensor losses, Tensor dLogits, float gradScale)
     {
         const string op = "SoftmaxCrossEntropy";
-        int n = CheckLossArgs(op, logits, losses, dLogits);
+        CheckLossTypes(op, logits, losses, dLogits);
         OpCheck.Backend(this, op, "targets", targets);
         OpCheck.DType(op, "targets", targets, DType.I32);
-        OpCheck.Shape(op, "targets", targets, n);
-        int v = logits.Dim(1);
+        var (n, v) = OpShapes.SoftmaxCrossEntropy(op, logits, targets, losses, dLogits);
         var target = I32(targets).ToArray();
         for (int r = 0; r < n; r++)
             if (target[r] < -1 || target[r] >= v)
@@ -51,12 +50,10 @@ public sealed unsafe partial class CpuBackend
     public void KlDivergence(Tensor reference, Tensor logits, Tensor losses, Tensor dLogits, float gradScale)
     {
         const string op = "KlDivergence";
-        int n = CheckLossArgs(op, logits, losses, dLogits);
+        CheckLossTypes(op, logits, losses, dLogits);
         OpCheck.Backend(this, op, "reference", reference);
         OpCheck.DType(op, "reference", reference, DType.F32);
-        OpCheck.SameShape(op, "reference", reference, "logits", logits);
-        OpCheck.NoAlias(op, "reference", reference, "dLogits", dLogits);
-        int v = logits.Dim(1);
+        var (n, v) = OpShapes.KlDivergence(op, reference, logits, losses, dLogits);
         nint ra = reference.Address, la = logits.Address, lossa = losses.Address, da = dLogits.Address;
         CpuParallel.For(n, 12L * v, (first, last) =>
         {
@@ -89,22 +86,14 @@ public sealed unsafe partial class CpuBackend
         });
     }
 
-    /// <summary>Validates logits [n, V] F32, losses [n] F32, dLogits like logits (the same memory or apart); returns n.</summary>
-    private int CheckLossArgs(string op, Tensor logits, Tensor losses, Tensor dLogits)
+    /// <summary>The losses take logits, losses and dLogits in F32 (their shapes: <see cref="OpShapes"/>).</summary>
+    private void CheckLossTypes(string op, Tensor logits, Tensor losses, Tensor dLogits)
     {
         foreach (var (name, t) in new[] { ("logits", logits), ("losses", losses), ("dLogits", dLogits) })
         {
             OpCheck.Backend(this, op, name, t);
             OpCheck.DType(op, name, t, DType.F32);
         }
-        OpCheck.Rank(op, "logits", logits, 2);
-        int n = logits.Dim(0);
-        OpCheck.Shape(op, "losses", losses, n);
-        OpCheck.SameShape(op, "logits", logits, "dLogits", dLogits);
-        if (dLogits.Address != logits.Address) OpCheck.NoAlias(op, "logits", logits, "dLogits", dLogits);
-        OpCheck.NoAlias(op, "logits", logits, "losses", losses);
-        OpCheck.NoAlias(op, "dLogits", dLogits, "losses", losses);
-        return n;
     }
 
     private static double SumAsDouble(ReadOnlySpan<float> x)

@@ -14,10 +14,7 @@ public sealed unsafe partial class CpuBackend
         OpCheck.DType(op, "x", x, DType.F32);
         OpCheck.DType(op, "y", y, DType.F32);
         CheckWeight(op, "weight", weight);
-        OpCheck.Rank(op, "x", x, 2);
-        int t = x.Dim(0), d = x.Dim(1);
-        OpCheck.Shape(op, "weight", weight, d);
-        OpCheck.SameShape(op, "x", x, "y", y);
+        var (t, d) = OpShapes.RmsNorm(op, x, weight, y);
         var w = WeightRow(weight, 0, d, new float[d]).ToArray();
         nint xa = x.Address, ya = y.Address;
         CpuParallel.For(t, 3L * d, (first, last) =>
@@ -44,15 +41,7 @@ public sealed unsafe partial class CpuBackend
         OpCheck.DType(op, "y", y, DType.F32);
         CheckWeight(op, "gamma", gamma);
         CheckWeight(op, "beta", beta);
-        OpCheck.Rank(op, "x", x, 3);
-        int t = x.Dim(0), heads = x.Dim(1), dh = x.Dim(2);
-        OpCheck.Rank(op, "gamma", gamma, 2);
-        int groups = gamma.Dim(0);
-        OpCheck.Shape(op, "gamma", gamma, groups, dh);
-        OpCheck.Shape(op, "beta", beta, groups, dh);
-        OpCheck.SameShape(op, "x", x, "y", y);
-        if (groups == 0 || heads % groups != 0)
-            throw new ArgumentException($"{op}: {groups} norm groups do not divide {heads} heads");
+        var (t, heads, dh, groups) = OpShapes.HeadLayerNorm(op, x, gamma, beta, y);
         var g = WeightRow(gamma, 0, groups * dh, new float[groups * dh]).ToArray();
         var b = WeightRow(beta, 0, groups * dh, new float[groups * dh]).ToArray();
         int headsPerGroup = heads / groups;

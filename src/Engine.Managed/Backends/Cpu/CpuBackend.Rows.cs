@@ -42,10 +42,9 @@ public sealed unsafe partial class CpuBackend
         OpCheck.Backend(this, op, "indices", indices);
         OpCheck.Backend(this, op, "destination", destination);
         OpCheck.DType(op, "indices", indices, DType.I32);
-        OpCheck.Rank(op, "indices", indices, 1);
-        OpCheck.Rank(op, "destination", destination, 2);
+        var (_, rows) = OpShapes.ZeroRows(op, indices, destination);
         var idx = I32(indices);
-        CheckRowIndices(op, idx, destination.Dim(0));
+        CheckRowIndices(op, idx, rows);
         long rowBytes = destination.RowElements * destination.DType.SizeOf();
         foreach (int row in idx)
             NativeMemory.Clear((byte*)destination.Address + row * rowBytes, (nuint)rowBytes);
@@ -57,7 +56,7 @@ public sealed unsafe partial class CpuBackend
         NativeMemory.Clear((void*)t.Address, (nuint)t.ByteLength);
     }
 
-    /// <summary>Checks source [n, D], indices [n] I32 within destination's rows, destination [T, D] of source's dtype.</summary>
+    /// <summary>Checks indices I32 within destination's rows and destination of source's dtype (shapes: <see cref="OpShapes"/>).</summary>
     private Span<int> CheckScatter(string op, Tensor source, Tensor indices, Tensor destination)
     {
         OpCheck.Backend(this, op, "source", source);
@@ -65,11 +64,7 @@ public sealed unsafe partial class CpuBackend
         OpCheck.Backend(this, op, "destination", destination);
         OpCheck.DType(op, "indices", indices, DType.I32);
         OpCheck.DType(op, "destination", destination, source.DType);
-        OpCheck.Rank(op, "source", source, 2);
-        int n = source.Dim(0), d = source.Dim(1);
-        OpCheck.Shape(op, "indices", indices, n);
-        OpCheck.Shape(op, "destination", destination, -1, d);
-        OpCheck.NoAlias(op, "source", source, "destination", destination);
+        OpShapes.ScatterRows(op, source, indices, destination);
         var idx = I32(indices);
         CheckRowIndices(op, idx, destination.Dim(0));
         return idx;

@@ -12,11 +12,7 @@ public sealed unsafe partial class CpuBackend
             OpCheck.Backend(this, op, name, t);
             OpCheck.DType(op, name, t, DType.F32);
         }
-        OpCheck.Rank(op, "cond", cond, 2);
-        int n = cond.Dim(0), v = cond.Dim(1);
-        OpCheck.SameShape(op, "cond", cond, "uncond", uncond);
-        OpCheck.SameShape(op, "cond", cond, "output", output);
-        OpCheck.Shape(op, "scales", scales, n);
+        var (n, v) = OpShapes.CfgCombine(op, cond, uncond, scales, output);
         var c = F32(cond);
         var u = F32(uncond);
         var o = F32(output);
@@ -36,9 +32,7 @@ public sealed unsafe partial class CpuBackend
         OpCheck.Backend(this, op, "rules", rules);
         OpCheck.DType(op, "logits", logits, DType.F32);
         OpCheck.DType(op, "rules", rules, DType.I32);
-        OpCheck.Rank(op, "logits", logits, 2);
-        int n = logits.Dim(0), v = logits.Dim(1);
-        OpCheck.Shape(op, "rules", rules, n, 3);
+        var (n, v) = OpShapes.ConstrainLogits(op, logits, rules);
         var l = F32(logits);
         var rule = I32(rules);
         for (int r = 0; r < n; r++)
@@ -71,12 +65,7 @@ public sealed unsafe partial class CpuBackend
         OpCheck.DType(op, "temperature", temperature, DType.F32);
         OpCheck.DType(op, "rngKeys", rngKeys, DType.I32);
         OpCheck.DType(op, "output", output, DType.I32);
-        OpCheck.Rank(op, "logits", logits, 2);
-        int n = logits.Dim(0), v = logits.Dim(1);
-        OpCheck.Shape(op, "topK", topK, n);
-        OpCheck.Shape(op, "temperature", temperature, n);
-        OpCheck.Shape(op, "rngKeys", rngKeys, n, 4);
-        OpCheck.Shape(op, "output", output, n);
+        var (n, v) = OpShapes.SampleTopK(op, logits, topK, temperature, rngKeys, output);
         var l = F32(logits);
         var k = I32(topK);
         var temp = F32(temperature);

@@ -26,14 +26,7 @@ public sealed unsafe partial class CpuBackend
         OpCheck.DType(op, "k", k, DType.F32);
         OpCheck.DType(op, "v", v, DType.F32);
         OpCheck.DType(op, "y", y, DType.F32);
-        OpCheck.Rank(op, "q", q, 4);
-        OpCheck.SameShape(op, "q", q, "k", k);
-        OpCheck.SameShape(op, "q", q, "v", v);
-        OpCheck.SameShape(op, "q", q, "y", y);
-        OpCheck.NoAlias(op, "q", q, "y", y);
-        OpCheck.NoAlias(op, "k", k, "y", y);
-        OpCheck.NoAlias(op, "v", v, "y", y);
-        int n = q.Dim(0), c = q.Dim(1), p = checked(q.Dim(2) * q.Dim(3));
+        var (n, c, p) = OpShapes.SpatialAttention(op, q, k, v, y);
         if (p == 0 || c == 0) return;
 
         var s = new AttentionShape(c, p, (float)(1.0 / Math.Sqrt(c)));

@@ -24,14 +24,8 @@ public sealed unsafe partial class CpuBackend
         OpCheck.DType(op, "y", y, DType.F32);
         CheckWeight(op, "gamma", gamma);
         CheckWeight(op, "beta", beta);
-        OpCheck.Rank(op, "x", x, 4);
-        int n = x.Dim(0), c = x.Dim(1), hw = checked(x.Dim(2) * x.Dim(3));
-        OpCheck.Shape(op, "gamma", gamma, c);
-        OpCheck.Shape(op, "beta", beta, c);
-        OpCheck.SameShape(op, "x", x, "y", y);
-        if (x.Address != y.Address) OpCheck.NoAlias(op, "x", x, "y", y);
-        if (groups < 1 || c % groups != 0)
-            throw new ArgumentException($"{op}: {groups} groups do not divide {c} channels");
+        var (n, c, h, w) = OpShapes.GroupNorm(op, x, gamma, beta, groups, y);
+        int hw = checked(h * w);
         var g = WeightRow(gamma, 0, c, new float[c]).ToArray();
         var b = WeightRow(beta, 0, c, new float[c]).ToArray();
         var shape = new GroupNormShape(groups, c / groups, hw, eps, swish);
@@ -115,10 +109,7 @@ public sealed unsafe partial class CpuBackend
         OpCheck.Backend(this, op, "y", y);
         OpCheck.DType(op, "x", x, DType.F32);
         OpCheck.DType(op, "y", y, DType.F32);
-        OpCheck.Rank(op, "x", x, 4);
-        int n = x.Dim(0), c = x.Dim(1), h = x.Dim(2), w = x.Dim(3);
-        OpCheck.Shape(op, "y", y, n, c, checked(2 * h), checked(2 * w));
-        OpCheck.NoAlias(op, "x", x, "y", y);
+        var (n, c, h, w) = OpShapes.Upsample2x(op, x, y);
         nint xa = x.Address, ya = y.Address;
         CpuParallel.For(n * c * h, 4L * w, (first, last) => UpsampleRows((float*)xa, (float*)ya, first, last, w));
     }

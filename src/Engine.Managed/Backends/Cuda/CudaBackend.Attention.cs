@@ -11,15 +11,10 @@ public sealed partial class CudaBackend
     public void Attention(Tensor q, KvLayer cache, TokenMap tokens, float scale, Tensor output, Tensor? logSumExp = null)
     {
         const string op = "Attention";
-        CheckAttention(op, q, cache, tokens);
+        CheckAttentionTypes(op, q, cache, tokens);
         CheckSameType(op, "output", output, q);
-        OpCheck.SameShape(op, "q", q, "output", output);
-        OpCheck.NoAlias(op, "q", q, "output", output);
-        if (logSumExp is not null)
-        {
-            CheckF32(op, "logSumExp", logSumExp);
-            OpCheck.Shape(op, "logSumExp", logSumExp, q.Dim(0), q.Dim(1));
-        }
+        if (logSumExp is not null) CheckF32(op, "logSumExp", logSumExp);
+        OpShapes.Attention(op, q, cache, tokens, output, logSumExp);
         CudaAttention.Forward(_kernels, _stream, q, cache, tokens, scale, output, logSumExp);
     }
 
@@ -27,45 +22,24 @@ public sealed partial class CudaBackend
         Tensor dOutput, Tensor dq, Tensor dKeys, Tensor dValues)
     {
         const string op = "AttentionBackward";
-        CheckAttention(op, q, cache, tokens);
+        CheckAttentionTypes(op, q, cache, tokens);
         CheckFloat(op, "output", output);
         CheckFloat(op, "dOutput", dOutput);
         CheckFloat(op, "dq", dq);
         CheckFloat(op, "dKeys", dKeys);
         CheckSameType(op, "dValues", dValues, dKeys);
         CheckF32(op, "logSumExp", logSumExp);
-        OpCheck.SameShape(op, "q", q, "output", output);
-        OpCheck.SameShape(op, "q", q, "dOutput", dOutput);
-        OpCheck.SameShape(op, "q", q, "dq", dq);
-        OpCheck.Shape(op, "logSumExp", logSumExp, q.Dim(0), q.Dim(1));
-        OpCheck.SameShape(op, "cache.Keys", cache.Keys, "dKeys", dKeys);
-        OpCheck.SameShape(op, "cache.Keys", cache.Keys, "dValues", dValues);
-        OpCheck.NoAlias(op, "q", q, "dq", dq);
-        OpCheck.NoAlias(op, "output", output, "dq", dq);
-        OpCheck.NoAlias(op, "dOutput", dOutput, "dq", dq);
-        OpCheck.NoAlias(op, "cache.Keys", cache.Keys, "dKeys", dKeys);
-        OpCheck.NoAlias(op, "cache.Values", cache.Values, "dKeys", dKeys);
-        OpCheck.NoAlias(op, "dValues", dValues, "dKeys", dKeys);
-        OpCheck.NoAlias(op, "cache.Keys", cache.Keys, "dValues", dValues);
-        OpCheck.NoAlias(op, "cache.Values", cache.Values, "dValues", dValues);
+        OpShapes.AttentionBackward(op, q, cache, tokens, output, logSumExp, dOutput, dq, dKeys, dValues);
         CudaAttention.Backward(_kernels, _stream, q, cache, tokens, scale, output, logSumExp, dOutput, dq, dKeys, dValues);
     }
 
-    /// <summary>q [T, H, Dh] and the cache of one float dtype, the token map of length T, KV heads dividing H.</summary>
-    private void CheckAttention(string op, Tensor q, KvLayer cache, TokenMap tokens)
+    /// <summary>q and the cache of one float dtype, the cache's tags and the token map on this backend (shapes: <see cref="OpShapes"/>).</summary>
+    private void CheckAttentionTypes(string op, Tensor q, KvLayer cache, TokenMap tokens)
     {
         CheckFloat(op, "q", q);
         CheckSameType(op, "cache.Keys", cache.Keys, q);
         CheckSameType(op, "cache.Values", cache.Values, q);
         OpCheck.Backend(this, op, "cache.KeyTags", cache.KeyTags);
         CheckTokensBackend(op, tokens);
-        OpCheck.Rank(op, "q", q, 3);
-        int t = q.Dim(0), heads = q.Dim(1), dh = q.Dim(2);
-        OpCheck.Tokens(op, tokens, t);
-        OpCheck.Rank(op, "cache.Keys", cache.Keys, 4);
-        int kvHeads = cache.KvHeads;
-        OpCheck.Cache(op, cache, kvHeads, dh);
-        if (kvHeads == 0 || heads % kvHeads != 0)
-            throw new ArgumentException($"{op}: {kvHeads} KV heads do not divide {heads} query heads");
     }
 }

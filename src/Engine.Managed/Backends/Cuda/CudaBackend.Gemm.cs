@@ -12,12 +12,7 @@ public sealed partial class CudaBackend
         CheckFloat(op, "x", x);
         CheckFloat(op, "w", w);
         CheckFloat(op, "y", y);
-        OpCheck.Rank(op, "x", x, 2);
-        OpCheck.Rank(op, "w", w, 2);
-        int m = x.Dim(0), k = x.Dim(1), n = w.Dim(0);
-        OpCheck.Shape(op, "w", w, n, k);
-        OpCheck.Shape(op, "y", y, m, n);
-        OpCheck.NoAlias(op, "x", x, "y", y);
+        OpShapes.MatMul(op, x, w, y);
         CudaGemm.MatMul(_kernels, _stream, x, w, y, accumulate);
     }
 
@@ -28,12 +23,7 @@ public sealed partial class CudaBackend
         CheckFloat(op, "dy", dy);
         CheckFloat(op, "w", w);
         CheckFloat(op, "dx", dx);
-        OpCheck.Rank(op, "dy", dy, 2);
-        OpCheck.Rank(op, "w", w, 2);
-        int m = dy.Dim(0), n = dy.Dim(1), k = w.Dim(1);
-        OpCheck.Shape(op, "w", w, n, k);
-        OpCheck.Shape(op, "dx", dx, m, k);
-        OpCheck.NoAlias(op, "dy", dy, "dx", dx);
+        OpShapes.MatMulInputGrad(op, dy, w, dx);
         CudaGemm.MatMulInputGrad(_kernels, _stream, dy, w, dx, accumulate);
     }
 }

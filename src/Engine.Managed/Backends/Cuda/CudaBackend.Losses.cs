@@ -30,10 +30,9 @@ public sealed partial class CudaBackend
     public void SoftmaxCrossEntropy(Tensor logits, Tensor targets, Tensor losses, Tensor dLogits, float gradScale)
     {
         const string op = "SoftmaxCrossEntropy";
-        int n = CheckLossArgs(op, logits, losses, dLogits);
+        CheckLossTypes(op, logits, losses, dLogits);
         CheckI32(op, "targets", targets);
-        OpCheck.Shape(op, "targets", targets, n);
-        int v = logits.Dim(1);
+        var (n, v) = OpShapes.SoftmaxCrossEntropy(op, logits, targets, losses, dLogits);
         if (n == 0) return;
         var args = new CrossEntropyArgs
         {
@@ -46,11 +45,9 @@ public sealed partial class CudaBackend
     public void KlDivergence(Tensor reference, Tensor logits, Tensor losses, Tensor dLogits, float gradScale)
     {
         const string op = "KlDivergence";
-        int n = CheckLossArgs(op, logits, losses, dLogits);
+        CheckLossTypes(op, logits, losses, dLogits);
         CheckF32(op, "reference", reference);
-        OpCheck.SameShape(op, "reference", reference, "logits", logits);
-        OpCheck.NoAlias(op, "reference", reference, "dLogits", dLogits);
-        int v = logits.Dim(1);
+        var (n, v) = OpShapes.KlDivergence(op, reference, logits, losses, dLogits);
         if (n == 0) return;
         var args = new KlArgs
         {
@@ -60,19 +57,11 @@ public sealed partial class CudaBackend
         Launch("losses.cu", "kl_div_f32", n, LossThreads, ref args);
     }
 
-    /// <summary>Validates logits [n, V] F32, losses [n] F32, dLogits like logits (the same memory or apart); returns n.</summary>
-    private int CheckLossArgs(string op, Tensor logits, Tensor losses, Tensor dLogits)
+    /// <summary>The losses take logits, losses and dLogits in F32 (their shapes: <see cref="OpShapes"/>).</summary>
+    private void CheckLossTypes(string op, Tensor logits, Tensor losses, Tensor dLogits)
     {
         CheckF32(op, "logits", logits);
         CheckF32(op, "losses", losses);
         CheckF32(op, "dLogits", dLogits);
-        OpCheck.Rank(op, "logits", logits, 2);
-        int n = logits.Dim(0);
-        OpCheck.Shape(op, "losses", losses, n);
-        OpCheck.SameShape(op, "logits", logits, "dLogits", dLogits);
-        if (dLogits.Address != logits.Address) OpCheck.NoAlias(op, "logits", logits, "dLogits", dLogits);
-        OpCheck.NoAlias(op, "logits", logits, "losses", losses);
-        OpCheck.NoAlias(op, "dLogits", dLogits, "losses", losses);
-        return n;
     }
 }

@@ -55,10 +55,7 @@ public sealed partial class CudaBackend
         CheckFloat(op, "x", x);
         CheckFloat(op, "weight", weight);
         CheckSameType(op, "y", y, x);
-        OpCheck.Rank(op, "x", x, 2);
-        int t = x.Dim(0), d = x.Dim(1);
-        OpCheck.Shape(op, "weight", weight, d);
-        OpCheck.SameShape(op, "x", x, "y", y);
+        var (t, d) = OpShapes.RmsNorm(op, x, weight, y);
         if (t == 0 || d == 0) return;
         var args = new RmsNormArgs
         {
@@ -75,11 +72,7 @@ public sealed partial class CudaBackend
         CheckFloat(op, "gamma", gamma);
         CheckSameType(op, "beta", beta, gamma);
         CheckSameType(op, "y", y, x);
-        OpCheck.Rank(op, "x", x, 3);
-        int t = x.Dim(0), heads = x.Dim(1), dh = x.Dim(2);
-        int groups = CheckHeadGroups(op, gamma, heads, dh);
-        OpCheck.Shape(op, "beta", beta, groups, dh);
-        OpCheck.SameShape(op, "x", x, "y", y);
+        var (t, heads, dh, groups) = OpShapes.HeadLayerNorm(op, x, gamma, beta, y);
         long rows = (long)t * heads;
         if (rows == 0 || dh == 0) return;
         var args = new HeadNormArgs
@@ -94,10 +87,9 @@ public sealed partial class CudaBackend
     public void RmsNormBackward(Tensor x, Tensor weight, float eps, Tensor dy, Tensor dx, bool accumulate = false)
     {
         const string op = "RmsNormBackward";
-        CheckGradArgs(op, x, dy, dx, rank: 2);
+        CheckGradTypes(op, x, dy, dx);
         CheckFloat(op, "weight", weight);
-        int t = x.Dim(0), d = x.Dim(1);
-        OpCheck.Shape(op, "weight", weight, d);
+        var (t, d) = OpShapes.RmsNormBackward(op, x, weight, dy, dx);
         if (t == 0 || d == 0) return;
         var args = new RmsNormBackwardArgs
         {
@@ -110,10 +102,9 @@ public sealed partial class CudaBackend
     public void HeadLayerNormBackward(Tensor x, Tensor gamma, float eps, Tensor dy, Tensor dx)
     {
         const string op = "HeadLayerNormBackward";
-        CheckGradArgs(op, x, dy, dx, rank: 3);
+        CheckGradTypes(op, x, dy, dx);
         CheckFloat(op, "gamma", gamma);
-        int t = x.Dim(0), heads = x.Dim(1), dh = x.Dim(2);
-        int groups = CheckHeadGroups(op, gamma, heads, dh);
+        var (t, heads, dh, groups) = OpShapes.HeadLayerNormBackward(op, x, gamma, dy, dx);
         long rows = (long)t * heads;
         if (rows == 0 || dh == 0) return;
         var args = new HeadNormBackwardArgs
@@ -125,30 +116,14 @@ public sealed partial class CudaBackend
             Dim3.BlocksFor(rows, HeadRowsPerBlock), RowThreads, ref args);
     }
 
-    /// <summary>Checks gamma [G, Dh] with G dividing the heads; returns G.</summary>
-    private static int CheckHeadGroups(string op, Tensor gamma, int heads, int dh)
-    {
-        OpCheck.Rank(op, "gamma", gamma, 2);
-        int groups = gamma.Dim(0);
-        OpCheck.Shape(op, "gamma", gamma, groups, dh);
-        if (groups == 0 || heads % groups != 0)
-            throw new ArgumentException($"{op}: {groups} norm groups do not divide {heads} heads");
-        return groups;
-    }
-
     /// <summary>
-    /// The checks shared by the backward ops of shape-preserving row ops: x and dx of one activation type, dy BF16 or
-    /// F32 (a gradient arriving from an F32 loss head), all of one shape, dx apart from x and dy.
+    /// The backward ops of shape-preserving row ops take x and dx of one activation type and dy BF16 or F32 (a gradient
+    /// arriving from an F32 loss head); their shapes: <see cref="OpShapes"/>.
     /// </summary>
-    private void CheckGradArgs(string op, Tensor x, Tensor dy, Tensor dx, int rank)
+    private void CheckGradTypes(string op, Tensor x, Tensor dy, Tensor dx)
     {
         CheckFloat(op, "x", x);
         CheckFloat(op, "dy", dy);
         CheckSameType(op, "dx", dx, x);
-        OpCheck.Rank(op, "x", x, rank);
-        OpCheck.SameShape(op, "x", x, "dy", dy);
-        OpCheck.SameShape(op, "x", x, "dx", dx);
-        OpCheck.NoAlias(op, "x", x, "dx", dx);
-        OpCheck.NoAlias(op, "dy", dy, "dx", dx);
     }
 }

@@ -28,8 +28,7 @@ public sealed partial class CudaBackend
         CheckFloat(op, "gate", gate);
         CheckSameType(op, "up", up, gate);
         CheckSameType(op, "output", output, gate);
-        OpCheck.SameShape(op, "gate", gate, "up", up);
-        OpCheck.SameShape(op, "gate", gate, "output", output);
+        OpShapes.SwiGlu(op, gate, up, output);
         Binary("swiglu_fwd_bf16", "swiglu_fwd_f32", gate, up, output);
     }
 
@@ -40,8 +39,7 @@ public sealed partial class CudaBackend
         CheckFloat(op, "a", a);
         CheckSameType(op, "b", b, a);
         CheckSameType(op, "y", y, a);
-        OpCheck.SameShape(op, "a", a, "b", b);
-        OpCheck.SameShape(op, "a", a, "y", y);
+        OpShapes.Add(op, a, b, y);
         Binary("add_bf16", "add_f32", a, b, y);
     }
 
@@ -53,10 +51,7 @@ public sealed partial class CudaBackend
         CheckSameType(op, "dOut", dOut, gate);
         CheckSameType(op, "dGate", dGate, gate);
         CheckSameType(op, "dUp", dUp, gate);
-        OpCheck.SameShape(op, "gate", gate, "up", up);
-        OpCheck.SameShape(op, "gate", gate, "dOut", dOut);
-        OpCheck.SameShape(op, "gate", gate, "dGate", dGate);
-        OpCheck.SameShape(op, "gate", gate, "dUp", dUp);
+        OpShapes.SwiGluBackward(op, gate, up, dOut, dGate, dUp);
         foreach (var (name, input) in (ReadOnlySpan<(string, Tensor)>)[("gate", gate), ("up", up), ("dOut", dOut)])
         {
             OpCheck.NoAlias(op, name, input, "dGate", dGate);

@@ -27,12 +27,7 @@ public sealed partial class CudaBackend
         CheckFloat(op, xName, x);
         CheckI32(op, "positions", positions);
         CheckSameType(op, yName, y, x);
-        OpCheck.Rank(op, xName, x, 3);
-        int t = x.Dim(0), heads = x.Dim(1), dh = x.Dim(2);
-        if (dh % 2 != 0) throw new ArgumentException($"{op}: head dimension {dh} must be even");
-        OpCheck.Shape(op, "positions", positions, t);
-        OpCheck.SameShape(op, xName, x, yName, y);
-        if (y.Address != x.Address) OpCheck.NoAlias(op, xName, x, yName, y);
+        var (t, heads, dh) = OpShapes.Rope(op, xName, x, yName, y, positions);
         if (t == 0 || heads == 0 || dh == 0) return;
         var args = new RopeArgs
         {

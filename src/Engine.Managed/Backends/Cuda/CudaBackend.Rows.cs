@@ -70,10 +70,7 @@ public sealed partial class CudaBackend
         CheckFloat(op, "table", table);
         CheckI32(op, "ids", ids);
         CheckFloat(op, "output", output);
-        OpCheck.Rank(op, "table", table, 2);
-        int vocab = table.Dim(0), d = table.Dim(1), t = ids.Dim(0);
-        OpCheck.Shape(op, "ids", ids, t);
-        OpCheck.Shape(op, "output", output, t, d);
+        var (vocab, d, t) = OpShapes.Embedding(op, table, ids, output);
         if (t == 0 || d == 0) return;
         var args = new EmbeddingArgs
         {
@@ -94,10 +91,7 @@ public sealed partial class CudaBackend
         CheckI32(op, "indices", indices);
         OpCheck.Backend(this, op, "output", output);
         CheckRowTypes(op, "x", x, "output", output);
-        OpCheck.Rank(op, "x", x, 2);
-        int rows = x.Dim(0), d = x.Dim(1), n = indices.Dim(0);
-        OpCheck.Shape(op, "output", output, n, d);
-        OpCheck.NoAlias(op, "x", x, "output", output);
+        var (rows, d, n) = OpShapes.GatherRows(op, x, indices, output);
         if (n == 0 || d == 0) return;
         MoveRows(x, output, indices, rows, n, d, gather: true);
     }
@@ -110,8 +104,9 @@ public sealed partial class CudaBackend
     public void ScatterRows(Tensor source, Tensor indices, Tensor destination)
     {
         const string op = "ScatterRows";
-        var (n, d) = CheckScatter(op, source, indices, destination);
+        CheckScatterTypes(op, source, indices, destination);
         CheckRowTypes(op, "source", source, "destination", destination);
+        var (n, d) = OpShapes.ScatterRows(op, source, indices, destination);
         if (n == 0 || d == 0) return;
         MoveRows(source, destination, indices, destination.Dim(0), n, d, gather: false);
     }
@@ -125,7 +120,8 @@ public sealed partial class CudaBackend
         const string op = "ScatterAddRows";
         CheckFloat(op, "source", source);
         CheckFloat(op, "destination", destination);
-        var (n, d) = CheckScatter(op, source, indices, destination);
+        CheckScatterTypes(op, source, indices, destination);
+        var (n, d) = OpShapes.ScatterRows(op, source, indices, destination);
         int rows = destination.Dim(0);
         if (n == 0 || d == 0 || rows == 0) return;
         var args = new ScatterAddArgs
@@ -144,14 +140,12 @@ public sealed partial class CudaBackend
         const string op = "ZeroRows";
         CheckI32(op, "indices", indices);
         OpCheck.Backend(this, op, "destination", destination);
-        OpCheck.Rank(op, "indices", indices, 1);
-        OpCheck.Rank(op, "destination", destination, 2);
-        int n = indices.Dim(0);
+        var (n, rows) = OpShapes.ZeroRows(op, indices, destination);
         long rowBytes = destination.RowElements * destination.DType.SizeOf();
         if (n == 0 || rowBytes == 0) return;
         var args = new ZeroRowsArgs
         {
-            Destination = Ptr(destination), Indices = Ptr(indices), Rows = destination.Dim(0), RowBytes = rowBytes,
+            Destination = Ptr(destination), Indices = Ptr(indices), Rows = rows, RowBytes = rowBytes,
             Granule = Granule(rowBytes, destination.Address),
         };
         Launch("rows.cu", "zero_rows_bytes", n, MoveThreads, ref args);
@@ -167,11 +161,7 @@ public sealed partial class CudaBackend
         CheckSameType(op, "cache.Values", cache.Values, keys);
         OpCheck.Backend(this, op, "cache.KeyTags", cache.KeyTags);
         CheckTokensBackend(op, tokens);
-        OpCheck.Rank(op, "keys", keys, 3);
-        int t = keys.Dim(0), kvHeads = keys.Dim(1), dh = keys.Dim(2);
-        OpCheck.SameShape(op, "keys", keys, "values", values);
-        OpCheck.Tokens(op, tokens, t);
-        OpCheck.Cache(op, cache, kvHeads, dh);
+        var (t, kvHeads, dh) = OpShapes.KvStore(op, keys, values, tokens, cache);
         if (t == 0 || kvHeads == 0) return;
         var args = new KvStoreArgs
         {
@@ -191,17 +181,7 @@ public sealed partial class CudaBackend
         CheckFloat(op, "dk", dk);
         CheckSameType(op, "dv", dv, dk);
         CheckTokensBackend(op, tokens);
-        OpCheck.Rank(op, "dk", dk, 3);
-        int t = dk.Dim(0), kvHeads = dk.Dim(1), dh = dk.Dim(2);
-        OpCheck.SameShape(op, "dk", dk, "dv", dv);
-        OpCheck.Tokens(op, tokens, t);
-        OpCheck.Shape(op, "dKeys", dKeys, -1, kvHeads, -1, dh);
-        OpCheck.SameShape(op, "dKeys", dKeys, "dValues", dValues);
-        OpCheck.NoAlias(op, "dk", dk, "dv", dv);
-        OpCheck.NoAlias(op, "dKeys", dKeys, "dk", dk);
-        OpCheck.NoAlias(op, "dKeys", dKeys, "dv", dv);
-        OpCheck.NoAlias(op, "dValues", dValues, "dk", dk);
-        OpCheck.NoAlias(op, "dValues", dValues, "dv", dv);
+        var (t, kvHeads, dh) = OpShapes.KvGather(op, dKeys, dValues, tokens, dk, dv);
         if (t == 0 || kvHeads == 0) return;
         var args = new KvGatherArgs
         {
@@ -213,18 +193,12 @@ public sealed partial class CudaBackend
         Launch("rows.cu", kernel, new Dim3((uint)t, (uint)kvHeads), KvThreads, ref args);
     }
 
-    /// <summary>Checks source [n, D], indices [n] I32, destination [*, D], apart; returns (n, D).</summary>
-    private (int N, int D) CheckScatter(string op, Tensor source, Tensor indices, Tensor destination)
+    /// <summary>Source and destination on this backend, indices I32 (their shapes: <see cref="OpShapes"/>).</summary>
+    private void CheckScatterTypes(string op, Tensor source, Tensor indices, Tensor destination)
     {
         OpCheck.Backend(this, op, "source", source);
         CheckI32(op, "indices", indices);
         OpCheck.Backend(this, op, "destination", destination);
-        OpCheck.Rank(op, "source", source, 2);
-        int n = source.Dim(0), d = source.Dim(1);
-        OpCheck.Shape(op, "indices", indices, n);
-        OpCheck.Shape(op, "destination", destination, -1, d);
-        OpCheck.NoAlias(op, "source", source, "destination", destination);
-        return (n, d);
     }
 
     /// <summary>Rows move between equal dtypes (as bytes) or between F32 and BF16 (converted).</summary>

@@ -42,11 +42,7 @@ public sealed partial class CudaBackend
         CheckF32(op, "uncond", uncond);
         CheckF32(op, "scales", scales);
         CheckF32(op, "output", output);
-        OpCheck.Rank(op, "cond", cond, 2);
-        int n = cond.Dim(0), v = cond.Dim(1);
-        OpCheck.SameShape(op, "cond", cond, "uncond", uncond);
-        OpCheck.SameShape(op, "cond", cond, "output", output);
-        OpCheck.Shape(op, "scales", scales, n);
+        var (n, v) = OpShapes.CfgCombine(op, cond, uncond, scales, output);
         if (n == 0 || v == 0) return;
         bool vec = v % 4 == 0 && Aligned16(cond, uncond, output);
         var args = new CfgArgs { Output = Ptr(output), Cond = Ptr(cond), Uncond = Ptr(uncond), Scales = Ptr(scales), V = v, Vec = Flag(vec) };
@@ -58,9 +54,7 @@ public sealed partial class CudaBackend
         const string op = "ConstrainLogits";
         CheckF32(op, "logits", logits);
         CheckI32(op, "rules", rules);
-        OpCheck.Rank(op, "logits", logits, 2);
-        int n = logits.Dim(0), v = logits.Dim(1);
-        OpCheck.Shape(op, "rules", rules, n, 3);
+        var (n, v) = OpShapes.ConstrainLogits(op, logits, rules);
         if (n == 0 || v == 0) return;
         bool vec = v % 4 == 0 && Aligned16(logits);
         var args = new ConstrainArgs { Logits = Ptr(logits), Rules = Ptr(rules), V = v, Vec = Flag(vec) };
@@ -75,12 +69,7 @@ public sealed partial class CudaBackend
         CheckF32(op, "temperature", temperature);
         CheckI32(op, "rngKeys", rngKeys);
         CheckI32(op, "output", output);
-        OpCheck.Rank(op, "logits", logits, 2);
-        int n = logits.Dim(0), v = logits.Dim(1);
-        OpCheck.Shape(op, "topK", topK, n);
-        OpCheck.Shape(op, "temperature", temperature, n);
-        OpCheck.Shape(op, "rngKeys", rngKeys, n, 4);
-        OpCheck.Shape(op, "output", output, n);
+        var (n, v) = OpShapes.SampleTopK(op, logits, topK, temperature, rngKeys, output);
         if (n == 0) return;
         if (v == 0) throw new ArgumentException($"{op}: the logits rows are empty: nothing can be sampled");
         var args = new SampleArgs

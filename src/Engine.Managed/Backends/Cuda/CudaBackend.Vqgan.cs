@@ -94,19 +94,8 @@ public sealed partial class CudaBackend
         CheckF32(op, "x", x);
         CheckFloat(op, "weight", weight);
         CheckF32(op, "y", y);
-        OpCheck.Rank(op, "x", x, 4);
-        OpCheck.Rank(op, "weight", weight, 4);
-        int n = x.Dim(0), cin = x.Dim(1), h = x.Dim(2), w = x.Dim(3);
-        int cout = weight.Dim(0), kh = weight.Dim(2), kw = weight.Dim(3);
-        OpCheck.Shape(op, "weight", weight, cout, cin, kh, kw);
-        if (bias is not null)
-        {
-            CheckFloat(op, "bias", bias);
-            OpCheck.Shape(op, "bias", bias, cout);
-        }
-        int ho = geometry.OutputSize(h, kh, height: true), wo = geometry.OutputSize(w, kw, height: false);
-        OpCheck.Shape(op, "y", y, n, cout, ho, wo);
-        OpCheck.NoAlias(op, "x", x, "y", y);
+        if (bias is not null) CheckFloat(op, "bias", bias);
+        var (n, cin, h, w, cout, kh, kw, ho, wo) = OpShapes.Conv2d(op, x, weight, bias, geometry, y);
         if (y.ElementCount == 0) return;
         var args = new ConvArgs
         {
@@ -133,15 +122,8 @@ public sealed partial class CudaBackend
         CheckFloat(op, "gamma", gamma);
         CheckSameType(op, "beta", beta, gamma);
         CheckF32(op, "y", y);
-        OpCheck.Rank(op, "x", x, 4);
-        int n = x.Dim(0), c = x.Dim(1);
-        long hw = (long)x.Dim(2) * x.Dim(3);
-        OpCheck.Shape(op, "gamma", gamma, c);
-        OpCheck.Shape(op, "beta", beta, c);
-        OpCheck.SameShape(op, "x", x, "y", y);
-        if (x.Address != y.Address) OpCheck.NoAlias(op, "x", x, "y", y);
-        if (groups < 1 || c % groups != 0)
-            throw new ArgumentException($"{op}: {groups} groups do not divide {c} channels");
+        var (n, c, h, w) = OpShapes.GroupNorm(op, x, gamma, beta, groups, y);
+        long hw = (long)h * w;
         long count = c / groups * hw;
         if (n == 0 || count == 0) return;
         int chunks = checked((int)((count + GroupNormChunk - 1) / GroupNormChunk));
@@ -165,10 +147,7 @@ public sealed partial class CudaBackend
         const string op = "Upsample2x";
         CheckF32(op, "x", x);
         CheckF32(op, "y", y);
-        OpCheck.Rank(op, "x", x, 4);
-        int n = x.Dim(0), c = x.Dim(1), h = x.Dim(2), w = x.Dim(3);
-        OpCheck.Shape(op, "y", y, n, c, checked(2 * h), checked(2 * w));
-        OpCheck.NoAlias(op, "x", x, "y", y);
+        int w = OpShapes.Upsample2x(op, x, y).W;
         long count = x.ElementCount;
         if (count == 0) return;
         var args = new UpsampleArgs { Y = Ptr(y), X = Ptr(x), Count = count, W = w, Pairs = Flag((y.Address & 7) == 0) };
@@ -182,14 +161,7 @@ public sealed partial class CudaBackend
         CheckF32(op, "k", k);
         CheckF32(op, "v", v);
         CheckF32(op, "y", y);
-        OpCheck.Rank(op, "q", q, 4);
-        OpCheck.SameShape(op, "q", q, "k", k);
-        OpCheck.SameShape(op, "q", q, "v", v);
-        OpCheck.SameShape(op, "q", q, "y", y);
-        OpCheck.NoAlias(op, "q", q, "y", y);
-        OpCheck.NoAlias(op, "k", k, "y", y);
-        OpCheck.NoAlias(op, "v", v, "y", y);
-        int n = q.Dim(0), c = q.Dim(1), p = checked(q.Dim(2) * q.Dim(3));
+        var (n, c, p) = OpShapes.SpatialAttention(op, q, k, v, y);
         if (n == 0 || p == 0 || c == 0) return;
         var args = new AttentionArgs
         {
@@ -207,8 +179,8 @@ public sealed partial class CudaBackend
     public void CodebookArgmin(Tensor z, Tensor codebook, Tensor codes)
     {
         const string op = "CodebookArgmin";
-        var (n, c, p, entries) = CheckCodebookArguments(op, z, codebook, codes);
-        if (entries == 0) throw new ArgumentException($"{op}: argument 'codebook' ({codebook.Describe()}) has no entries");
+        CheckCodebookTypes(op, z, codebook, codes);
+        var (n, c, p, entries) = OpShapes.CodebookArgmin(op, z, codebook, codes);
         if (n * p == 0) return;
 
         ulong norms = _kernels.Scratch("codebook_norms", (long)entries * sizeof(float));
@@ -241,7 +213,8 @@ public sealed partial class CudaBackend
     public void CodebookLookup(Tensor codes, Tensor codebook, Tensor z)
     {
         const string op = "CodebookLookup";
-        var (_, c, p, entries) = CheckCodebookArguments(op, z, codebook, codes);
+        CheckCodebookTypes(op, z, codebook, codes);
+        var (_, c, p, entries) = OpShapes.CodebookLookup(op, codes, codebook, z);
         var ids = new int[codes.ElementCount];
         Download<int>(codes, ids);
         for (int i = 0; i < ids.Length; i++)
@@ -258,17 +231,11 @@ public sealed partial class CudaBackend
         Launch("vqgan.cu", "codebook_lookup_f32", StrideGrid(count, PointwiseThreads), PointwiseThreads, ref args);
     }
 
-    /// <summary>z [N, C, H, W] F32, codebook [E, C] BF16 or F32, codes [N, H*W] I32; returns (N, C, H*W, E).</summary>
-    private (int N, int C, int P, int Entries) CheckCodebookArguments(string op, Tensor z, Tensor codebook, Tensor codes)
+    /// <summary>z F32, codebook BF16 or F32, codes I32 (their shapes: <see cref="OpShapes"/>).</summary>
+    private void CheckCodebookTypes(string op, Tensor z, Tensor codebook, Tensor codes)
     {
         CheckF32(op, "z", z);
         CheckFloat(op, "codebook", codebook);
         CheckI32(op, "codes", codes);
-        OpCheck.Rank(op, "z", z, 4);
-        OpCheck.Rank(op, "codebook", codebook, 2);
-        int n = z.Dim(0), c = z.Dim(1), p = checked(z.Dim(2) * z.Dim(3)), entries = codebook.Dim(0);
-        OpCheck.Shape(op, "codebook", codebook, entries, c);
-        OpCheck.Shape(op, "codes", codes, n, p);
-        return (n, c, p, entries);
     }
 }

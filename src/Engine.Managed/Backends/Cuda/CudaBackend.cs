@@ -272,32 +272,30 @@ public sealed unsafe partial class CudaBackend : IBackend
 
     private static int Flag(bool value) => value ? 1 : 0;
 
+    // Each op checks its arguments' ownership and dtypes with these first, then their shapes with OpShapes.
+
     private void CheckFloat(string op, string arg, Tensor t)
     {
         OpCheck.Backend(this, op, arg, t);
-        if (t.DType is not (DType.BF16 or DType.F32))
-            OpCheck.DType(op, arg, t, DType.BF16, DType.F32);
+        OpCheck.DType(op, arg, t, DType.BF16, DType.F32);
     }
 
     private void CheckF32(string op, string arg, Tensor t)
     {
         OpCheck.Backend(this, op, arg, t);
-        if (t.DType != DType.F32)
-            OpCheck.DType(op, arg, t, DType.F32);
+        OpCheck.DType(op, arg, t, DType.F32);
     }
 
     private void CheckI32(string op, string arg, Tensor t)
     {
         OpCheck.Backend(this, op, arg, t);
-        if (t.DType != DType.I32)
-            OpCheck.DType(op, arg, t, DType.I32);
+        OpCheck.DType(op, arg, t, DType.I32);
     }
 
     /// <summary>Checks that <paramref name="t"/> is on this backend and has <paramref name="reference"/>'s dtype.</summary>
     private void CheckSameType(string op, string arg, Tensor t, Tensor reference)
     {
         OpCheck.Backend(this, op, arg, t);
-        if (t.DType != reference.DType)
-            OpCheck.DType(op, arg, t, reference.DType);
+        OpCheck.DType(op, arg, t, reference.DType);
     }
 }
