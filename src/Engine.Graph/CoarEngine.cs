@@ -1,7 +1,9 @@
+using CoAR.Engine.Graph.Concepts;
 using CoAR.Engine.Graph.Generation;
 using CoAR.Engine.Graph.Imaging;
 using CoAR.Engine.Graph.Model;
 using CoAR.Engine.Graph.Text;
+using CoAR.Engine.Graph.Training;
 using CoAR.Engine.Managed.Backends;
 
 namespace CoAR.Engine.Graph;
@@ -93,6 +95,26 @@ public sealed class CoarEngine : IDisposable
     public IReadOnlyList<GeneratedImage> Generate(IReadOnlyList<ImagePrompt> prompts,
         IProgress<GenerationProgress>? progress = null, CancellationToken cancellation = default) =>
         Generator.Generate(prompts, progress, cancellation);
+
+    /// <summary>
+    /// Trains a concept from image files (a subject's photos or a style's reference) and returns it; DPP's class
+    /// images are made once and cached under <paramref name="workDir"/>. For checkpoints and validation images use
+    /// <see cref="ConceptTrainer"/> directly, as `coar train` does.
+    /// </summary>
+    public Concept TrainConcept(IReadOnlyList<string> imageFiles, TrainingSettings settings, string workDir,
+        IProgress<TrainingProgress>? progress = null, CancellationToken cancellation = default)
+    {
+        var ids = Prompt.Vocabulary.ToImageTokenIds();
+        var subject = TrainingData.EncodePhotos(imageFiles, settings.Resolution, Vqgan, ids, seed: settings.Seed);
+        var classImages = settings.Dpp
+            ? TrainingData.ClassImages(this, settings.ClassPrompt, settings.ClassImages, settings.Resolution, settings.Seed,
+                TrainingData.ClassImageDirectory(workDir, settings, Fingerprint), cancellation: cancellation)
+            : [];
+        using var trainer = new ConceptTrainer(this, settings, subject, classImages);
+        trainer.Initialize();
+        trainer.Train(progress: progress, cancellation: cancellation);
+        return trainer.Concept.Clone();
+    }
 
     public void Dispose()
     {

@@ -87,8 +87,7 @@ public static class TrainCommand
             List<TrainingExample> classSet = [];
             if (settings.Dpp)
             {
-                string cacheDir = Path.Combine(Path.GetDirectoryName(outPath)!, "class-images",
-                    $"{Slug(settings.ClassNoun)}-{engine.Fingerprint}-{settings.Resolution}px-seed{settings.Seed}");
+                string cacheDir = TrainingData.ClassImageDirectory(Path.GetDirectoryName(outPath)!, settings, engine.Fingerprint);
                 classSet = TrainingData.ClassImages(engine, settings.ClassPrompt, settings.ClassImages, settings.Resolution, settings.Seed, cacheDir,
                     new Progress<string>(m => console.MarkupLine(Markup.Escape(m))), ct);
             }
@@ -140,9 +139,6 @@ public static class TrainCommand
         string dir = Path.ChangeExtension(outPath, ".validation");
         ImageFile.SavePng(image.Image, Path.Combine(dir, $"step-{step:D5}.png"));
     }
-
-    private static string Slug(string text) =>
-        new string(text.ToLowerInvariant().Select(c => char.IsLetterOrDigit(c) ? c : '-').ToArray()).Trim('-');
 }
 
 public sealed record TrainingSummary(string Concept, int Steps, int StepsRun, double Seconds, double Ntp, double Dpp, double Casr, double Total,

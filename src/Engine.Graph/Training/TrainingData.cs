@@ -47,6 +47,13 @@ public static class TrainingData
         return examples;
     }
 
+    /// <summary>Where a run's class images are cached under <paramref name="root"/>: one folder per class, model, resolution and seed.</summary>
+    public static string ClassImageDirectory(string root, TrainingSettings s, string modelFingerprint)
+    {
+        string slug = new string(s.ClassNoun.ToLowerInvariant().Select(c => char.IsLetterOrDigit(c) ? c : '-').ToArray()).Trim('-');
+        return Path.Combine(root, "class-images", $"{slug}-{modelFingerprint}-{s.Resolution}px-seed{s.Seed}");
+    }
+
     /// <summary>
     /// The frozen model's images for "a photo of a {class}", made once and kept as token files (+ PNGs to look at)
     /// in <paramref name="cacheDir"/>; a later run of the same class, model, resolution and seed reuses them.

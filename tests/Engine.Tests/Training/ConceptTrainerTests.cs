@@ -137,6 +137,24 @@ public class ConceptTrainerTests
         Assert.That(other!.Message, Does.Contain("trained on base model"));
     }
 
+    [Test]
+    public void AHostTrainsAConceptThroughTheEngine()
+    {
+        string dir = TinyModels.NewTempDir("host");
+        var files = Enumerable.Range(0, 2).Select(n =>
+        {
+            string path = Path.Combine(dir, $"p{n}.png");
+            var pixels = Enumerable.Range(0, 80 * 80 * 3).Select(i => (byte)(i * (n + 3))).ToArray();
+            CoAR.Engine.Managed.Imaging.ImageFile.SavePng(new CoAR.Engine.Managed.Imaging.RgbImage(80, 80, pixels), path);
+            return path;
+        }).ToList();
+        var steps = new List<int>();
+        var concept = Engine.TrainConcept(files, Settings(3) with { ClassImages = 1 }, dir, new SyncProgress<TrainingProgress>(p => steps.Add(p.Step)));
+        Assert.That(steps, Is.EqualTo(new[] { 1, 2, 3 }));
+        Assert.That(concept.Depth, Is.EqualTo(2));
+        Assert.That(Directory.GetFiles(dir, "*.json", SearchOption.AllDirectories), Has.Length.EqualTo(1), "one cached class image");
+    }
+
     private sealed class SyncProgress<T>(Action<T> report) : IProgress<T>
     {
         public void Report(T value) => report(value);
