@@ -41,9 +41,11 @@ public static class GenerateCommand
         };
         var noMask = new Option<bool>("--no-identity-mask") { Description = "Let different concepts' tokens attend to each other" };
         var uncondSlots = new Option<bool>("--uncond-image-slots") { Description = "Give the unconditional (CFG) row the concepts' image slots too" };
+        var target = new Option<int>("--target") { Description = "The checkpoint's resolution (Lumina-mGPT-7B-512, -768 or -1024): bounds the image area", DefaultValueFactory = _ => 768 };
+        target.AcceptOnlyFromAmong("512", "768", "1024");
 
         var cmd = new Command(name, description);
-        foreach (var o in new Option[] { model, prompt, prompts, size, cfg, topK, temperature, seed, count, batch, device, vqgan, output, json, concepts, noMask, uncondSlots })
+        foreach (var o in new Option[] { model, prompt, prompts, size, cfg, topK, temperature, seed, count, batch, device, vqgan, output, json, concepts, noMask, uncondSlots, target })
             cmd.Options.Add(o);
         cmd.SetAction((parse, cancellation) => CommandRunner.RunAsync(async ct =>
         {
@@ -72,7 +74,7 @@ public static class GenerateCommand
             }
 
             var clock = Stopwatch.StartNew();
-            using var engine = CoarEngine.Load(new EngineParams(dir, parse.GetValue(device)!, parse.GetValue(vqgan)), cancellation: ct);
+            using var engine = CoarEngine.Load(new EngineParams(dir, parse.GetValue(device)!, parse.GetValue(vqgan), parse.GetValue(target)), cancellation: ct);
             DeviceOption.NoteFallback(engine.FallbackReason);
             var bound = ConceptBinding.Load(conceptArgs, engine);
             pending = pending.Select(i => i with
