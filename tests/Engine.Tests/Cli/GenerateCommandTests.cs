@@ -111,6 +111,15 @@ public class GenerateCommandTests
         Assert.That(output, Does.Contain("holds a different job").And.Contain("cfg"));
     }
 
+    [Test]
+    public void ASizeBeyondTheCheckpointsAreaNamesTheTarget()
+    {
+        var (code, output, _) = CliHarness.Run("generate", "--model", TinyModels.Default, "--prompt", "x", "--size", "1024",
+            "--device", "cpu", "--out", TinyModels.NewTempDir("big"));
+        Assert.That(code, Is.EqualTo(ExitCodes.Usage));
+        Assert.That(output, Does.Contain("1024x1024").And.Contain("768 target"));
+    }
+
     [TestCase("""{"promt": "typo"}""", "unknown field 'promt'")]
     [TestCase("""{"prompt": ""}""", "'prompt' must be a non-empty string")]
     [TestCase("""not json""", "not a JSON object")]
