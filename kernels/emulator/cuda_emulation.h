@@ -132,7 +132,9 @@ inline std::vector<SyncGroup> g_warp_groups;
 inline unsigned char* g_dyn = nullptr;  // the dynamic shared memory of the running kernel
 inline size_t g_dyn_size = 0;
 inline bool g_async_deferred = true;    // cp.async lands at wait_group (true) or at issue (false)
-inline int g_order = 0;                 // 0 in order, 1 reversed, 2 shuffled, 3 shuffled with warps stalled at random
+// 0 in order, 1 reversed, 2 shuffled, 3 shuffled with warps stalled at random, 4 shuffled with one warp at a time held
+// back for a long run while the others go on
+inline int g_order = 0;
 inline std::mt19937 g_rng(1);
 inline uint64_t g_warp_slots[64][32][10];  // per warp and lane: the values a collective exchanges; [9] its count
 inline int g_or_flags[1];
@@ -231,6 +233,9 @@ inline void launch(dim3 grid, dim3 block, size_t dyn_bytes, unsigned char* dyn, 
     if (n < 1 || n > 1024 || grid.x < 1 || grid.y < 1 || grid.z < 1 || grid.y > 65535 || grid.z > 65535) {
         fprintf(stderr, "invalid launch: grid (%u,%u,%u), block %d\n", grid.x, grid.y, grid.z, n); exit(1);
     }
+    if (dyn_capacity && dyn_bytes > dyn_capacity) {
+        fprintf(stderr, "launch asks for %zu bytes of dynamic shared memory; the check's array holds %zu\n", dyn_bytes, dyn_capacity); exit(1);
+    }
     size_t poisoned = std::max(dyn_bytes, dyn_capacity);
     for (unsigned bz = 0; bz < grid.z; ++bz)
         for (unsigned by = 0; by < grid.y; ++by)
@@ -250,6 +255,8 @@ inline void launch(dim3 grid, dim3 block, size_t dyn_bytes, unsigned char* dyn, 
                 }
                 int remaining = n;
                 std::vector<int> stall_left((n + 31) / 32, 0);
+                size_t held = 0;
+                int held_left = 0;
                 std::vector<int> order(n);
                 for (int i = 0; i < n; ++i) order[i] = i;
                 // One round resumes every unfinished fiber once (in mode 3 skipping stalled warps); a fiber runs to
@@ -265,6 +272,14 @@ inline void launch(dim3 grid, dim3 block, size_t dyn_bytes, unsigned char* dyn, 
                             if (stall_left[w] == 0 && g_rng() % 6 == 0) stall_left[w] = 1 + g_rng() % 96;
                             if (stall_left[w] > 0) { stalled[w] = 1; stall_left[w]--; }
                         }
+                    }
+                    if (g_order == 4 && allow_stalls && stalled.size() > 1) {
+                        // Most warps stalled (mode 3) keeps them in step, as the rounds where none can move let all
+                        // move. Holding one warp back while the rest run lets the rest get many sync points ahead:
+                        // a barrier missing between two uses of a buffer (a reduction's scratch reused at once)
+                        // shows.
+                        if (held_left == 0 && g_rng() % 4 == 0) { held = g_rng() % stalled.size(); held_left = 1 + g_rng() % 128; }
+                        if (held_left > 0) { stalled[held] = 1; held_left--; }
                     }
                     for (int i : order) {
                         if (g_threads[i].done || stalled[i / 32]) continue;

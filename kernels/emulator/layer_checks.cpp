@@ -679,6 +679,7 @@ static void loss_checks() {
     check_softmax_xent(3, 1001, 0, true);
     check_softmax_xent(3, 4100, 0, true);
     check_softmax_xent(3, 70, 1, false);
+    check_softmax_xent(1, 65536, 0, true);
     check_kl(3, 1000, 0, true);
     check_kl(3, 4099, 0, false);
     check_kl(2, 40, 1, false);
@@ -894,6 +895,12 @@ static void sample_checks() {
     sample_checks_random(2048, 1);
     sample_checks_special(1000);
     sample_checks_special(301);
+    std::vector<SampleRow> tiny{sample_row(3, 0, 1), sample_row(3, 1, 1), sample_row(3, 2, 0.5f), sample_row(3, 3, 2)};
+    check_sample("V=3, k 0 1 2 3", 3, tiny, 0);
+    std::vector<SampleRow> four{sample_row(4, 0, 1), sample_row(4, 2, 1)};
+    check_sample("V=4, k 0 2", 4, four, 0);
+    std::vector<SampleRow> vocabulary{sample_row(65536, 0, 1), sample_row(65536, 2000, 0.8f)};  // the model's vocabulary
+    check_sample("V of the model, k 0 and 2000", 65536, vocabulary, 0);
 }
 
 int main(int argc, char** argv) {

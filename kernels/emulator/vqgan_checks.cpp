@@ -62,12 +62,13 @@ static void conv_checks() {
 }
 
 // ---- vqgan.cu: GroupNorm, upsampling ----------------------------------------------------------------------------
-// offset shifts the inputs away from 0, where a wrong merge of the chunks' statistics shows.
+// Channel ch's inputs centre on offset * (1 + ch % 3): chunks of a group then differ in mean, where a wrong merge of
+// their statistics shows.
 static void check_groupnorm(int n, int c, int groups, int h, int w, bool w_bf16, bool swish, int shift, bool in_place, float offset) {
     const long long hw = (long long)h * w, count = c / groups * hw;
     const size_t total = (size_t)n * c * hw;
     auto xs = operand<float>(total, 2);
-    for (auto& v : xs) v += offset;
+    for (size_t i = 0; i < total; ++i) xs[i] += offset * (1 + (int)(i / hw % c) % 3);
     Buf<float> x = upload<float>(xs, shift), y_apart(total, NaN, shift);
     Buf<float>& y = in_place ? x : y_apart;
     FlagBuf gamma(c, 1, 0.5f, w_bf16), beta(c, 0, 0.5f, w_bf16);
@@ -301,6 +302,7 @@ static void attention_checks() {
     check_spatial_attention(1, 64, 64, 0);
     check_spatial_attention(1, 520, 20, 0);  // two channel splits
     check_spatial_attention(1, 33, 136, 1);  // three key tiles, unaligned v
+    check_spatial_attention(2, 3, 5, 0);     // fewer positions than a query tile
 }
 
 int main(int argc, char** argv) {
