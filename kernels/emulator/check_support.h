@@ -224,6 +224,31 @@ static auto pick(KB bf16_kernel, KF f32_kernel) {
 // Element-wise tolerance of an output stored as T: two bf16 roundings, or a few fp32 ones.
 template <typename T> constexpr double tol_of() { return std::is_same_v<T, bf16> ? 1.0 / 256 : 2e-6; }
 
+// CudaBackend's grid-stride launches: PointwiseThreads a block, StrideGrid capping at 16 blocks per multiprocessor
+// (132 on an H100).
+constexpr int kPointwiseThreads = 256;
+constexpr int kMultiprocessors = 132;
+constexpr unsigned kStrideCap = kMultiprocessors * 16;
+
+// An I32 tensor holding v.
+static Buf<int> int_buf(const std::vector<int>& v) {
+    Buf<int> b(v.size(), 0);
+    for (size_t i = 0; i < v.size(); ++i) b[i] = v[i];
+    return b;
+}
+// Whether index i names one of `rows` rows (the kernels drop, or fill with NaN, what an index outside names).
+static bool inside(int i, int rows) { return i >= 0 && i < rows; }
+// NaN as a storage type holds it (0x6b bytes, "never written", for integers).
+template <typename T> static T nan_of() { T t; store_as(t, NaN); return t; }
+
+// Logits rows [n, v]: values in +-4, some masked to -inf.
+static std::vector<float> logit_rows(int n, int v, float scale = 4) {
+    std::vector<float> l = operand<float>((size_t)n * v, scale);
+    for (int r = 0; r < n; ++r)
+        for (int k = 0; k < v / 50; ++k) l[(size_t)r * v + rng() % v] = -Inf;
+    return l;
+}
+
 // Runs the group named by argv[1] (every group when none) with the schedule of argv[2..4]:
 // [deferred|eager [order [seed]]] (see run.sh). Prints the failure count last; returns the exit code.
 static int run_groups(int argc, char** argv, const std::vector<std::pair<std::string, std::function<void()>>>& groups) {
