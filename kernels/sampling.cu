@@ -272,7 +272,8 @@ sample_topk_f32(int* out, const float* logits, const int* top_k, const float* te
     const unsigned int word = philox_first_word((unsigned int)rng_keys[4 * r], (unsigned int)rng_keys[4 * r + 1],
                                                 (unsigned int)rng_keys[4 * r + 2], (unsigned int)rng_keys[4 * r + 3]);
     const double target = (double)((float)(word >> 8) * (1.0f / 16777216.0f)) * total;
-    if (own > 0.0) {
+    // last >= 0, not own > 0: a +inf logit's weight is NaN (inf - inf), and the CPU then takes the last weighted id.
+    if (last >= 0) {
         double cumulative = start;
         for (int i = lo; i < hi; i++) {
             const float w = draw_weight(row[i], threshold, m, temp);

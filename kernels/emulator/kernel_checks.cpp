@@ -12,70 +12,7 @@
 namespace gemm { alignas(128) unsigned char gemm_shared[1 << 16]; }
 namespace attn { alignas(128) unsigned char attn_shared[1 << 17]; alignas(128) unsigned char attn_bwd_shared[1 << 17]; }
 
-static std::mt19937 rng(42);
-static int failures = 0;
-static float uni(float s = 1) { return std::uniform_real_distribution<float>(-s, s)(rng); }
-static float rb(float f) { return bf16_to_float(float_to_bf16(f)); }
-static const float NaN = __uint_as_float(0x7fc00000u);
-constexpr int G = 64;  // guard elements
-
-// A device-like buffer with guards on both sides, poisoned with NaN.
-template <typename T>
-struct Buf {
-    std::vector<T> all;
-    size_t n;
-    Buf(size_t n_, float fill = NaN) : all(n_ + 2 * G + 16), n(n_) {
-        for (auto& v : all) set(v, -1.2345e30f);
-        for (size_t i = 0; i < n; ++i) set(all[G + i], fill);
-    }
-    static void set(float& d, float v) { d = v; }
-    static void set(bf16& d, float v) { d = float_to_bf16(v); }
-    static void set(int& d, float v) { d = (int)v; }
-    T* p() { return all.data() + G; }
-    float at(size_t i) const { return get(all[G + i]); }
-    static float get(float v) { return v; }
-    static float get(bf16 v) { return bf16_to_float(v); }
-    static float get(int v) { return (float)v; }
-    bool guards_ok() const {
-        for (int i = 0; i < G; ++i)
-            if (get(all[i]) != get(sentinel()) || get(all[G + n + i]) != get(sentinel())) return false;
-        return true;
-    }
-    static T sentinel() { T t; set(t, -1.2345e30f); return t; }
-};
-
-static void report(const std::string& name, const std::vector<double>& want, const float* got, size_t n,
-                   double threshold, bool guards, const std::vector<char>* skip = nullptr) {
-    double num = 0, den = 0, maxerr = 0; size_t bad = 0, first_bad = (size_t)-1;
-    for (size_t i = 0; i < n; ++i) {
-        if (skip && (*skip)[i]) continue;
-        if (std::isinf(want[i]) && want[i] < 0 && std::isinf(got[i]) && got[i] < 0) continue;
-        if (!std::isfinite(got[i])) { if (!bad++) first_bad = i; continue; }
-        double d = got[i] - want[i];
-        num += d * d; den += want[i] * want[i]; maxerr = std::max(maxerr, std::fabs(d));
-    }
-    double nmse = den > 0 ? num / den : num;
-    bool ok = bad == 0 && nmse <= threshold && guards;
-    if (!ok) failures++;
-    printf("%s %-72s nmse %.2e max %.2e%s%s\n", ok ? "ok  " : "FAIL", name.c_str(), nmse, maxerr,
-           bad ? (" NaN/Inf x" + std::to_string(bad) + " first " + std::to_string(first_bad) + " want " + std::to_string(want[first_bad])).c_str() : "",
-           guards ? "" : " GUARD BROKEN");
-}
-
-// ---------------------------------------------------------------------------------------------------------------
-// Random operand values as a dtype stores them (bf16 rounds), and a guarded buffer holding them.
-template <typename T>
-static std::vector<float> operand(size_t count, float scale = 1) {
-    std::vector<float> v(count);
-    for (auto& x : v) x = std::is_same<T, bf16>::value ? rb(uni(scale)) : uni(scale);
-    return v;
-}
-template <typename T>
-static Buf<T> upload(const std::vector<float>& values) {
-    Buf<T> b(values.size(), 0);
-    for (size_t i = 0; i < values.size(); ++i) Buf<T>::set(b.p()[i], values[i]);
-    return b;
-}
+#include "check_support.h"
 
 // Checks y [m, n] = sum_k a[i, k] B(k, j) (+ y, whose starting values are drawn when accumulating) against float64;
 // `run` launches the kernel on the output it is given (f32 or bf16).
@@ -116,7 +53,7 @@ static void test_gemm(const char* name, GemmKernel<TA> kern, int bm, int bn, int
                   out_f32, accumulate, [&](void* y) {
                       dim3 grid{(unsigned)((m + bm - 1) / bm), (unsigned)((n + bn - 1) / bn), 1};
                       emu::launch(grid, dim3{(unsigned)threads, 1, 1}, 3 * (bm + bn) * 32 * 2, gemm::gemm_shared,
-                                  [&] { kern(a.p(), b.p(), y, m, n, k, out_f32, accumulate, n % 2 == 0); });
+                                  [&] { kern(a.p(), b.p(), y, m, n, k, out_f32, accumulate, n % 2 == 0); }, sizeof gemm::gemm_shared);
                   });
 }
 
@@ -241,7 +178,7 @@ static void test_forward(const std::string& name, const AttnData& d, int dmax, b
         FwdKernel kern = dmax == 128 ? (vec ? attention_fwd_128_bf16 : attention_fwd_128_unaligned_bf16)
                                      : (vec ? attention_fwd_64_bf16 : attention_fwd_64_unaligned_bf16);
         emu::launch(dim3{(unsigned)((d.T + 63) / 64), (unsigned)d.H, 1}, dim3{128, 1, 1}, 3 * 64 * dmax * 2 + 260 * 4, attn::attn_shared,
-                    [&] { kern(dev.q.p(), dev.k.p(), dev.v.p(), dev.kt.p(), dev.rows.p(), dev.pos.p(), dev.tags.p(), out.p(), lse.p(), d.T, d.H, d.Hkv, d.R, d.cap, d.dh, sl2); });
+                    [&] { kern(dev.q.p(), dev.k.p(), dev.v.p(), dev.kt.p(), dev.rows.p(), dev.pos.p(), dev.tags.p(), out.p(), lse.p(), d.T, d.H, d.Hkv, d.R, d.cap, d.dh, sl2); }, sizeof attn::attn_shared);
     } else {
         DecKernel kern = dmax == 128 ? (vec ? attention_decode_128_bf16 : attention_decode_128_unaligned_bf16)
                                      : (vec ? attention_decode_64_bf16 : attention_decode_64_unaligned_bf16);
@@ -310,9 +247,9 @@ static void test_backward(const std::string& name, const AttnData& d, int dmax, 
     void* dkp = grads_f32 ? (void*)dkf.p() : (void*)dkb.p();
     void* dvp = grads_f32 ? (void*)dvf.p() : (void*)dvb.p();
     emu::launch(dim3{(unsigned)((d.T + 63) / 64), (unsigned)d.H, 1}, dim3{128, 1, 1}, (2 * 64 + 2 * 32) * dmax * 2 + (32 + 5 * 64 + 2) * 4, attn::attn_bwd_shared,
-                [&] { dq(dev.q.p(), dev.k.p(), dev.v.p(), dev.kt.p(), dev.rows.p(), dev.pos.p(), dev.tags.p(), blse.p(), delta.p(), bdo.p(), dqp, grads_f32, d.T, d.H, d.Hkv, d.R, d.cap, d.dh, d.scale, sl2); });
+                [&] { dq(dev.q.p(), dev.k.p(), dev.v.p(), dev.kt.p(), dev.rows.p(), dev.pos.p(), dev.tags.p(), blse.p(), delta.p(), bdo.p(), dqp, grads_f32, d.T, d.H, d.Hkv, d.R, d.cap, d.dh, d.scale, sl2); }, sizeof attn::attn_bwd_shared);
     emu::launch(dim3{(unsigned)((d.cap + 63) / 64), (unsigned)d.Hkv, (unsigned)d.R}, dim3{128, 1, 1}, (2 * 64 + 2 * 32) * dmax * 2 + (64 + 4 * 32) * 4, attn::attn_bwd_shared,
-                [&] { dkdv(dev.q.p(), dev.k.p(), dev.v.p(), dev.kt.p(), dev.rows.p(), dev.pos.p(), dev.tags.p(), blse.p(), delta.p(), bdo.p(), spans.p(), dkp, dvp, grads_f32, grads_f32, d.T, d.H, d.Hkv, d.R, d.cap, d.dh, d.scale, sl2); });
+                [&] { dkdv(dev.q.p(), dev.k.p(), dev.v.p(), dev.kt.p(), dev.rows.p(), dev.pos.p(), dev.tags.p(), blse.p(), delta.p(), bdo.p(), spans.p(), dkp, dvp, grads_f32, grads_f32, d.T, d.H, d.Hkv, d.R, d.cap, d.dh, d.scale, sl2); }, sizeof attn::attn_bwd_shared);
     std::vector<float> g(want_dq.size());
     for (size_t i = 0; i < g.size(); ++i) g[i] = grads_f32 ? dqf.at(i) : dqb.at(i);
     double th = grads_f32 ? 2e-5 : 5e-5;
@@ -334,12 +271,8 @@ static void test_backward(const std::string& name, const AttnData& d, int dmax, 
 }
 
 int main(int argc, char** argv) {
-    std::string only = argc > 1 ? argv[1] : "";
-    if (argc > 2) emu::g_async_deferred = std::string(argv[2]) != "eager";
-    if (argc > 3) emu::g_order = atoi(argv[3]);
-    if (argc > 4) emu::g_rng.seed(atoi(argv[4]));
-    auto want = [&](const char* group) { return only.empty() || only == group; };
-    if (want("gemm")) {
+    return run_groups(argc, argv, {
+    {"gemm", [] {
         test_gemm<bf16>("gemm_nt_128_bf16", gemm_nt_128_bf16, 128, 128, 256, false, 130, 136, 72, false, false);
         test_gemm<bf16>("gemm_nt_128_bf16", gemm_nt_128_bf16, 128, 128, 256, false, 129, 65, 200, true, true);
         test_gemm<bf16>("gemm_nt_64_bf16", gemm_nt_64_bf16, 64, 64, 128, false, 70, 33, 96, true, false);
@@ -359,22 +292,22 @@ int main(int argc, char** argv) {
         test_gemm<bf16>("gemm_nn_64_unaligned_bf16", gemm_nn_64_unaligned_bf16, 64, 64, 128, true, 20, 21, 13, false, true);
         test_gemm<float>("gemm_nn_64_unaligned_f32", gemm_nn_64_unaligned_f32, 64, 64, 128, true, 65, 7, 45, true, false);
         test_gemm<float>("gemm_nn_128_unaligned_f32", gemm_nn_128_unaligned_f32, 128, 128, 256, true, 12, 130, 9, false, false);
-    }
-    if (want("gemv")) {
+    }},
+    {"gemv", [] {
         test_gemv<bf16, bf16>("gemv_nt_bf16_bf16", gemv_nt_bf16_bf16, 1, 9, 4096, false, false, true);
         test_gemv<bf16, bf16>("gemv_nt_bf16_bf16", gemv_nt_bf16_bf16, 8, 7, 2056, true, true, true);
         test_gemv<bf16, bf16>("gemv_nt_bf16_bf16", gemv_nt_bf16_bf16, 3, 5, 77, true, false, false);
         test_gemv<float, bf16>("gemv_nt_f32_bf16", gemv_nt_f32_bf16, 5, 6, 520, false, true, true);
         test_gemv<bf16, float>("gemv_nt_bf16_f32", gemv_nt_bf16_f32, 2, 4, 4104, true, false, true);
         test_gemv<float, float>("gemv_nt_f32_f32", gemv_nt_f32_f32, 8, 3, 33, true, true, false);
-    }
-    if (want("simt")) {
+    }},
+    {"simt", [] {
         test_simt<float>("gemm_simt_f32", gemm_simt_f32, false, 70, 65, 33, true, false);
         test_simt<bf16>("gemm_simt_bf16", gemm_simt_bf16, false, 9, 130, 20, false, true);
         test_simt<float>("gemm_simt_f32", gemm_simt_f32, true, 66, 17, 70, true, true);
         test_simt<bf16>("gemm_simt_bf16", gemm_simt_bf16, true, 5, 80, 19, true, false);
-    }
-    if (want("fwd")) {
+    }},
+    {"fwd", [] {
         test_forward("fwd128 rows=[40,17] H=4 Hkv=2 dh=128 tags", make_attn({{0, 40}, {0, 17}}, 4, 2, 128, true, false), 128, true, false);
         test_forward("fwd64 rows=[7] H=2 dh=16", make_attn({{0, 7}}, 2, 2, 16, false, false), 64, true, false);
         test_forward("fwd64 rows=[3,11,1] H=4 Hkv=1 dh=64 tags", make_attn({{0, 3}, {0, 11}, {0, 1}}, 4, 1, 64, true, false), 64, true, false);
@@ -382,20 +315,19 @@ int main(int argc, char** argv) {
         test_forward("fwd64 unaligned dh=12 rows=[20,9] tags", make_attn({{0, 20}, {3, 9}}, 2, 1, 12, true, false), 64, false, false);
         test_forward("fwd128 unaligned dh=100 rows=[ctx60+8]", make_attn({{60, 8}}, 2, 2, 100, false, false), 128, false, false);
         test_forward("fwd128 rows=[130] H=1 dh=128 (3 q tiles, 3 key tiles)", make_attn({{0, 130}}, 1, 1, 128, true, false), 128, true, false);
-    }
-    if (want("dec")) {
+    }},
+    {"dec", [] {
         test_forward("dec128 rows=4 ctx=600 dh=128", make_attn({{599, 1}, {400, 1}, {3, 1}, {520, 1}}, 2, 2, 128, false, false), 128, true, true);
         test_forward("dec64 rows=3 ctx=300 dh=64 tags GQA", make_attn({{299, 1}, {255, 1}, {256, 2}}, 4, 2, 64, true, false), 64, true, true);
         test_forward("dec64 unaligned dh=20 ctx=270", make_attn({{269, 1}, {10, 1}}, 2, 1, 20, true, false), 64, false, true);
         test_forward("dec128 unaligned dh=72 ctx=90", make_attn({{89, 1}}, 1, 1, 72, false, false, 300), 128, false, true);
-    }
-    if (want("bwd")) {
+    }},
+    {"bwd", [] {
         test_backward("bwd128 rows=[40,17] H=4 Hkv=2 dh=128 tags f32", make_attn({{0, 40}, {0, 17}}, 4, 2, 128, true, false), 128, true, true);
         test_backward("bwd64 rows=[7] dh=16 bf16", make_attn({{0, 7}}, 2, 2, 16, false, false), 64, true, false);
         test_backward("bwd64 rows=[ctx20+50, 30] dh=64 interleaved tags f32", make_attn({{20, 50}, {0, 30}}, 2, 1, 64, true, true), 64, true, true);
         test_backward("bwd64 unaligned dh=12 rows=[20,9] tags f32", make_attn({{0, 20}, {3, 9}}, 2, 1, 12, true, false), 64, false, true);
         test_backward("bwd128 unaligned dh=72 rows=[ctx70+10] bf16", make_attn({{70, 10}}, 2, 2, 72, true, false), 128, false, false);
-    }
-    printf("%d failure(s)\n", failures);
-    return failures != 0;
+    }},
+    });
 }

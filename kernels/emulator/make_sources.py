@@ -1,6 +1,7 @@
 """Copies kernels/*.cu and *.cuh into OUT for the CPU emulator: common.cuh's inline-PTX primitives (ldmatrix, mma,
 cp.async, wide loads, ex2, the shared-window address) are cut out and cuda_emulation.h is included in their place;
-everything else (tile layouts, fragment helpers, the kernels themselves) is compiled exactly as written.
+reinterpret_cast becomes emu_cast (the same cast, with the GPU's alignment check). Everything else (tile layouts,
+fragment helpers, the kernels themselves) is compiled exactly as written.
 Usage: make_sources.py KERNELS_DIR OUT_DIR"""
 import os
 import re
@@ -36,6 +37,34 @@ def cut_function(text, name):
             pos = i + 1
 
 
+def split_top_level(text):
+    """Splits a declarator list at the commas outside brackets and parentheses."""
+    parts, depth, start = [], 0, 0
+    for i, ch in enumerate(text):
+        depth += {'[': 1, '(': 1, ']': -1, ')': -1}.get(ch, 0)
+        if ch == ',' and depth == 0:
+            parts.append(text[start:i])
+            start = i + 1
+    parts.append(text[start:])
+    return parts
+
+
+def register_static_shared(text, name):
+    """Follows each static __shared__ declaration with a one-time emu::register_shared of its variables, so that the
+    emulator poisons them before every block (extern __shared__ is dynamic shared memory, handled apart)."""
+    out = []
+    for line in text.split('\n'):
+        m = re.match(r'^(\s*)__shared__ (.*);\s*(//.*)?$', line)
+        if m:
+            names = [re.match(r'\s*([^\[]*?)\s*(\[|$)', part).group(1).split()[-1] for part in split_top_level(m.group(2))]
+            line = (f"{m.group(1)}__shared__ {m.group(2)}; "
+                    f"static const bool {names[0]}_poisoned = emu::register_shared({', '.join(names)});")
+        elif '__shared__' in line and 'extern __shared__' not in line and not line.lstrip().startswith('//'):
+            sys.exit(f"{name}: a __shared__ declaration the emulator cannot register: {line.strip()}")
+        out.append(line)
+    return '\n'.join(out)
+
+
 def main(kernels, out):
     shutil.rmtree(out, ignore_errors=True)
     os.makedirs(out)
@@ -51,7 +80,9 @@ def main(kernels, out):
                 sys.exit(f"common.cuh still has inline PTX the emulator does not provide: {leftover}")
             text = text.replace('#pragma once', '#pragma once\n#include "cuda_emulation.h"', 1)
         # Dynamic shared memory becomes an ordinary array the checks define; static __shared__ becomes static.
+        text = register_static_shared(text, f)
         text = text.replace('extern __shared__', 'extern')
+        text = text.replace('reinterpret_cast<', 'emu_cast<')
         open(os.path.join(out, f), 'w').write(text)
 
 
