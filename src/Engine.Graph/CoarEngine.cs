@@ -105,7 +105,7 @@ public sealed class CoarEngine : IDisposable
         IProgress<TrainingProgress>? progress = null, CancellationToken cancellation = default)
     {
         var ids = Prompt.Vocabulary.ToImageTokenIds();
-        var subject = TrainingData.EncodePhotos(imageFiles, settings.Resolution, Vqgan, ids, seed: settings.Seed);
+        var subject = TrainingData.EncodePhotos(imageFiles, settings.Resolution, Vqgan, ids, settings.RandomCrops, settings.Seed);
         var classImages = settings.Dpp
             ? TrainingData.ClassImages(this, settings.ClassPrompt, settings.ClassImages, settings.Resolution, settings.Seed,
                 TrainingData.ClassImageDirectory(workDir, settings, Fingerprint), cancellation: cancellation)

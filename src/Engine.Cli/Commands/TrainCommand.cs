@@ -56,6 +56,7 @@ public static class TrainCommand
                 Resolution = parse.GetValue(resolution),
                 ClassImages = parse.GetValue(classImages),
                 Accumulation = parse.GetValue(accumulation),
+                RandomCrops = parse.GetValue(randomCrops),
                 Seed = parse.GetValue(seed),
                 CheckpointEvery = parse.GetValue(checkpointEvery),
                 ValidateEvery = parse.GetValue(validateEvery),
@@ -84,7 +85,7 @@ public static class TrainCommand
             using var engine = CoarEngine.Load(new EngineParams(dir, parse.GetValue(device)!, parse.GetValue(vqgan), target), cancellation: ct);
             DeviceOption.NoteFallback(engine.FallbackReason);
             var ids = engine.Prompt.Vocabulary.ToImageTokenIds();
-            var subject = TrainingData.EncodePhotos(files, settings.Resolution, engine.Vqgan, ids, parse.GetValue(randomCrops), settings.Seed);
+            var subject = TrainingData.EncodePhotos(files, settings.Resolution, engine.Vqgan, ids, settings.RandomCrops, settings.Seed);
             console.MarkupLine($"{subject.Count} training image(s) from {files.Count} file(s), {settings.Resolution} px");
             List<TrainingExample> classSet = [];
             if (settings.Dpp)

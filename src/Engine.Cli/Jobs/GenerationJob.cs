@@ -48,8 +48,16 @@ public sealed class GenerationJob
         };
         if (File.Exists(manifestPath))
         {
-            var previous = JsonNode.Parse(File.ReadAllText(manifestPath))?.AsObject()
-                ?? throw new InvalidDataException($"{manifestPath}: not a job manifest");
+            JsonObject? previous = null;
+            try
+            {
+                previous = JsonNode.Parse(File.ReadAllText(manifestPath)) as JsonObject;
+            }
+            catch (JsonException)
+            {
+            }
+            if (previous?["base_seed"] is not JsonValue storedSeed || !storedSeed.TryGetValue<ulong>(out _))
+                throw new InvalidDataException($"{manifestPath}: not a job manifest of `coar generate` (no base_seed); delete it to start over");
             foreach (var (key, value) in manifest)
             {
                 string before = previous[key]?.ToJsonString() ?? "(absent)";

@@ -33,10 +33,6 @@ public sealed class VqganModel : IDisposable
 
     public VqganConfig Config { get; }
 
-    /// <summary>Whether a directory holds a converted VQGAN.</summary>
-    public static bool ExistsIn(string dir) =>
-        File.Exists(Path.Combine(dir, WeightsFileName)) && File.Exists(Path.Combine(dir, ConfigFileName));
-
     public static VqganModel Load(string dir, IBackend backend)
     {
         string weightsPath = Path.Combine(dir, WeightsFileName), configPath = Path.Combine(dir, ConfigFileName);

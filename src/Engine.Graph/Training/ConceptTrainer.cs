@@ -29,6 +29,7 @@ public sealed class ConceptTrainer : IDisposable
     private readonly AdamW _adam;
     private readonly float[] _casrMean;
     private readonly TrainingPlan _plan;
+    private readonly Workspace _activations;
     private KvCache? _cache;
 
     public ConceptTrainer(CoarEngine engine, TrainingSettings settings, IReadOnlyList<TrainingExample> subject,
@@ -51,6 +52,10 @@ public sealed class ConceptTrainer : IDisposable
         _adam = new AdamW(_concept.Parameters, settings.LearningRate, settings.Beta1, settings.Beta2, settings.WeightDecay, settings.AdamEps);
         _casrMean = new float[settings.Depth * d];
         _plan = Plan();
+        _activations = new Workspace(_b);
+        // Size the reusable activation buffers for the longest sequence up front, so no pass reallocates them.
+        var longest = ForwardBatch.Single(new int[_plan.MaxTokens]) with { LogitIndices = Enumerable.Range(0, _plan.MaxTokens).ToArray() };
+        new TrainingActivations(_b, _model.Config, longest, _plan.Mode, _activations).Dispose();
     }
 
     public Concept Concept => _concept;
@@ -188,7 +193,7 @@ public sealed class ConceptTrainer : IDisposable
         sequence.Tags.CopyTo(tags, 0);
         var batch = TargetBatch(tokens, sequence.Tokens.Length, sequence.Injections, tags);
         EnsureCache(tokens.Length);
-        using var saved = new TrainingActivations(_b, _model.Config, batch, _plan.Mode);
+        using var saved = new TrainingActivations(_b, _model.Config, batch, _plan.Mode, _activations);
         var hidden = _model.ForwardHidden(batch, _cache!, contextTable: table, save: saved);
         var targets = batch.LogitIndices.Select(i => tokens[i + 1]).ToArray();
         using var dHidden = _b.Allocate(hidden.DType, hidden.Shape, "d_hidden");
@@ -266,6 +271,9 @@ public sealed class ConceptTrainer : IDisposable
         step = 0;
         var info = ConceptFile.Load(path, _engine.Fingerprint, out var extra);
         if (info.Metadata.GetValueOrDefault("training_settings") != settingsJson) return false;
+        foreach (var key in new[] { "adam.m", "adam.v", "casr.mean" })
+            if (!extra.ContainsKey(key) || !info.Metadata.ContainsKey("checkpoint_step"))
+                throw new InvalidDataException($"{path}: not a training checkpoint (no '{key}' or step); delete it or pass --restart");
         var c = info.Concept;
         if (c.Text.Length != _concept.Text.Length || c.Image.Length != _concept.Image.Length) return false;
         c.Text.CopyTo(_concept.Text, 0);
@@ -292,6 +300,7 @@ public sealed class ConceptTrainer : IDisposable
     {
         _cache?.Dispose();
         _loss.Dispose();
+        _activations.Dispose();
     }
 
     /// <summary>Copies the hidden state at chosen positions at the input of each of the first layers of a forward pass.</summary>

@@ -9,22 +9,24 @@ public sealed class LayerActivations : IDisposable
 {
     private readonly Tensor[] _owned;
 
-    public LayerActivations(IBackend b, ChameleonConfig c, int tokens)
+    /// <param name="allocate">Where the tensors come from (dtype, shape, name); null: owned allocations of the backend.</param>
+    public LayerActivations(IBackend b, ChameleonConfig c, int tokens, Func<DType, int[], string, Tensor>? allocate = null, string prefix = "")
     {
+        Tensor A(DType dtype, int[] shape, string name) => allocate is null ? b.Allocate(dtype, shape, prefix + name) : allocate(dtype, shape, prefix + name);
         var act = b.ActivationType;
         int t = tokens, d = c.HiddenSize, h = c.NumHeads, kv = c.NumKvHeads, dh = c.HeadDim, f = c.IntermediateSize;
         _owned =
         [
-            XMid = b.Allocate(act, [t, d], "x_mid"),
-            QPre = b.Allocate(act, [t, h, dh], "q_pre"),
-            Q = b.Allocate(act, [t, h, dh], "q"),
-            KPre = b.Allocate(act, [t, kv, dh], "k_pre"),
-            K = b.Allocate(act, [t, kv, dh], "k"),
-            V = b.Allocate(act, [t, kv, dh], "v"),
-            Attn = b.Allocate(act, [t, h, dh], "attn"),
-            Lse = b.Allocate(DType.F32, [t, h], "lse"),
-            Gate = b.Allocate(act, [t, f], "gate"),
-            Up = b.Allocate(act, [t, f], "up"),
+            XMid = A(act, [t, d], "x_mid"),
+            QPre = A(act, [t, h, dh], "q_pre"),
+            Q = A(act, [t, h, dh], "q"),
+            KPre = A(act, [t, kv, dh], "k_pre"),
+            K = A(act, [t, kv, dh], "k"),
+            V = A(act, [t, kv, dh], "v"),
+            Attn = A(act, [t, h, dh], "attn"),
+            Lse = A(DType.F32, [t, h], "lse"),
+            Gate = A(act, [t, f], "gate"),
+            Up = A(act, [t, f], "up"),
         ];
     }
 

@@ -13,20 +13,24 @@ public sealed class TrainingActivations : IDisposable
 {
     private readonly List<IDisposable> _owned = new();
 
-    public TrainingActivations(IBackend b, ChameleonConfig c, ForwardBatch batch, ActivationMode mode)
+    /// <param name="storage">
+    /// Reusable buffers for the tensors (a trainer's, so that every pass does not allocate and free gigabytes of device
+    /// memory); null: this object allocates and frees its own.
+    /// </param>
+    public TrainingActivations(IBackend b, ChameleonConfig c, ForwardBatch batch, ActivationMode mode, Workspace? storage = null)
     {
+        Tensor A(DType dtype, int[] shape, string name) => storage is null ? Own(b.Allocate(dtype, shape, name)) : storage.Get(name, dtype, shape);
         Mode = mode;
         Batch = batch;
         int t = batch.Count;
         LayerInputs = new Tensor[c.NumLayers];
         for (int i = 0; i < c.NumLayers; i++)
-            LayerInputs[i] = Own(b.Allocate(b.ActivationType, [t, c.HiddenSize], $"x_in.{i}"));
+            LayerInputs[i] = A(b.ActivationType, [t, c.HiddenSize], $"x_in.{i}");
         Layers = new LayerActivations[mode == ActivationMode.Keep ? c.NumLayers : 1];
         for (int i = 0; i < Layers.Length; i++)
-            Layers[i] = Own(new LayerActivations(b, c, t));
-        FinalRows = Own(b.Allocate(b.ActivationType, [batch.LogitIndices.Length, c.HiddenSize], "final_rows"));
-        Tokens = new TokenMap(Own(b.Allocate(DType.I32, [t], "rows")), Own(b.Allocate(DType.I32, [t], "positions")),
-            Own(b.Allocate(DType.I32, [t], "tags")));
+            Layers[i] = Own(new LayerActivations(b, c, t, storage is null ? null : (dt, shape, name) => storage.Get(name, dt, shape), $"layer.{i}."));
+        FinalRows = A(b.ActivationType, [batch.LogitIndices.Length, c.HiddenSize], "final_rows");
+        Tokens = new TokenMap(A(DType.I32, [t], "rows"), A(DType.I32, [t], "positions"), A(DType.I32, [t], "tags"));
         b.Upload<int>(batch.Rows, Tokens.Rows);
         b.Upload<int>(batch.Positions, Tokens.Positions);
         b.Upload<int>(batch.Tags, Tokens.Tags);

@@ -37,8 +37,8 @@ public sealed record TrainingSettings
     /// <summary>Passes whose gradients are accumulated before one optimizer step (1: one subject photo per step).</summary>
     public int Accumulation { get; init; } = 1;
 
-    /// <summary>Random crop offsets as augmentation (center crops otherwise).</summary>
-    public bool RandomCrop { get; init; }
+    /// <summary>Seeded random-offset crops per photo as augmentation; 0: one center crop per photo.</summary>
+    public int RandomCrops { get; init; }
 
     public int Seed { get; init; } = 0;
     public int CheckpointEvery { get; init; } = 100;
@@ -66,6 +66,7 @@ public sealed record TrainingSettings
         if (TextSlots < 0 || ImageSlots < 0 || TextSlots + ImageSlots == 0)
             throw new ArgumentException("a concept needs at least one text or image token per layer");
         if (!(LearningRate > 0)) throw new ArgumentOutOfRangeException(nameof(LearningRate), LearningRate, "the learning rate must be positive");
+        if (RandomCrops < 0) throw new ArgumentOutOfRangeException(nameof(RandomCrops), RandomCrops, "random crops must be 0 or more");
         if (Accumulation <= 0) throw new ArgumentOutOfRangeException(nameof(Accumulation), Accumulation, "accumulation must be positive");
         if (Resolution % 32 != 0 || Resolution < 32)
             throw new ArgumentOutOfRangeException(nameof(Resolution), Resolution, "the resolution must be a positive multiple of 32");

@@ -34,7 +34,6 @@ public sealed class Tensor : IDisposable
     public int Rank => _shape.Length;
     public ReadOnlySpan<int> Shape => _shape;
     public long ByteLength => ElementCount * DType.SizeOf();
-    public bool OwnsMemory => _owner is not null;
 
     public int Dim(int axis) => _shape[axis < 0 ? _shape.Length + axis : axis];
 

@@ -112,6 +112,17 @@ public class GenerateCommandTests
     }
 
     [Test]
+    public void AnUnreadableJobManifestIsNamed()
+    {
+        string outDir = TinyModels.NewTempDir("manifest");
+        File.WriteAllText(Path.Combine(outDir, "job.json"), "{ not json");
+        var (code, output, _) = CliHarness.Run("generate", "--model", TinyModels.Default, "--prompt", "x", "--size", "64",
+            "--device", "cpu", "--out", outDir);
+        Assert.That(code, Is.EqualTo(ExitCodes.BadInput));
+        Assert.That(output, Does.Contain("job.json").And.Contain("not a job manifest"));
+    }
+
+    [Test]
     public void ASizeBeyondTheCheckpointsAreaNamesTheTarget()
     {
         var (code, output, _) = CliHarness.Run("generate", "--model", TinyModels.Default, "--prompt", "x", "--size", "1024",
