@@ -118,7 +118,9 @@ struct FaultRecord {
     Fault fault = Fault::IllegalAddress;
     char message[768] = {};
 };
-struct SyncGroup { int arrived = 0, live = 0; unsigned gen = 0; };
+// A barrier: the threads (or lanes) it waits for, how many have arrived, its generation; for a warp collective, the
+// collective number the first lane to arrive was at (every other lane must be at the same one).
+struct SyncGroup { int arrived = 0, live = 0; unsigned gen = 0; uint64_t collective = 0; };
 struct Thread {
 #if defined(__x86_64__)
     void* sp = nullptr;
@@ -154,6 +156,7 @@ struct State {
     std::vector<Thread> threads;
     int current = -1;
     Thread* self = nullptr;  // threads[current]: what threadIdx reads
+    int remaining = 0;       // threads of the block that have not finished
 #if defined(__x86_64__)
     void* sched_sp = nullptr;
 #else
@@ -168,7 +171,9 @@ struct State {
     // held back for a long run while the others go on
     int order = 0;
     std::mt19937 rng{1};
-    uint64_t warp_slots[32][32][10];  // per warp and lane: the values a collective exchanges; [9] its count
+    // Per warp and lane, the values a collective exchanges: two sets, used by turns (a collective's number picks its
+    // set), so that a lane may publish for the next collective while another still reads this one's.
+    uint64_t warp_slots[2][32][32][6];
     int or_flags[1] = {0};
     std::function<void()> kernel;
     std::vector<std::pair<void*, size_t>> static_shared;  // the static __shared__ variables met so far
@@ -231,10 +236,29 @@ inline Thread& self() { return *fiber_state().self; }
 inline int lane() { return fiber_state().self->linear % 32; }
 inline int warp() { return fiber_state().self->linear / 32; }
 #if defined(__x86_64__)
-inline void yield(State& s) { emu_switch(&s.self->sp, s.sched_sp); }
+// Gives the OS thread away at a sync point. In order (schedule 0) it goes straight to the next unfinished thread of
+// the block, and to the scheduler after the last one (a round's end), so a thread costs one switch per sync point
+// rather than two; in the other schedules, to the scheduler, which picks.
+inline void yield(State& s) {
+    Thread* me = s.self;
+    if (s.order == 0) {
+        const int n = (int)s.threads.size();
+        for (int i = s.current + 1; i < n; ++i) {
+            Thread& next = s.threads[i];
+            if (next.done) continue;
+            s.current = i;
+            s.self = &next;
+            emu_switch(&me->sp, next.sp);
+            return;
+        }
+    }
+    emu_switch(&me->sp, s.sched_sp);
+}
+inline void to_scheduler(State& s) { emu_switch(&s.self->sp, s.sched_sp); }
 inline void resume(State& s, Thread& t) { emu_switch(&s.sched_sp, t.sp); }
 #else
 inline void yield(State& s) { swapcontext(&s.self->ctx, &s.sched); }
+inline void to_scheduler(State& s) { yield(s); }
 inline void resume(State& s, Thread& t) { swapcontext(&s.sched, &t.ctx); }
 #endif
 
@@ -246,7 +270,7 @@ inline void resume(State& s, Thread& t) { swapcontext(&s.sched, &t.ctx); }
     s.fault.fault = fault;
     s.fault.failed = true;
 #if defined(EMU_STANDIN)
-    for (;;) yield(s);
+    for (;;) to_scheduler(s);
 #else
     fprintf(stderr, "%s\n", s.fault.message);
     exit(1);
@@ -291,25 +315,30 @@ inline void leave(State& s, SyncGroup& g) {
 }
 inline void sync_block() { State& s = fiber_state(); wait(s, s.block_group); }
 inline void sync_warp() { State& s = fiber_state(); wait(s, s.warp_groups[s.self->linear / 32]); }
-// Called by every lane at the start of a warp collective, before the first rendezvous: records how many collectives
-// this lane has executed, so that after the rendezvous each lane can check that its whole warp is at the same one.
-// A full-mask shuffle or mma that only part of a warp reaches (inside a divergent branch) is undefined on a GPU.
-inline void enter_collective(State& s) { s.warp_slots[s.self->linear / 32][s.self->linear % 32][9] = ++s.self->collectives; }
-inline void check_collective(State& s) {
-    int w = s.self->linear / 32;
-    for (int l = 0; l < 32; ++l) {
-        int i = w * 32 + l;
-        if (i >= (int)s.threads.size() || s.threads[i].done) continue;
-        if (s.warp_slots[w][l][9] != s.self->collectives)
-            fail(Fault::DivergentCollective, "divergent warp collective: block (%u,%u,%u) thread %u at collective %llu, lane %d at %llu",
-                 s.block_idx.x, s.block_idx.y, s.block_idx.z, s.self->linear, (unsigned long long)s.self->collectives, l,
-                 (unsigned long long)s.warp_slots[w][l][9]);
-    }
+// A warp collective (shuffle, ballot, match, ldmatrix, mma): this lane's slots for it (publish there before
+// collective_rendezvous). Every lane counts the collectives it executes; the lanes of a warp must meet at the same one.
+inline uint64_t (&collective_slots(State& s))[32][6] {
+    return s.warp_slots[(s.self->collectives + 1) & 1][s.self->linear / 32];
+}
+// Waits until every live lane of the warp has published, checking that each arrives at the same collective as the
+// first: a full-mask shuffle or mma that only part of a warp reaches (inside a divergent branch) is undefined on a
+// GPU. Afterwards the slots may be read until this lane's next collective but one.
+inline void collective_rendezvous(State& s) {
+    Thread& me = *s.self;
+    SyncGroup& g = s.warp_groups[me.linear / 32];
+    uint64_t number = ++me.collectives;
+    if (g.arrived == 0)
+        g.collective = number;
+    else if (g.collective != number)
+        fail(Fault::DivergentCollective, "divergent warp collective: block (%u,%u,%u) thread %u at collective %llu, a lane of its warp at %llu",
+             s.block_idx.x, s.block_idx.y, s.block_idx.z, me.linear, (unsigned long long)number, (unsigned long long)g.collective);
+    wait(s, g);
 }
 inline void fiber_main() {
     State& s = fiber_state();
     s.kernel();
     s.self->done = true;
+    s.remaining--;
     leave(s, s.block_group);
     leave(s, s.warp_groups[s.self->linear / 32]);
     yield(s);
@@ -358,18 +387,17 @@ inline bool run_block(State& s, dim3 block_idx, size_t dyn_bytes, size_t poisone
         s.threads[i].reset({i % s.block.x, (i / s.block.x) % s.block.y, i / (s.block.x * s.block.y)}, (unsigned)i);
         if (!start_fiber(s, s.threads[i], i)) return scheduler_fault(s, Fault::IllegalAddress, "cannot map a fiber stack");
     }
-    int remaining = n;
+    s.remaining = n;
     // One round resumes every unfinished fiber once (in mode 3 skipping stalled warps); a fiber runs to its next sync
-    // point or to its end. In order (mode 0, the stand-in's) the round is a plain loop.
+    // point or to its end. In order (mode 0, the stand-in's) the round resumes the first: each fiber hands over to the
+    // next at its sync point (yield), the last one back here.
     auto in_order = [&] {
         for (int i = 0; i < n; ++i) {
-            Thread& t = s.threads[i];
-            if (t.done) continue;
+            if (s.threads[i].done) continue;
             s.current = i;
-            s.self = &t;
-            resume(s, t);
-            if (s.fault.failed) return;
-            if (t.done) remaining--;
+            s.self = &s.threads[i];
+            resume(s, s.threads[i]);
+            return;
         }
     };
     std::vector<int> stall_left(warps, 0);
@@ -404,21 +432,20 @@ inline bool run_block(State& s, dim3 block_idx, size_t dyn_bytes, size_t poisone
             s.self = &s.threads[i];
             resume(s, s.threads[i]);
             if (s.fault.failed) return;
-            if (s.threads[i].done) remaining--;
         }
     };
-    while (remaining > 0) {
+    while (s.remaining > 0) {
         uint64_t before = s.events;
         round(true);
-        if (!s.fault.failed && s.events == before && remaining > 0) round(false);
+        if (!s.fault.failed && s.events == before && s.remaining > 0) round(false);
         if (s.fault.failed) break;
-        if (s.events == before && remaining > 0) {
+        if (s.events == before && s.remaining > 0) {
             s.current = -1;
             s.self = nullptr;
             return scheduler_fault(s, Fault::Deadlock,
                                    "deadlock in block (%u,%u,%u): %d threads wait at barriers or warp collectives that the rest "
                                    "of their block or warp never reaches (a collective or __syncthreads in a divergent branch?)",
-                                   block_idx.x, block_idx.y, block_idx.z, remaining);
+                                   block_idx.x, block_idx.y, block_idx.z, s.remaining);
         }
     }
     s.current = -1;
@@ -517,15 +544,10 @@ inline void __syncwarp(unsigned = 0xffffffffu) { emu::sync_warp(); }
 template <typename Read>
 inline auto emu_warp_collective(uint64_t bits, Read read) {
     emu::State& s = emu::fiber_state();
-    int w = s.self->linear / 32;
-    auto& slots = s.warp_slots[w];
-    emu::enter_collective(s);
+    auto& slots = emu::collective_slots(s);
     slots[s.self->linear % 32][0] = bits;
-    emu::wait(s, s.warp_groups[w]);
-    emu::check_collective(s);
-    auto r = read(slots);
-    emu::wait(s, s.warp_groups[w]);
-    return r;
+    emu::collective_rendezvous(s);
+    return read(slots);
 }
 template <typename T>
 inline T emu_exchange(T v, int src_lane) {
@@ -611,12 +633,10 @@ inline unsigned char* emu_smem(emu::State& s, unsigned addr, unsigned bytes) {
 }
 inline void emu_ldmatrix(unsigned* frag, int count, unsigned addr, bool trans) {
     emu::State& s = emu::fiber_state();
-    int w = s.self->linear / 32, l = s.self->linear % 32;
-    auto& slots = s.warp_slots[w];
-    emu::enter_collective(s);
+    int l = s.self->linear % 32;
+    auto& slots = emu::collective_slots(s);
     slots[l][0] = addr;
-    emu::wait(s, s.warp_groups[w]);
-    emu::check_collective(s);
+    emu::collective_rendezvous(s);
     for (int i = 0; i < count; ++i) {
         if (!trans) {
             unsigned row_addr = (unsigned)slots[8 * i + l / 4][0];
@@ -630,7 +650,6 @@ inline void emu_ldmatrix(unsigned* frag, int count, unsigned addr, bool trans) {
             frag[i] = lo | ((unsigned)hi << 16);
         }
     }
-    emu::wait(s, s.warp_groups[w]);
 }
 inline void ldmatrix_x4(unsigned int (&f)[4], unsigned int a) { emu_ldmatrix(f, 4, a, false); }
 inline void ldmatrix_x2(unsigned int (&f)[2], unsigned int a) { emu_ldmatrix(f, 2, a, false); }
@@ -640,13 +659,11 @@ inline void ldmatrix_x2_trans(unsigned int (&f)[2], unsigned int a) { emu_ldmatr
 inline float emu_bf(unsigned reg, int half) { return __uint_as_float(half ? (reg & 0xffff0000u) : (reg << 16)); }
 inline void mma_m16n8k16_bf16(float (&d)[4], const unsigned int (&a)[4], const unsigned int (&b)[2]) {
     emu::State& s = emu::fiber_state();
-    int w = s.self->linear / 32, l = s.self->linear % 32;
-    auto& slots = s.warp_slots[w];
+    int l = s.self->linear % 32;
+    auto& slots = emu::collective_slots(s);
     for (int i = 0; i < 4; ++i) slots[l][i] = a[i];
     slots[l][4] = b[0]; slots[l][5] = b[1];
-    emu::enter_collective(s);
-    emu::wait(s, s.warp_groups[w]);
-    emu::check_collective(s);
+    emu::collective_rendezvous(s);
     float out[4];
     for (int i = 0; i < 4; ++i) {
         int r = l / 4 + (i >= 2 ? 8 : 0), n = 2 * (l % 4) + (i & 1);
@@ -659,7 +676,6 @@ inline void mma_m16n8k16_bf16(float (&d)[4], const unsigned int (&a)[4], const u
         }
         out[i] = sum;
     }
-    emu::wait(s, s.warp_groups[w]);
     for (int i = 0; i < 4; ++i) d[i] = out[i];
 }
 
