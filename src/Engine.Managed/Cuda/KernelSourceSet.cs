@@ -30,7 +30,7 @@ public sealed class KernelSourceSet
     /// <summary>The kernels/ directory of the repository, as embedded in CoAR.Engine.Managed.</summary>
     public static KernelSourceSet Embedded => EmbeddedSet.Value;
 
-    /// <summary>Kernel file names ("elementwise.cu"), sorted.</summary>
+    /// <summary>Kernel file names ("rows.cu"), sorted.</summary>
     public IReadOnlyList<string> KernelFiles { get; }
 
     /// <summary>Header name and text, sorted by name; every compilation gets all of them.</summary>
