@@ -1,7 +1,7 @@
-using CoAR.Engine.Conformance;
 using CoAR.Engine.Graph.Generation;
 using CoAR.Engine.Graph.Model;
 using CoAR.Engine.Managed.Backends.Cpu;
+using CoAR.Engine.Managed.Conformance;
 using CoAR.Engine.Tests.Model;
 using NUnit.Framework;
 
