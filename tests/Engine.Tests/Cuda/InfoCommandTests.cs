@@ -1,6 +1,7 @@
 using System.CommandLine;
 using System.Text.Json;
 using CoAR.Engine.Cli;
+using CoAR.Engine.Managed.Backends.SelfTest;
 using CoAR.Engine.Managed.Cuda;
 using NUnit.Framework;
 
@@ -55,6 +56,17 @@ public class InfoCommandTests
     }
 
     [Test]
+    public void WithoutAGpuTheSelfTestHasNothingToTestAndExits4()
+    {
+        if (CudaDriver.TryLoad(out _))
+            Assert.Ignore("a CUDA driver loads here: the self-test runs (InfoSelfTest tests on the stand-in)");
+        var (exit, output) = Run("info", "--self-test");
+        Assert.That(exit, Is.EqualTo(4));
+        Assert.That(output, Does.Contain("Self-test: no GPU to test (why: below)").And.Contain("Why no GPU: libcuda (the NVIDIA driver library) was not found"));
+        Assert.That(Run("info").ExitCode, Is.Zero, "without --self-test a machine without a GPU is fine");
+    }
+
+    [Test]
     public void JsonReportHasTheSameFacts()
     {
         var (exit, output) = Run("info", "--json");
@@ -69,6 +81,7 @@ public class InfoCommandTests
         Assert.That(root.GetProperty("kernelCache").GetProperty("files").GetInt32(), Is.EqualTo(1));
         Assert.That(root.GetProperty("kernelCache").GetProperty("bytes").GetInt64(), Is.EqualTo(1000));
         Assert.That(root.GetProperty("nvrtc").GetProperty("available").GetBoolean(), Is.EqualTo(Nvrtc.TryLoad(out _)));
+        Assert.That(root.GetProperty("selfTestDirectory").GetString(), Is.EqualTo(SelfTestCache.Default().Directory));
         if (!cuda)
         {
             Assert.That(root.GetProperty("backend").GetString(), Is.EqualTo("cpu"));
