@@ -48,14 +48,16 @@ public static class InfoCommand
     private sealed record Report(
         bool CudaAvailable, string CudaReason, string? DriverVersion, string? LibcudaPath, IReadOnlyList<Device> Devices,
         bool NvrtcAvailable, string NvrtcReason, string? NvrtcVersion, string? NvrtcPath, IReadOnlyList<string> NvrtcArchitectures,
-        string CacheDirectory, int CacheFiles, long CacheBytes, string? FatbinDirectory, string SelfTestDirectory)
+        string CacheDirectory, int CacheFiles, long CacheBytes, string? FatbinDirectory, string SelfTestDirectory, string? NotAGpu)
     {
         private bool KernelsBuild => NvrtcAvailable || FatbinDirectory is not null;
 
         /// <summary>What `--device auto` does: device 0 when it opens, kernels can be built, and it has not failed its self-test.</summary>
-        public bool UsesCuda => CudaAvailable && Devices.Count > 0 && Devices[0].Error is null && KernelsBuild && Devices[0].SelfTest is not { Passed: false };
+        public bool UsesCuda => CudaAvailable && NotAGpu is null && Devices.Count > 0 && Devices[0].Error is null && KernelsBuild
+            && Devices[0].SelfTest is not { Passed: false };
 
         public string BackendReason => !CudaAvailable ? CudaReason
+            : NotAGpu is not null ? $"{NotAGpu}: auto uses only a GPU (--device cuda runs on it)"
             : Devices.Count == 0 ? "the CUDA driver sees no GPU"
             : Devices[0].Error is not null ? $"GPU 0 could not be opened: {Devices[0].Error}"
             : !KernelsBuild ? $"kernels cannot be built: {NvrtcReason}"
@@ -93,7 +95,7 @@ public static class InfoCommand
             cuda, cudaReason, cuda ? CudaDriver.FormatVersion(CudaDriver.Version) : null, CudaDriver.LibraryPath, devices,
             nvrtc, nvrtcReason, nvrtc ? Nvrtc.Version.ToString() : null, Nvrtc.LibraryPath,
             nvrtc ? Nvrtc.SupportedArchitectures.Select(a => a.SmName).ToList() : [],
-            cache.Directory, files, bytes, options.FatbinDirectory, SelfTestCache.Default().Directory);
+            cache.Directory, files, bytes, options.FatbinDirectory, SelfTestCache.Default().Directory, cuda ? BackendFactory.CudaNotAGpu : null);
     }
 
     /// <summary>Free memory needs a context; a device that cannot be opened is reported, not fatal. Its kept self-test, if any.</summary>
@@ -163,7 +165,7 @@ public static class InfoCommand
         Row("Kernel cache", $"{report.CacheDirectory}: {report.CacheFiles} files, {ByteSize.Format(report.CacheBytes)}");
         if (report.FatbinDirectory is not null)
             Row("Kernel fatbins", $"{report.FatbinDirectory} (COAR_KERNEL_FATBIN: prebuilt kernels are loaded instead of NVRTC)");
-        Row("Backend", report.UsesCuda ? $"CUDA ({report.BackendReason})" : "CPU: no usable CUDA GPU, the CPU backend will be used");
+        Row("Backend", report.UsesCuda ? $"CUDA ({report.BackendReason})" : "CPU: no usable CUDA GPU, the CPU backend will be used by --device auto");
         console.Write(grid);
 
         foreach (var device in report.Devices.Where(d => d.SelfTest is { } t && (ranSelfTests || !t.Passed)))

@@ -5,8 +5,8 @@ using CoAR.Engine.Managed.Backends.SelfTest;
 namespace CoAR.Engine.Managed.Backends;
 
 /// <summary>
-/// Creates the backend a user names: "cpu", "cuda" (or "cuda:N"), or "auto": CUDA device 0 when it has passed its
-/// self-test on this machine, else the CPU with the reason. A GPU's first use with a given device, driver, kernel
+/// Creates the backend a user names: "cpu", "cuda" (or "cuda:N"), or "auto": CUDA device 0 when it is a GPU (not the
+/// CoAR driver stand-in) that has passed its self-test on this machine, else the CPU with the reason. A GPU's first use with a given device, driver, kernel
 /// compiler, kernel sources and engine build runs the self-test (<see cref="DeviceSelfTest"/>: seconds) and keeps its
 /// result (<see cref="SelfTestCache"/>); later uses read it. A GPU asked for by name runs even when it failed, with a
 /// warning.
@@ -38,6 +38,9 @@ public static class BackendFactory
         throw new ArgumentException($"unknown device '{device}'; expected one of {string.Join(", ", DeviceNames)} or cuda:N");
     }
 
+    /// <summary>Why `auto` never uses this machine's CUDA devices although they work (the driver is the CoAR stand-in), or null.</summary>
+    public static string? CudaNotAGpu => CudaDevices.Instance.NotAGpu;
+
     /// <summary>
     /// Runs the self-test of an open GPU now, even when a result is kept, and keeps the new one (`coar info --self-test`).
     /// </summary>
@@ -48,6 +51,8 @@ public static class BackendFactory
     {
         if (!gpus.IsAvailable(0, out var reason))
             return new BackendSelection(new CpuBackend(), reason);
+        if (gpus.NotAGpu is { } notAGpu)
+            return new BackendSelection(new CpuBackend(), $"{notAGpu}: auto uses only a GPU (--device cuda runs on it)");
         IBackend gpu;
         try
         {

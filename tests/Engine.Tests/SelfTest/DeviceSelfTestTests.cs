@@ -109,6 +109,25 @@ public class DeviceSelfTestTests
     }
 
     [Test]
+    public void AutoNeverChoosesADriverStandInButANamedDeviceRunsOnIt()
+    {
+        var gpus = new GpuDoubleDevices(faulty: false, Identity(), notAGpu: "the CUDA driver is the CoAR stand-in (/x/libcoar-cuda-standin.so)");
+
+        var auto = BackendFactory.Open("auto", gpus, Cache);
+        using (auto.Backend)
+        {
+            Assert.That(auto.Backend.Kind, Is.EqualTo(BackendKind.Cpu));
+            Assert.That(auto.FallbackReason,
+                Is.EqualTo("the CUDA driver is the CoAR stand-in (/x/libcoar-cuda-standin.so): auto uses only a GPU (--device cuda runs on it)"));
+        }
+        Assert.That(gpus.Opened, Is.Empty, "not even opened");
+
+        var named = BackendFactory.Open("cuda", gpus, Cache);
+        using (named.Backend)
+            Assert.That(named.Backend, Is.SameAs(gpus.Opened.Single()));
+    }
+
+    [Test]
     public void EveryPartOfTheIdentityIsInTheKey()
     {
         var id = Identity();
@@ -177,16 +196,8 @@ public class DeviceSelfTestTests
     [Test, NonParallelizable]
     public void ResultsLiveUnderTheCoarCacheDirectory()
     {
-        string? saved = Environment.GetEnvironmentVariable("COAR_HOME");
-        try
-        {
-            Environment.SetEnvironmentVariable("COAR_HOME", _directory);
-            Assert.That(SelfTestCache.Default().Directory, Is.EqualTo(Path.Combine(_directory, "self-test")));
-        }
-        finally
-        {
-            Environment.SetEnvironmentVariable("COAR_HOME", saved);
-        }
+        using var home = new TemporaryCoarHome();
+        Assert.That(SelfTestCache.Default().Directory, Is.EqualTo(Path.Combine(home.Directory, "self-test")));
     }
 
     private static bool SameResult(SelfTestResult a, SelfTestResult b) =>

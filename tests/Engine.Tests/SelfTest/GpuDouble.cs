@@ -78,8 +78,10 @@ internal sealed class GpuDouble(bool faulty) : IBackend
 }
 
 /// <summary>The devices BackendFactory sees in these tests: one <see cref="GpuDouble"/> with the identity the test gives.</summary>
-internal sealed class GpuDoubleDevices(bool faulty, DeviceIdentity identity, string? unavailable = null) : IGpuDevices
+internal sealed class GpuDoubleDevices(bool faulty, DeviceIdentity identity, string? unavailable = null, string? notAGpu = null) : IGpuDevices
 {
+    public string? NotAGpu => notAGpu;
+
     public List<GpuDouble> Opened { get; } = [];
 
     /// <summary>How many self-tests ran (each builds the kernels first).</summary>

@@ -34,7 +34,7 @@ public sealed partial class CudaBackend
         var options = _kernels.Compiler.Options;
         var files = options.Sources.KernelFiles;
         var compileErrors = new ConcurrentDictionary<string, string>(StringComparer.Ordinal);
-        var compileSeconds = new ConcurrentDictionary<string, double>(StringComparer.Ordinal);
+        var compiled = new ConcurrentDictionary<string, string>(StringComparer.Ordinal);
         if (options.FatbinDirectory is null)
         {
             var (architecture, target) = KernelCompiler.ChooseTarget(_context.Device.ComputeCapability, Nvrtc.SupportedArchitectures);
@@ -43,13 +43,13 @@ public sealed partial class CudaBackend
                 var clock = Stopwatch.StartNew();
                 try
                 {
-                    _kernels.Compiler.Compile(file, architecture, target);
+                    var kernel = _kernels.Compiler.Compile(file, architecture, target);
+                    compiled[file] = kernel.CacheOutcome == KernelCacheOutcome.Hit ? "from the kernel cache, " : $"built in {clock.Elapsed.TotalSeconds:0.0} s, ";
                 }
                 catch (Exception e) when (e is KernelCompileException or NotSupportedException or CudaException)
                 {
                     compileErrors[file] = e.Message;
                 }
-                compileSeconds[file] = clock.Elapsed.TotalSeconds;
             });
         }
         var checks = new List<SelfTestCheck>();
@@ -64,8 +64,7 @@ public sealed partial class CudaBackend
             try
             {
                 var module = _kernels.Load(file);
-                string built = compileSeconds.TryGetValue(file, out var seconds) ? $"built in {seconds:0.0} s, " : "";
-                checks.Add(new SelfTestCheck(name, true, $"{built}loaded ({module.ImageDescription})"));
+                checks.Add(new SelfTestCheck(name, true, $"{compiled.GetValueOrDefault(file, "")}loaded ({module.ImageDescription})"));
             }
             catch (Exception e) when (e is KernelCompileException or CudaException or FileNotFoundException or NotSupportedException)
             {

@@ -1,4 +1,5 @@
 using CoAR.Engine.Managed.Backends.Cuda;
+using CoAR.Engine.Managed.Cuda;
 
 namespace CoAR.Engine.Managed.Backends.SelfTest;
 
@@ -12,6 +13,10 @@ internal sealed class CudaDevices : IGpuDevices
     }
 
     public bool IsAvailable(int ordinal, out string reason) => CudaBackend.IsAvailable(ordinal, out reason);
+
+    public string? NotAGpu => CudaStandIn.IsLoaded
+        ? $"the CUDA driver is the CoAR stand-in ({CudaDriver.LibraryPath}), which emulates a GPU on the CPU"
+        : null;
 
     public IBackend Open(int ordinal) => CudaBackend.Create(ordinal);
 

@@ -9,6 +9,13 @@ internal interface IGpuDevices
     /// <summary>True when device <paramref name="ordinal"/> can be opened; otherwise why not.</summary>
     bool IsAvailable(int ordinal, out string reason);
 
+    /// <summary>
+    /// Why `auto` must never choose these devices although they work (the driver is the CoAR stand-in, which emulates
+    /// a GPU on the CPU for tests, thousands of times slower than the CPU backend), or null for a real GPU's driver.
+    /// A device asked for by name still opens.
+    /// </summary>
+    string? NotAGpu { get; }
+
     /// <summary>Opens device <paramref name="ordinal"/>; throws <see cref="DeviceUnavailableException"/> saying why when it cannot.</summary>
     IBackend Open(int ordinal);
 
