@@ -83,7 +83,7 @@ public static class TrainCommand
             // The checkpoint's resolution bounds the prompt's image area: train at 1024 on the 1024 model, and so on.
             int target = settings.Resolution is 512 or 768 or 1024 ? settings.Resolution : 768;
             using var engine = CoarEngine.Load(new EngineParams(dir, parse.GetValue(device)!, parse.GetValue(vqgan), target), cancellation: ct);
-            DeviceOption.NoteFallback(engine.FallbackReason);
+            DeviceOption.Report(engine.Device);
             var ids = engine.Prompt.Vocabulary.ToImageTokenIds();
             var subject = TrainingData.EncodePhotos(files, settings.Resolution, engine.Vqgan, ids, settings.RandomCrops, settings.Seed);
             console.MarkupLine($"{subject.Count} training image(s) from {files.Count} file(s), {settings.Resolution} px");

@@ -1,6 +1,6 @@
 using System.Text.Json;
 using CoAR.Engine.Cli;
-using CoAR.Engine.Conformance;
+using CoAR.Engine.Managed.Conformance;
 using CoAR.Engine.Graph;
 using CoAR.Engine.Graph.Concepts;
 using CoAR.Engine.Graph.Generation;

@@ -1,6 +1,7 @@
 using CoAR.Engine.Conformance;
 using CoAR.Engine.Managed.Backends.Cpu;
 using CoAR.Engine.Managed.Backends.Cuda;
+using CoAR.Engine.Managed.Conformance;
 using NUnit.Framework;
 
 namespace CoAR.Engine.Tests.Conformance;

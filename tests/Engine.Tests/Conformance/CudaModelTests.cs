@@ -1,9 +1,9 @@
-using CoAR.Engine.Conformance;
 using CoAR.Engine.Graph.Generation;
 using CoAR.Engine.Graph.Model;
 using CoAR.Engine.Graph.Training;
 using CoAR.Engine.Managed.Backends;
 using CoAR.Engine.Managed.Backends.Cpu;
+using CoAR.Engine.Managed.Conformance;
 using CoAR.Engine.Managed.Tensors;
 using CoAR.Engine.Tests.Cpu;
 using CoAR.Engine.Tests.Model;

@@ -1,4 +1,4 @@
-using CoAR.Engine.Conformance;
+using CoAR.Engine.Managed.Conformance;
 using CoAR.Engine.Graph.Imaging;
 using CoAR.Engine.Managed.Backends.Cpu;
 using CoAR.Engine.Tests.Model;

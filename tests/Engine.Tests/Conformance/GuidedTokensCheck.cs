@@ -1,4 +1,4 @@
-using CoAR.Engine.Conformance;
+using CoAR.Engine.Managed.Conformance;
 using CoAR.Engine.Graph.Generation;
 using CoAR.Engine.Graph.Model;
 using NUnit.Framework;
