@@ -103,17 +103,18 @@ public static class InfoCommand
     {
         var info = CudaDeviceInfo.Query(ordinal);
         var options = KernelCompilerOptions.FromEnvironment();
-        var kept = options.FatbinDirectory is not null || Nvrtc.TryLoad(out _)
-            ? SelfTestCache.Default().TryLoad(CudaBackend.IdentityOf(info, options))
-            : null;
+        var cache = SelfTestCache.Default();
+        // Without NVRTC (and no prebuilt fatbins) the identity has no compiler, and no self-test can have run.
+        var kept = options.FatbinDirectory is not null || Nvrtc.TryLoad(out _) ? cache.TryLoad(CudaBackend.IdentityOf(info, options)) : null;
+        string? file = kept is null ? null : cache.PathFor(kept.Identity);
         try
         {
             using var context = CudaContext.Create(ordinal);
-            return new Device(info, context.MemoryInfo().Free, null, kept, kept is null ? null : SelfTestCache.Default().PathFor(kept.Identity));
+            return new Device(info, context.MemoryInfo().Free, null, kept, file);
         }
         catch (CudaException e)
         {
-            return new Device(info, null, e.Message, kept, kept is null ? null : SelfTestCache.Default().PathFor(kept.Identity));
+            return new Device(info, null, e.Message, kept, file);
         }
     }
 
