@@ -5,7 +5,13 @@ namespace CoAR.Engine.Cli;
 
 public static class Program
 {
-    public static int Main(string[] args) => BuildRoot().Parse(args).Invoke();
+    /// <summary>Runs `coar`; an unknown option or a value an option refuses is a usage error (exit 2), as for every command.</summary>
+    public static int Main(string[] args)
+    {
+        var parsed = BuildRoot().Parse(args);
+        int code = parsed.Invoke();
+        return parsed.Errors.Count > 0 ? ExitCodes.Usage : code;
+    }
 
     /// <summary>The `coar` command tree; each subcommand lives in its own file.</summary>
     public static RootCommand BuildRoot()

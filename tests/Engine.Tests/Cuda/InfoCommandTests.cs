@@ -71,6 +71,14 @@ public class InfoCommandTests
         Assert.That(RunProcess(missing, "info").ExitCode, Is.Zero, "without --self-test a machine without a GPU is fine");
     }
 
+    [Test]
+    public void AnUnknownOptionIsAUsageError()
+    {
+        var (exit, output) = RunProcess(Path.Combine(cacheDirectory, "no-libcuda.so.1"), "info", "--self-tests");
+        Assert.That(exit, Is.EqualTo(ExitCodes.Usage));
+        Assert.That(output, Does.Contain("--self-tests"));
+    }
+
     private (int ExitCode, string Output) RunProcess(string libcuda, params string[] args)
     {
         var start = new ProcessStartInfo("dotnet", [Path.Combine(AppContext.BaseDirectory, "coar.dll"), .. args])
