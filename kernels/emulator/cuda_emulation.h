@@ -618,18 +618,34 @@ inline float atomicAdd(float* p, float v) {
 
 // ---- the primitives common.cuh implements with inline PTX ----------------------------------------------------------
 inline float fast_exp2(float x) { return std::exp2(x); }
+// The shared window as the PTX primitives address it: the dynamic shared memory from 0, each static __shared__
+// variable (in the order met) from kStaticWindow on, one after another.
+constexpr unsigned kStaticWindow = 1u << 30;
 inline unsigned int shared_address(const void* p) {
     emu::State& s = emu::fiber_state();
-    long d = (const unsigned char*)p - s.dyn;
-    if (s.dyn == nullptr || d < 0 || (size_t)d > s.dyn_size)
-        emu::fail(emu::Fault::IllegalAddress, "shared_address of %p: outside the dynamic shared memory", p);
-    return (unsigned)d;
+    auto* b = (const unsigned char*)p;
+    if (s.dyn && b >= s.dyn && b <= s.dyn + s.dyn_size) return (unsigned)(b - s.dyn);
+    unsigned window = kStaticWindow;
+    for (auto& [variable, bytes] : s.static_shared) {
+        auto* v = (const unsigned char*)variable;
+        if (b >= v && b <= v + bytes) return window + (unsigned)(b - v);
+        window += (unsigned)bytes;
+    }
+    emu::fail(emu::Fault::IllegalAddress, "shared_address of %p: not shared memory", p);
 }
 inline unsigned char* emu_smem(emu::State& s, unsigned addr, unsigned bytes) {
-    if ((size_t)addr + bytes > s.dyn_size)
-        emu::fail(emu::Fault::IllegalAddress, "shared access of %u bytes at %u beyond the %zu bytes of dynamic shared memory", bytes, addr,
-                  s.dyn_size);
-    return s.dyn + addr;
+    if (addr < kStaticWindow) {
+        if ((size_t)addr + bytes > s.dyn_size)
+            emu::fail(emu::Fault::IllegalAddress, "shared access of %u bytes at %u beyond the %zu bytes of dynamic shared memory", bytes,
+                      addr, s.dyn_size);
+        return s.dyn + addr;
+    }
+    unsigned window = kStaticWindow;
+    for (auto& [variable, size] : s.static_shared) {
+        if (addr >= window && (size_t)addr - window + bytes <= size) return (unsigned char*)variable + (addr - window);
+        window += (unsigned)size;
+    }
+    emu::fail(emu::Fault::IllegalAddress, "shared access of %u bytes at %u: outside every static shared variable", bytes, addr);
 }
 inline void emu_ldmatrix(unsigned* frag, int count, unsigned addr, bool trans) {
     emu::State& s = emu::fiber_state();

@@ -44,7 +44,7 @@ public sealed class CudaStandInSetup
     /// <summary>The repository's kernels/emulator/standin/build.sh; returns the library it printed.</summary>
     private static string Build()
     {
-        var script = Path.Combine(RepositoryRoot(), "kernels", "emulator", "standin", "build.sh");
+        var script = Path.Combine(Repository.Root, "kernels", "emulator", "standin", "build.sh");
         var start = new ProcessStartInfo("bash", [script, "--quiet"]) { RedirectStandardOutput = true, RedirectStandardError = true };
         using var process = Process.Start(start)!;
         var error = process.StandardError.ReadToEndAsync();
@@ -54,14 +54,6 @@ public sealed class CudaStandInSetup
             throw new InvalidOperationException($"{script} failed (exit {process.ExitCode}): {error.Result}{output}");
         var library = output.Trim().Split('\n')[^1].Trim();
         return File.Exists(library) ? library : throw new InvalidOperationException($"{script} printed no library: {output}");
-    }
-
-    private static string RepositoryRoot()
-    {
-        for (var dir = new DirectoryInfo(AppContext.BaseDirectory); dir is not null; dir = dir.Parent)
-            if (File.Exists(Path.Combine(dir.FullName, "CoAR.Engine.sln")))
-                return dir.FullName;
-        throw new DirectoryNotFoundException("the repository root (CoAR.Engine.sln) is not above the test binaries");
     }
 
     /// <summary>True when the system's libcuda loads, initialises and sees a device (checked without the engine's probe,

@@ -1,7 +1,8 @@
 #!/bin/bash
 # Builds the CUDA driver stand-in, build/cuda-standin/libcoar-cuda-standin.so (COAR_STANDIN_DIR overrides the
-# directory), from kernels/ and kernels/emulator, and prints its path. Rebuilds only when an input changed: the
-# kernel sources, the emulator, the stand-in's own sources, or the compiler (their hash is kept beside the library).
+# directory), from kernels/ (and the test-only kernels of tests/Engine.Tests/Cuda/TestKernels) and kernels/emulator,
+# and prints its path. Rebuilds only when an input changed: the kernel sources, the emulator, the stand-in's own
+# sources, or the compiler (their hash is kept beside the library).
 # Point COAR_LIBCUDA at the printed path to run the engine's CUDA backend on it.
 # Usage: kernels/emulator/standin/build.sh [--quiet]
 set -euo pipefail
@@ -9,6 +10,7 @@ here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 emulator="$(dirname "$here")"
 kernels="$(dirname "$emulator")"
 repo="$(dirname "$kernels")"
+test_kernels="$repo/tests/Engine.Tests/Cuda/TestKernels"
 out="${COAR_STANDIN_DIR:-$repo/build/cuda-standin}"
 library="$out/libcoar-cuda-standin.so"
 quiet=0
@@ -21,7 +23,7 @@ exec 9>"$out/.lock"
 flock 9
 
 inputs() {
-  ls "$kernels"/*.cu "$kernels"/*.cuh "$emulator/cuda_emulation.h" "$emulator/make_sources.py" "$here"/*.h "$here"/*.cpp \
+  ls "$kernels"/*.cu "$kernels"/*.cuh "$test_kernels"/*.cu "$emulator/cuda_emulation.h" "$emulator/make_sources.py" "$here"/*.h "$here"/*.cpp \
     "$here"/*.py "$here"/build.sh "$here"/exports.map | sort
 }
 hash="$( (inputs | xargs sha256sum; g++ --version | head -1) | sha256sum | cut -d' ' -f1)"
@@ -35,6 +37,9 @@ work="$out/work"
 rm -rf "$work"
 mkdir -p "$work/objects"
 python3 "$emulator/make_sources.py" "$kernels" "$work/src"
+# The test-only kernels include common.cuh as kernels/ does: they go through the same rewriting beside them.
+python3 "$emulator/make_sources.py" "$test_kernels" "$work/test_src"
+cp "$work/test_src"/*.cu "$work/src/"
 units=$(python3 "$here/make_kernel_table.py" "$work/src" "$work")
 flags=(-std=c++20 -O2 -fPIC -mtls-dialect=gnu2 -fvisibility=hidden -pthread -DEMU_STANDIN -I"$emulator" -I"$here" -I"$work")
 # Objects are kept by the hash of their preprocessed source and flags, so a change rebuilds only what it touches.

@@ -1,9 +1,9 @@
 using System.CommandLine;
-using System.Diagnostics;
 using System.Text.Json;
 using CoAR.Engine.Cli;
 using CoAR.Engine.Managed.Backends.SelfTest;
 using CoAR.Engine.Managed.Cuda;
+using CoAR.Engine.Tests.Cli;
 using NUnit.Framework;
 
 namespace CoAR.Engine.Tests.Cuda;
@@ -79,21 +79,8 @@ public class InfoCommandTests
         Assert.That(output, Does.Contain("--self-tests"));
     }
 
-    private (int ExitCode, string Output) RunProcess(string libcuda, params string[] args)
-    {
-        var start = new ProcessStartInfo("dotnet", [Path.Combine(AppContext.BaseDirectory, "coar.dll"), .. args])
-        {
-            RedirectStandardOutput = true,
-            RedirectStandardError = true,
-        };
-        start.Environment["COAR_LIBCUDA"] = libcuda;
-        start.Environment["COAR_HOME"] = cacheDirectory;
-        using var process = Process.Start(start)!;
-        var error = process.StandardError.ReadToEndAsync();
-        string output = process.StandardOutput.ReadToEnd();
-        process.WaitForExit();
-        return (process.ExitCode, output + error.Result);
-    }
+    private (int ExitCode, string Output) RunProcess(string libcuda, params string[] args) =>
+        CoarProcess.Run(new Dictionary<string, string> { ["COAR_LIBCUDA"] = libcuda, ["COAR_HOME"] = cacheDirectory }, args);
 
     [Test]
     public void JsonReportHasTheSameFacts()

@@ -45,7 +45,7 @@ public class LaunchTableTests
     [Test]
     public void OnlyTheTablesNameKernels()
     {
-        string src = Path.Combine(RepoRoot(), "src");
+        string src = Path.Combine(Repository.Root, "src");
         string tables = Path.Combine(src, "Engine.Managed", "Backends", "Cuda", "Kernels") + Path.DirectorySeparatorChar;
         string library = Path.Combine(src, "Engine.Managed", "Backends", "Cuda", "KernelLibrary.cs");
         var offenders = new List<string>();
@@ -235,10 +235,4 @@ public class LaunchTableTests
             Throws.InstanceOf<FormatException>().With.Message.Contain("long.cu: kernel takes_long, parameter 'n': 'long' has no size"));
     }
 
-    private static string RepoRoot()
-    {
-        for (var dir = new DirectoryInfo(AppContext.BaseDirectory); dir is not null; dir = dir.Parent)
-            if (File.Exists(Path.Combine(dir.FullName, "CoAR.Engine.sln"))) return dir.FullName;
-        throw new DirectoryNotFoundException("the repository root (CoAR.Engine.sln) is not above the test binaries");
-    }
 }
