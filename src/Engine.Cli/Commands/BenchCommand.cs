@@ -27,7 +27,7 @@ public static class BenchCommand
         var json = new Option<bool>("--json") { Description = "Print the result as JSON" };
         var cmd = new Command("bench", "Measure generation throughput on a device: prefill tokens/s, decode step ms, image tokens/s, images/s, achieved GB/s, peak memory.");
         foreach (var o in new Option[] { model, shape, device, images, prompt, context, steps, noCfg, size, full, json }) cmd.Options.Add(o);
-        cmd.SetAction(parse => CommandRunner.Run(() =>
+        cmd.SetAction(parse => CommandRunner.Run(parse, () =>
         {
             var (w, h) = CliParsing.ImageSize(parse.GetValue(size)!);
             var settings = new ThroughputSettings(parse.GetValue(images), parse.GetValue(prompt), parse.GetValue(context), parse.GetValue(steps),

@@ -22,7 +22,7 @@ public static class EncodeCommand
         var cmd = new Command("encode", "Encode an image into VQGAN codes and image tokens (the model's view of it).");
         cmd.Arguments.Add(image);
         foreach (var o in new Option[] { model, vqgan, resolution, device, output }) cmd.Options.Add(o);
-        cmd.SetAction(parse => CommandRunner.Run(() =>
+        cmd.SetAction(parse => CommandRunner.Run(parse, () =>
         {
             string dir = ModelOption.Resolve(parse.GetValue(model));
             var ids = Ids(dir);
@@ -48,7 +48,7 @@ public static class EncodeCommand
         var cmd = new Command("decode", "Decode VQGAN codes or image tokens into a PNG.");
         cmd.Arguments.Add(codes);
         foreach (var o in new Option[] { model, vqgan, device, output }) cmd.Options.Add(o);
-        cmd.SetAction(parse => CommandRunner.Run(() =>
+        cmd.SetAction(parse => CommandRunner.Run(parse, () =>
         {
             string dir = ModelOption.Resolve(parse.GetValue(model));
             var (lh, lw, values) = CodesFile.Read(parse.GetValue(codes)!, Ids(dir));

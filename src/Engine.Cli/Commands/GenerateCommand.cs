@@ -47,7 +47,7 @@ public static class GenerateCommand
         var cmd = new Command(name, description);
         foreach (var o in new Option[] { model, prompt, prompts, size, cfg, topK, temperature, seed, count, batch, device, vqgan, output, json, concepts, noMask, uncondSlots, target })
             cmd.Options.Add(o);
-        cmd.SetAction((parse, cancellation) => CommandRunner.RunAsync(async ct =>
+        cmd.SetAction((parse, cancellation) => CommandRunner.RunAsync(parse, async ct =>
         {
             string? text = parse.GetValue(prompt), file = parse.GetValue(prompts);
             if ((text is null) == (file is null))

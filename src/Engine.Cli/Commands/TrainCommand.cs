@@ -44,7 +44,7 @@ public static class TrainCommand
         foreach (var o in new Option[] { model, images, classNoun, kind, placeholder, steps, layers, lr, resolution, noDpp, noCasr, classImages,
                      accumulation, randomCrops, validateEvery, validationPrompt, checkpointEvery, restart, seed, device, vqgan, output, json })
             cmd.Options.Add(o);
-        cmd.SetAction((parse, cancellation) => CommandRunner.RunAsync(async ct =>
+        cmd.SetAction((parse, cancellation) => CommandRunner.RunAsync(parse, async ct =>
         {
             bool style = parse.GetValue(kind) == "style";
             string? noun = parse.GetValue(classNoun);
