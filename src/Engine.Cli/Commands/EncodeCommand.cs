@@ -13,7 +13,7 @@ public static class EncodeCommand
 {
     public static Command CreateEncode()
     {
-        var image = new Argument<string>("image") { Description = "A JPEG, PNG, BMP or GIF" };
+        var image = new Argument<string>("image") { Description = "A JPEG, PNG, WebP, BMP or GIF (EXIF orientation and colour profiles are applied)" };
         var model = ModelOption.Create();
         var vqgan = new Option<string?>("--vqgan") { Description = "Directory of vqgan.safetensors + vqgan.json (default: the model directory)" };
         var resolution = new Option<int>("--resolution") { Description = "Target resolution: the image is cropped to the best Lumina size for it", DefaultValueFactory = _ => 768 };
@@ -28,7 +28,8 @@ public static class EncodeCommand
             var ids = Ids(dir);
             using var backend = DeviceOption.Open(parse.GetValue(device)!);
             using var vq = VqganModel.Load(parse.GetValue(vqgan) ?? dir, backend);
-            var input = ImagePreprocessor.Preprocess(ImageFile.Load(parse.GetValue(image)!), parse.GetValue(resolution));
+            string imagePath = parse.GetValue(image)!;
+            var input = ImagePreprocessor.Preprocess(ImageFile.Load(imagePath), parse.GetValue(resolution), sourceName: imagePath);
             var codes = vq.Encode(input);
             var layout = ImageLayout.For(input.Width, input.Height, ids);
             CodesFile.Write(parse.GetValue(output)!, layout, codes);

@@ -24,7 +24,7 @@ public class TrainCommandTests
                     int o = (y * w + x) * 3;
                     (pixels[o], pixels[o + 1], pixels[o + 2]) = ((byte)(x * 2 + n * 40), (byte)(y * 2), (byte)(128 + n * 30));
                 }
-            File.WriteAllBytes(Path.Combine(dir, $"photo{n}.jpg"), StbEncoder.Encode(new RgbImage(w, h, pixels), StbEncoder.Format.Jpeg, jpegQuality: 90));
+            File.WriteAllBytes(Path.Combine(dir, $"photo{n}.jpg"), Imaging.TestEncoders.Jpeg(new RgbImage(w, h, pixels), quality: 90));
         }
         File.WriteAllText(Path.Combine(dir, "notes.txt"), "not an image: skipped");
         return dir;
@@ -78,7 +78,7 @@ public class TrainCommandTests
         string Compose(string dir, params string[] extra)
         {
             var (code, output, error) = CliHarness.Run(["compose", "--model", TinyModels.Default, "--concept", dog, "--concept", style,
-                "--prompt", "a photo of [V] dog in [S] style", "--size", "64", "--seed", "4", "--device", "cpu", "--out", Path.Combine(work, dir), .. extra]);
+                "--prompt", "a photo of [V] dog in [S] style", "--size", "128", "--seed", "4", "--device", "cpu", "--out", Path.Combine(work, dir), .. extra]);
             Assert.That(code, Is.EqualTo(ExitCodes.Ok), output + error);
             return File.ReadAllText(Path.Combine(work, dir, "00000-000.json"));
         }
