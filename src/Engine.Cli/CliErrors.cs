@@ -62,7 +62,8 @@ public static class CliErrors
         UsageException => (ExitCodes.Usage, e.Message),
         OutputWriteException => (ExitCodes.OutputFailed, e.Message),
         ModelFormatException or SafeTensorsException or TokenizerFormatException or FileNotFoundException
-            or DirectoryNotFoundException or InvalidDataException or UnauthorizedAccessException => (ExitCodes.BadInput, e.Message),
+            or DirectoryNotFoundException or InvalidDataException or UnauthorizedAccessException or NonFiniteLogitsException
+            => (ExitCodes.BadInput, e.Message),
         DeviceUnavailableException => (ExitCodes.DeviceUnavailable, e.Message),
         _ => (ExitCodes.Failure, $"internal error: {e.GetType().Name}: {e.Message}"),
     };

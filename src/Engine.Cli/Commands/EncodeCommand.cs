@@ -56,7 +56,16 @@ public static class EncodeCommand
             using var backend = DeviceOption.Open(parse.GetValue(device)!);
             using var vq = VqganModel.Load(parse.GetValue(vqgan) ?? dir, backend);
             int f = vq.Config.DownsampleFactor;
-            var image = ImagePostprocessor.FromDecoderOutput(vq.Decode(values, lh, lw), lw * f, lh * f);
+            float[] decoded;
+            try
+            {
+                decoded = vq.Decode(values, lh, lw);
+            }
+            catch (ArgumentException e)
+            {
+                throw new InvalidDataException($"{parse.GetValue(codes)}: {e.Message}");
+            }
+            var image = ImagePostprocessor.FromDecoderOutput(decoded, lw * f, lh * f);
             ImageFile.SavePng(image, parse.GetValue(output)!);
             AnsiConsole.Console.MarkupLine($"{image.Width}x{image.Height} image written to {Markup.Escape(parse.GetValue(output)!)}");
             return ExitCodes.Ok;

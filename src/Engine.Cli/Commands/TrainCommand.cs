@@ -5,6 +5,7 @@ using CoAR.Engine.Graph;
 using CoAR.Engine.Graph.Concepts;
 using CoAR.Engine.Graph.Generation;
 using CoAR.Engine.Graph.Training;
+using CoAR.Engine.Managed.Files;
 using CoAR.Engine.Managed.Imaging;
 using Spectre.Console;
 
@@ -99,8 +100,11 @@ public static class TrainCommand
             console.MarkupLine(Markup.Escape(trainer.MemoryPlan.ToString()));
             string settingsJson = JsonSerializer.Serialize(settings);
             string checkpoint = Path.ChangeExtension(outPath, ".checkpoint.safetensors");
-            if (!parse.GetValue(restart) && File.Exists(checkpoint) && trainer.TryResume(checkpoint, settingsJson, out int resumed))
-                console.MarkupLine($"resuming from step {resumed} ({Markup.Escape(checkpoint)})");
+            // A run killed while writing leaves its temp files; they are never finished outputs.
+            AtomicFile.RemoveStaleTemporaries(checkpoint);
+            AtomicFile.RemoveStaleTemporaries(outPath);
+            if (!parse.GetValue(restart) && File.Exists(checkpoint))
+                console.MarkupLine($"resuming from step {trainer.Resume(checkpoint, settingsJson)} ({Markup.Escape(checkpoint)})");
             else
                 trainer.Initialize();
 

@@ -1,3 +1,4 @@
+using CoAR.Engine.Managed.Files;
 using System.IO.Compression;
 
 namespace CoAR.Engine.Managed.Torch;
@@ -26,8 +27,7 @@ internal sealed class TorchArchive : IDisposable
 
     internal static TorchArchive Open(string path)
     {
-        if (!File.Exists(path))
-            throw new FileNotFoundException($"checkpoint {path} does not exist", path);
+        InputFile.CheckRegular(path, "checkpoint");
         CheckSignature(path);
         ZipArchive zip;
         try
