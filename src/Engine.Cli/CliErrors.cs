@@ -18,6 +18,9 @@ public static class CliErrors
     /// <summary>Whether the running command was asked for --json.</summary>
     public static bool Json { get; set; }
 
+    /// <summary>Whether the running command watches a cancellation token (and so stops cleanly on Ctrl+C).</summary>
+    public static bool StopsGracefully { get; set; }
+
     /// <summary>Reports <paramref name="e"/> and returns the exit code it means.</summary>
     public static int Report(Exception e)
     {

@@ -11,6 +11,7 @@ public static class CommandRunner
     public static async Task<int> RunAsync(ParseResult parse, Func<CancellationToken, Task<int>> body, CancellationToken cancellation)
     {
         CliErrors.Json = WantsJson(parse);
+        CliErrors.StopsGracefully = cancellation.CanBeCanceled;
         try
         {
             return await body(cancellation);

@@ -7,9 +7,17 @@ public static class Program
 {
     public static int Main(string[] args)
     {
-        // Every command, also those that do not watch a cancellation token, says that Ctrl+C stopped it.
-        Console.CancelKeyPress += (_, _) => CliErrors.ReportCancelled();
-        return Run(args, new InvocationConfiguration());
+        // Every command says that Ctrl+C stopped it. Those that watch a cancellation token stop at their next check and
+        // clean up; the others end here, with the same exit code (a killed write leaves only a temp file, removed next run).
+        Console.CancelKeyPress += (_, e) =>
+        {
+            CliErrors.ReportCancelled();
+            if (CliErrors.StopsGracefully)
+                return;
+            e.Cancel = true;
+            Environment.Exit(ExitCodes.Cancelled);
+        };
+        return Run(args, new InvocationConfiguration { ProcessTerminationTimeout = TimeSpan.FromSeconds(30) });
     }
 
     /// <summary>

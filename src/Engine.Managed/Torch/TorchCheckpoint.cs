@@ -64,7 +64,7 @@ public sealed class TorchCheckpoint
     /// Names a tree walk may visit: the same nested dict referenced twice at every level makes a few bytes of pickle
     /// name 2^depth entries. A real state dict has one name per tensor.
     /// </summary>
-    private const int MaxNames = 1_000_000;
+    private const int MaxNames = 100_000;
 
     /// <summary>
     /// The tensors' bytes, each name copied out of its storage, against the storages' own bytes: a tensor reached
