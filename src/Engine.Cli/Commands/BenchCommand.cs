@@ -37,6 +37,14 @@ public static class BenchCommand
             using var backend = DeviceOption.Open(parse.GetValue(device)!);
             using var m = LoadModel(parse.GetValue(model), parse.GetValue(shape), backend);
             var log = parse.GetValue(json) ? null : new Progress<string>(s => AnsiConsole.Console.MarkupLine(Markup.Escape(s)));
+            try
+            {
+                ThroughputBenchmark.Check(m, settings);
+            }
+            catch (ArgumentOutOfRangeException e)
+            {
+                throw new UsageException(e.Message.Split(" (Parameter")[0]);
+            }
             var result = ThroughputBenchmark.Run(m, settings, log);
             if (parse.GetValue(json))
                 Console.WriteLine(JsonSerializer.Serialize(result, CliJson.Options));

@@ -26,7 +26,7 @@ public static class MakeModelCommand
         cmd.SetAction(parse => CommandRunner.Run(parse, () =>
         {
             int shardCount = parse.GetValue(shards);
-            if (shardCount <= 0) throw new UsageException($"--shards {shardCount}: expected 1 or more");
+            if (shardCount is <= 0 or > 1000) throw new UsageException($"--shards {shardCount}: expected 1 to 1000");
             string dir = parse.GetValue(output)!;
             var modelShape = ModelShape.Named(parse.GetValue(shape)!);
             var weightFill = parse.GetValue(fill) == "zeros" ? WeightFill.Zeros : WeightFill.Random;

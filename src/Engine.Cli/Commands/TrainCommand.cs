@@ -96,7 +96,17 @@ public static class TrainCommand
                     new Progress<string>(m => console.MarkupLine(Markup.Escape(m))), ct);
             }
 
-            using var trainer = new ConceptTrainer(engine, settings, subject, classSet);
+            ConceptTrainer trainer;
+            try
+            {
+                trainer = new ConceptTrainer(engine, settings, subject, classSet);
+            }
+            catch (ArgumentException e)
+            {
+                // Settings that are valid in general but not for this model (e.g. more layers than it has).
+                throw new UsageException(e.Message.Split(" (Parameter")[0]);
+            }
+            using var _ = trainer;
             console.MarkupLine(Markup.Escape(trainer.MemoryPlan.ToString()));
             string settingsJson = JsonSerializer.Serialize(settings);
             string checkpoint = Path.ChangeExtension(outPath, ".checkpoint.safetensors");
