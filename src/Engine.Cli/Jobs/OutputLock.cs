@@ -1,16 +1,19 @@
 using System.Globalization;
+using CoAR.Engine.Managed.Files;
 
 namespace CoAR.Engine.Cli.Jobs;
 
 /// <summary>
-/// One writer per output directory: <c>OUT/.coar.lock</c>, held open with an exclusive OS lock for the whole run and
-/// naming its owner (pid, command, start time). A second run on the same directory is refused with the owner's name.
-/// A lock file whose process is gone (killed, crashed) holds no OS lock any more, so it is stale by construction and
-/// the next run simply takes it over.
+/// One writer per output directory: <c>OUT/.coar.lock</c>, held open with an exclusive OS lock (flock) for the whole
+/// run, and <c>OUT/.coar.lock.owner</c> naming the holder (pid, command, start time; a separate file because .NET reads
+/// take a shared flock, which the exclusive one refuses). A second run on the same directory is refused with the
+/// owner's name. A lock file whose process is gone (killed, crashed) holds no OS lock any more, so it is stale by
+/// construction and the next run takes it over.
 /// </summary>
 public sealed class OutputLock : IDisposable
 {
     public const string FileName = ".coar.lock";
+    public const string OwnerFileName = ".coar.lock.owner";
 
     private readonly FileStream _stream;
 
@@ -34,23 +37,27 @@ public sealed class OutputLock : IDisposable
         }
         catch (IOException) when (File.Exists(path))
         {
-            throw new UsageException($"{directory} is in use by another run ({Owner(path)}); wait for it to finish, or use another --out");
+            throw new UsageException($"{directory} is in use by another run ({Owner(directory)}); wait for it to finish, or use another --out");
         }
-        stream.SetLength(0);
-        using (var writer = new StreamWriter(stream, leaveOpen: true))
-            writer.Write(string.Create(CultureInfo.InvariantCulture,
+        try
+        {
+            AtomicFile.WriteAllText(System.IO.Path.Combine(directory, OwnerFileName), string.Create(CultureInfo.InvariantCulture,
                 $"pid {Environment.ProcessId}, {command}, started {DateTime.Now:yyyy-MM-dd HH:mm:ss}\n"));
-        stream.Flush(flushToDisk: true);
+        }
+        catch
+        {
+            stream.Dispose();
+            throw;
+        }
         return new OutputLock(stream, path);
     }
 
-    /// <summary>What the lock file says about its owner (read without taking a lock).</summary>
-    private static string Owner(string path)
+    /// <summary>Who holds the lock, as its owner file says.</summary>
+    private static string Owner(string directory)
     {
         try
         {
-            using var reader = new StreamReader(new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.ReadWrite));
-            string text = reader.ReadLine() ?? "";
+            string text = File.ReadAllText(System.IO.Path.Combine(directory, OwnerFileName)).Trim();
             return text.Length > 0 ? text : "owner unknown";
         }
         catch (IOException)
@@ -62,13 +69,8 @@ public sealed class OutputLock : IDisposable
     public void Dispose()
     {
         // Deleting first, while still holding the lock, so no other run can take a lock on the old file in between.
-        try
-        {
-            File.Delete(Path);
-        }
-        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
-        {
-        }
+        AtomicFile.TryDelete(System.IO.Path.Combine(System.IO.Path.GetDirectoryName(Path)!, OwnerFileName));
+        AtomicFile.TryDelete(Path);
         _stream.Dispose();
     }
 }
