@@ -32,7 +32,7 @@ public static class GenerateCommand
         var batch = new Option<string>("--batch") { Description = "Images generated together: a number, or auto (the most that fit in memory, up to 16)", DefaultValueFactory = _ => "auto" };
         var device = DeviceOption.Create();
         var vqgan = new Option<string?>("--vqgan") { Description = "Directory of vqgan.safetensors + vqgan.json (default: the model directory)" };
-        var output = new Option<string>("--out", "-o") { Description = "Output directory (PNGs, JSON sidecars, job.json)", DefaultValueFactory = _ => "out" };
+        var output = new Option<string>("--out", "-o") { Description = "Output directory (PNGs, JSON sidecars, job.json); one run at a time uses it", DefaultValueFactory = _ => "out" };
         var json = new Option<bool>("--json") { Description = "Print the summary as JSON" };
         var concepts = new Option<string[]>("--concept", "-c")
         {

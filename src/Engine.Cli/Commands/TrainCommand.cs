@@ -34,7 +34,7 @@ public static class TrainCommand
         var validateEvery = new Option<int>("--validate-every") { Description = "Render a validation image every K steps (0: never)", DefaultValueFactory = _ => 0 };
         var validationPrompt = new Option<string?>("--validation-prompt") { Description = "Prompt of the validation images (default: the training prompt)" };
         var checkpointEvery = new Option<int>("--checkpoint-every") { Description = "Write a resumable checkpoint every K steps", DefaultValueFactory = _ => 100 };
-        var restart = new Option<bool>("--restart") { Description = "Ignore an existing checkpoint of this run and start over" };
+        var restart = new Option<bool>("--restart") { Description = "Start over, replacing an existing checkpoint (one of another run is otherwise an error)" };
         var seed = new Option<int>("--seed") { Description = "Seed of the class images, crops and validation images", DefaultValueFactory = _ => 0 };
         var device = DeviceOption.Create();
         var vqgan = new Option<string?>("--vqgan") { Description = "Directory of vqgan.safetensors + vqgan.json (default: the model directory)" };

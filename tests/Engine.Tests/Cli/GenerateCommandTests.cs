@@ -86,7 +86,9 @@ public class GenerateCommandTests
             Process.Start("kill", ["-INT", p.Id.ToString()])!.WaitForExit();
             p.WaitForExit();
             if (p.ExitCode == 0) Assert.Inconclusive("the job finished before it could be interrupted");
-            Assert.That(p.ExitCode, Is.EqualTo(ExitCodes.Cancelled), p.StandardError.ReadToEnd());
+            string stderr = p.StandardError.ReadToEnd();
+            Assert.That(p.ExitCode, Is.EqualTo(ExitCodes.Cancelled), stderr);
+            Assert.That(stderr, Does.Contain("error: cancelled (Ctrl+C)"), "the user is told the run was cancelled");
         }
         var partial = Directory.GetFiles(resumed);
         Assert.That(partial.Where(f => Path.GetFileName(f).StartsWith('.')), Is.Empty, "no temp files left by a clean stop");
