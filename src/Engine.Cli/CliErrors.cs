@@ -15,6 +15,9 @@ public static class CliErrors
 {
     private static int _cancelReported;
 
+    // Quotes and backticks as themselves: the message is for people reading the log too.
+    private static readonly JsonSerializerOptions JsonErrorOptions = new() { Encoder = System.Text.Encodings.Web.JavaScriptEncoder.UnsafeRelaxedJsonEscaping };
+
     /// <summary>Whether the running command was asked for --json.</summary>
     public static bool Json { get; set; }
 
@@ -53,7 +56,7 @@ public static class CliErrors
     {
         if (Json)
         {
-            Console.Error.WriteLine(JsonSerializer.Serialize(new { exit_code = exitCode, error = Kind(exitCode), message }));
+            Console.Error.WriteLine(JsonSerializer.Serialize(new { exit_code = exitCode, error = Kind(exitCode), message }, JsonErrorOptions));
             return;
         }
         Console.Error.WriteLine($"error: {message}");
