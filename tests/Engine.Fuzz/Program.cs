@@ -40,6 +40,11 @@ public static class Program
                 }
                 return 0;
             case ["run", var name, .. var files]:
+                // Instrumented assemblies write coverage into AFL's shared memory; outside AFL they get a scratch map.
+                unsafe
+                {
+                    SharpFuzz.Common.Trace.SharedMem = (byte*)System.Runtime.InteropServices.NativeMemory.AllocZeroed(1 << 16);
+                }
                 int failures = 0;
                 foreach (var file in files)
                 {
