@@ -112,13 +112,15 @@ public sealed class GenerationJob
     /// <summary>The previous manifest and its base seed; an error when job.json is not one.</summary>
     private static (JsonObject Manifest, ulong Seed)? Previous(string manifestPath)
     {
-        JsonObject? previous = null;
+        JsonObject? previous;
         try
         {
-            previous = JsonNode.Parse(InputFile.ReadAllText(manifestPath, 1 << 20, "job manifest"), documentOptions: new JsonDocumentOptions { MaxDepth = 16 }) as JsonObject;
+            previous = JsonNode.Parse(InputFile.ReadAllText(manifestPath, 1 << 20, "job manifest"),
+                documentOptions: new JsonDocumentOptions { MaxDepth = 16, AllowDuplicateProperties = false }) as JsonObject;
         }
-        catch (JsonException)
+        catch (JsonException e)
         {
+            throw new InvalidDataException($"{manifestPath}: not a job manifest of `coar generate` ({e.Message}); delete it to start over");
         }
         if (previous?["base_seed"] is not JsonValue storedSeed || !storedSeed.TryGetValue<ulong>(out ulong value))
             throw new InvalidDataException($"{manifestPath}: not a job manifest of `coar generate` (no base_seed); delete it to start over");

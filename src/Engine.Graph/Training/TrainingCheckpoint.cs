@@ -67,7 +67,8 @@ public sealed record TrainingCheckpoint(Concept Concept, int Step, float[] AdamM
             return "it records no settings";
         try
         {
-            if (JsonNode.Parse(stored) is not JsonObject before || JsonNode.Parse(current) is not JsonObject now)
+            var strict = new JsonDocumentOptions { AllowDuplicateProperties = false };
+            if (JsonNode.Parse(stored, documentOptions: strict) is not JsonObject before || JsonNode.Parse(current) is not JsonObject now)
                 return "its settings are unreadable";
             foreach (var (key, value) in now)
             {

@@ -52,6 +52,25 @@ public static class TrainingData
         return examples;
     }
 
+    /// <summary>A cached class image's tokens; null when absent or not a valid image of this layout (it is then made again).</summary>
+    private static int[]? ReadCached(string file, ImageLayout layout)
+    {
+        if (!File.Exists(file))
+            return null;
+        try
+        {
+            var tokens = JsonSerializer.Deserialize<int[]>(InputFile.ReadAllText(file, 1 << 24, "cached class image"));
+            if (tokens is null || tokens.Length != layout.SequenceLength)
+                return null;
+            layout.Codes(tokens);
+            return tokens;
+        }
+        catch (Exception e) when (e is JsonException or ArgumentException or InvalidDataException)
+        {
+            return null;
+        }
+    }
+
     /// <summary>Where a run's class images are cached under <paramref name="root"/>: one folder per class, model, resolution and seed.</summary>
     public static string ClassImageDirectory(string root, TrainingSettings s, string modelFingerprint)
     {
@@ -74,7 +93,7 @@ public static class TrainingData
         for (int i = 0; i < count; i++)
         {
             string file = Path.Combine(cacheDir, $"{i:D3}.json");
-            if (File.Exists(file) && JsonSerializer.Deserialize<int[]>(File.ReadAllText(file)) is { } tokens && tokens.Length == layout.SequenceLength)
+            if (ReadCached(file, layout) is { } tokens)
                 examples.Add(new TrainingExample(file, layout, tokens));
             else
                 missing.Add(i);
