@@ -44,7 +44,7 @@ public sealed class CudaStandInSetup
     /// <summary>The repository's kernels/emulator/standin/build.sh; returns the library it printed.</summary>
     private static string Build()
     {
-        var script = Path.Combine(Repository.Root, "kernels", "emulator", "standin", "build.sh");
+        var script = Path.Combine(RepoRoot.Path, "kernels", "emulator", "standin", "build.sh");
         var start = new ProcessStartInfo("bash", [script, "--quiet"]) { RedirectStandardOutput = true, RedirectStandardError = true };
         using var process = Process.Start(start)!;
         var error = process.StandardError.ReadToEndAsync();

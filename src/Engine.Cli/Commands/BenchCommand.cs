@@ -27,7 +27,7 @@ public static class BenchCommand
         var json = new Option<bool>("--json") { Description = "Print the result as JSON" };
         var cmd = new Command("bench", "Measure generation throughput on a device: prefill tokens/s, decode step ms, image tokens/s, images/s, achieved GB/s, peak memory.");
         foreach (var o in new Option[] { model, shape, device, images, prompt, context, steps, noCfg, size, full, json }) cmd.Options.Add(o);
-        cmd.SetAction(parse => CommandRunner.Run(() =>
+        cmd.SetAction(parse => CommandRunner.Run(parse, () =>
         {
             var (w, h) = CliParsing.ImageSize(parse.GetValue(size)!);
             var settings = new ThroughputSettings(parse.GetValue(images), parse.GetValue(prompt), parse.GetValue(context), parse.GetValue(steps),
@@ -37,6 +37,14 @@ public static class BenchCommand
             using var backend = DeviceOption.Open(parse.GetValue(device)!);
             using var m = LoadModel(parse.GetValue(model), parse.GetValue(shape), backend);
             var log = parse.GetValue(json) ? null : new Progress<string>(s => AnsiConsole.Console.MarkupLine(Markup.Escape(s)));
+            try
+            {
+                ThroughputBenchmark.Check(m, settings);
+            }
+            catch (ArgumentOutOfRangeException e)
+            {
+                throw new UsageException(e.Message.Split(" (Parameter")[0]);
+            }
             var result = ThroughputBenchmark.Run(m, settings, log);
             if (parse.GetValue(json))
                 Console.WriteLine(JsonSerializer.Serialize(result, CliJson.Options));

@@ -5,6 +5,7 @@ using CoAR.Engine.Graph;
 using CoAR.Engine.Graph.Concepts;
 using CoAR.Engine.Graph.Generation;
 using CoAR.Engine.Graph.Training;
+using CoAR.Engine.Managed.Files;
 using CoAR.Engine.Managed.Imaging;
 using Spectre.Console;
 
@@ -33,7 +34,7 @@ public static class TrainCommand
         var validateEvery = new Option<int>("--validate-every") { Description = "Render a validation image every K steps (0: never)", DefaultValueFactory = _ => 0 };
         var validationPrompt = new Option<string?>("--validation-prompt") { Description = "Prompt of the validation images (default: the training prompt)" };
         var checkpointEvery = new Option<int>("--checkpoint-every") { Description = "Write a resumable checkpoint every K steps", DefaultValueFactory = _ => 100 };
-        var restart = new Option<bool>("--restart") { Description = "Ignore an existing checkpoint of this run and start over" };
+        var restart = new Option<bool>("--restart") { Description = "Start over, replacing an existing checkpoint (one of another run is otherwise an error)" };
         var seed = new Option<int>("--seed") { Description = "Seed of the class images, crops and validation images", DefaultValueFactory = _ => 0 };
         var device = DeviceOption.Create();
         var vqgan = new Option<string?>("--vqgan") { Description = "Directory of vqgan.safetensors + vqgan.json (default: the model directory)" };
@@ -44,7 +45,7 @@ public static class TrainCommand
         foreach (var o in new Option[] { model, images, classNoun, kind, placeholder, steps, layers, lr, resolution, noDpp, noCasr, classImages,
                      accumulation, randomCrops, validateEvery, validationPrompt, checkpointEvery, restart, seed, device, vqgan, output, json })
             cmd.Options.Add(o);
-        cmd.SetAction((parse, cancellation) => CommandRunner.RunAsync(async ct =>
+        cmd.SetAction((parse, cancellation) => CommandRunner.RunAsync(parse, async ct =>
         {
             bool style = parse.GetValue(kind) == "style";
             string? noun = parse.GetValue(classNoun);
@@ -95,12 +96,25 @@ public static class TrainCommand
                     new Progress<string>(m => console.MarkupLine(Markup.Escape(m))), ct);
             }
 
-            using var trainer = new ConceptTrainer(engine, settings, subject, classSet);
+            ConceptTrainer trainer;
+            try
+            {
+                trainer = new ConceptTrainer(engine, settings, subject, classSet);
+            }
+            catch (ArgumentException e)
+            {
+                // Settings that are valid in general but not for this model (e.g. more layers than it has).
+                throw new UsageException(e.Message.Split(" (Parameter")[0]);
+            }
+            using var _ = trainer;
             console.MarkupLine(Markup.Escape(trainer.MemoryPlan.ToString()));
             string settingsJson = JsonSerializer.Serialize(settings);
             string checkpoint = Path.ChangeExtension(outPath, ".checkpoint.safetensors");
-            if (!parse.GetValue(restart) && File.Exists(checkpoint) && trainer.TryResume(checkpoint, settingsJson, out int resumed))
-                console.MarkupLine($"resuming from step {resumed} ({Markup.Escape(checkpoint)})");
+            // A run killed while writing leaves its temp files; they are never finished outputs.
+            AtomicFile.RemoveStaleTemporaries(checkpoint);
+            AtomicFile.RemoveStaleTemporaries(outPath);
+            if (!parse.GetValue(restart) && File.Exists(checkpoint))
+                console.MarkupLine($"resuming from step {trainer.Resume(checkpoint, settingsJson)} ({Markup.Escape(checkpoint)})");
             else
                 trainer.Initialize();
 

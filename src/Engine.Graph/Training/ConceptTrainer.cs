@@ -256,32 +256,20 @@ public sealed class ConceptTrainer : IDisposable
     // ---- checkpoints: the concept, the optimizer moments and the step, written atomically ----
 
     public void SaveCheckpoint(string path, string settingsJson) =>
-        ConceptFile.Save(path, _concept, _engine.Fingerprint,
-            new Dictionary<string, string>
-            {
-                ["checkpoint_step"] = _adam.Step.ToString(CultureInfo.InvariantCulture),
-                ["training_settings"] = settingsJson,
-                ["casr_mean_set"] = "true",
-            },
-            new Dictionary<string, float[]> { ["adam.m"] = _adam.M, ["adam.v"] = _adam.V, ["casr.mean"] = _casrMean });
+        TrainingCheckpoint.Write(path, _concept, _engine.Fingerprint, _adam.Step, settingsJson, _adam.M, _adam.V, _casrMean);
 
-    /// <summary>Restores a checkpoint written by <see cref="SaveCheckpoint"/> for the same settings; false if it is for other settings.</summary>
-    public bool TryResume(string path, string settingsJson, out int step)
+    /// <summary>
+    /// Restores a checkpoint written by <see cref="SaveCheckpoint"/> and returns its step. A checkpoint that cannot be
+    /// read, or that belongs to another run, is an error that offers --restart (see <see cref="TrainingCheckpoint.Read"/>).
+    /// </summary>
+    public int Resume(string path, string settingsJson)
     {
-        step = 0;
-        var info = ConceptFile.Load(path, _engine.Fingerprint, out var extra);
-        if (info.Metadata.GetValueOrDefault("training_settings") != settingsJson) return false;
-        foreach (var key in new[] { "adam.m", "adam.v", "casr.mean" })
-            if (!extra.ContainsKey(key) || !info.Metadata.ContainsKey("checkpoint_step"))
-                throw new InvalidDataException($"{path}: not a training checkpoint (no '{key}' or step); delete it or pass --restart");
-        var c = info.Concept;
-        if (c.Text.Length != _concept.Text.Length || c.Image.Length != _concept.Image.Length) return false;
-        c.Text.CopyTo(_concept.Text, 0);
-        c.Image.CopyTo(_concept.Image, 0);
-        extra["casr.mean"].CopyTo(_casrMean, 0);
-        step = int.Parse(info.Metadata["checkpoint_step"], CultureInfo.InvariantCulture);
-        _adam.Restore(extra["adam.m"], extra["adam.v"], step);
-        return true;
+        var checkpoint = TrainingCheckpoint.Read(path, _engine.Fingerprint, settingsJson, _s.Steps, _concept, _adam.M.Length, _casrMean.Length);
+        checkpoint.Concept.Text.CopyTo(_concept.Text, 0);
+        checkpoint.Concept.Image.CopyTo(_concept.Image, 0);
+        checkpoint.CasrMean.CopyTo(_casrMean, 0);
+        _adam.Restore(checkpoint.AdamM, checkpoint.AdamV, checkpoint.Step);
+        return checkpoint.Step;
     }
 
     /// <summary>The final concept file: tokens and what made them.</summary>

@@ -9,9 +9,12 @@ namespace CoAR.Engine.Graph.Training;
 /// <summary>Turns the user's photos into training examples, and makes (once) the frozen model's class images for DPP.</summary>
 public static class TrainingData
 {
-    private static readonly string[] ImageExtensions = [".jpg", ".jpeg", ".png", ".bmp", ".gif"];
+    private static readonly string[] ImageExtensions = [".jpg", ".jpeg", ".png", ".webp", ".bmp", ".gif"];
 
-    /// <summary>The image files of a folder (or a single file), sorted by name; an error if there are none.</summary>
+    /// <summary>The most photos one concept trains on (CoAR needs 3-5; every one is encoded and kept in memory).</summary>
+    public const int MaxImages = 256;
+
+    /// <summary>The image files of a folder (or a single file), sorted by name; an error if there are none or too many.</summary>
     public static IReadOnlyList<string> ImageFiles(string path)
     {
         if (File.Exists(path)) return [path];
@@ -21,7 +24,9 @@ public static class TrainingData
             .Where(f => ImageExtensions.Contains(Path.GetExtension(f).ToLowerInvariant()))
             .Order(StringComparer.Ordinal).ToList();
         if (files.Count == 0)
-            throw new FileNotFoundException($"--images '{path}': no JPEG, PNG, BMP or GIF files in it");
+            throw new FileNotFoundException($"--images '{path}': no JPEG, PNG, WebP, BMP or GIF files in it");
+        if (files.Count > MaxImages)
+            throw new InvalidDataException($"--images '{path}': {files.Count} image files, more than the {MaxImages} a concept trains on (3-5 photos are enough)");
         return files;
     }
 
@@ -39,12 +44,31 @@ public static class TrainingData
             int variants = Math.Max(1, randomCrops);
             for (int v = 0; v < variants; v++)
             {
-                var input = ImagePreprocessor.Preprocess(image, resolution, randomCrops > 0 ? new Random(HashCode.Combine(seed, f, v)) : null);
+                var input = ImagePreprocessor.Preprocess(image, resolution, randomCrops > 0 ? new Random(HashCode.Combine(seed, f, v)) : null, files[f]);
                 var layout = ImageLayout.For(input.Width, input.Height, ids);
                 examples.Add(TrainingExample.FromCodes(files[f], layout, vqgan.Encode(input)));
             }
         }
         return examples;
+    }
+
+    /// <summary>A cached class image's tokens; null when absent or not a valid image of this layout (it is then made again).</summary>
+    private static int[]? ReadCached(string file, ImageLayout layout)
+    {
+        if (!File.Exists(file))
+            return null;
+        try
+        {
+            var tokens = JsonSerializer.Deserialize<int[]>(InputFile.ReadAllText(file, 1 << 24, "cached class image"));
+            if (tokens is null || tokens.Length != layout.SequenceLength)
+                return null;
+            layout.Codes(tokens);
+            return tokens;
+        }
+        catch (Exception e) when (e is JsonException or ArgumentException or InvalidDataException)
+        {
+            return null;
+        }
     }
 
     /// <summary>Where a run's class images are cached under <paramref name="root"/>: one folder per class, model, resolution and seed.</summary>
@@ -69,7 +93,7 @@ public static class TrainingData
         for (int i = 0; i < count; i++)
         {
             string file = Path.Combine(cacheDir, $"{i:D3}.json");
-            if (File.Exists(file) && JsonSerializer.Deserialize<int[]>(File.ReadAllText(file)) is { } tokens && tokens.Length == layout.SequenceLength)
+            if (ReadCached(file, layout) is { } tokens)
                 examples.Add(new TrainingExample(file, layout, tokens));
             else
                 missing.Add(i);

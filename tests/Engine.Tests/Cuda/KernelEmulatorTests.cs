@@ -11,11 +11,10 @@ namespace CoAR.Engine.Tests.Cuda;
 /// </summary>
 public class KernelEmulatorTests
 {
-
     [Test]
     public void EveryKernelMatchesItsReferenceOnTheEmulator()
     {
-        string script = Path.Combine(Repository.Root, "kernels", "emulator", "run.sh");
+        string script = Path.Combine(RepoRoot.Path, "kernels", "emulator", "run.sh");
         string temp = Directory.CreateTempSubdirectory("coar-emulator-").FullName;
         try
         {

@@ -105,12 +105,14 @@ public class ConceptTrainerTests
             first.SaveCheckpoint(checkpoint, json);
         }
         using var second = new ConceptTrainer(Engine, s, Subject.Value, ClassImages.Value);
-        Assert.That(second.TryResume(checkpoint, json, out int step), Is.True);
+        int step = second.Resume(checkpoint, json);
         Assert.That(step, Is.EqualTo(3));
         second.Train();
         Assert.That(second.Concept.Text, Is.EqualTo(straight.Concept.Text));
         Assert.That(second.Concept.Image, Is.EqualTo(straight.Concept.Image));
-        Assert.That(second.TryResume(checkpoint, json + " ", out _), Is.False, "a checkpoint of other settings is not resumed");
+        var refused = Assert.Throws<InvalidDataException>(() => second.Resume(checkpoint, System.Text.Json.JsonSerializer.Serialize(s with { LearningRate = 0.5f })),
+            "a checkpoint of other settings is not resumed");
+        Assert.That(refused!.Message, Does.Contain("other settings (LearningRate was").And.Contain("--restart"));
     }
 
     [Test]

@@ -45,7 +45,7 @@ public class LaunchTableTests
     [Test]
     public void OnlyTheTablesNameKernels()
     {
-        string src = Path.Combine(Repository.Root, "src");
+        string src = Path.Combine(RepoRoot.Path, "src");
         string tables = Path.Combine(src, "Engine.Managed", "Backends", "Cuda", "Kernels") + Path.DirectorySeparatorChar;
         string library = Path.Combine(src, "Engine.Managed", "Backends", "Cuda", "KernelLibrary.cs");
         var offenders = new List<string>();
