@@ -36,7 +36,11 @@ public static class InfoCommand
                 WriteJson(report, output);
             else
                 WriteText(report, output, runSelfTests);
-            return runSelfTests && !report.SelfTestsPassed ? ExitCodes.DeviceUnavailable : ExitCodes.Ok;
+            if (!runSelfTests || report.SelfTestsPassed)
+                return ExitCodes.Ok;
+            CliErrors.Json = parseResult.GetValue(json);
+            CliErrors.Write(ExitCodes.DeviceUnavailable, report.SelfTestFailure);
+            return ExitCodes.DeviceUnavailable;
         });
         return command;
     }
@@ -64,6 +68,18 @@ public static class InfoCommand
             : Devices[0].SelfTest is { Passed: false } failed ? $"GPU 0 failed its self-test ({failed.Summary})"
             : Devices[0].SelfTest is null ? "GPU 0, once its self-test passes on first use"
             : "GPU 0, its self-test passed";
+
+        /// <summary>Why --self-test did not pass: the GPUs that failed or could not be opened, or that there was none to test.</summary>
+        public string SelfTestFailure
+        {
+            get
+            {
+                var failed = Devices.Where(d => d.Error is not null || d.SelfTest is { Passed: false })
+                    .Select(d => d.Error is not null ? $"GPU {d.Info.Ordinal} could not be opened" : $"GPU {d.Info.Ordinal} failed its self-test ({d.SelfTest!.Summary})")
+                    .ToList();
+                return failed.Count > 0 ? string.Join("; ", failed) : $"no GPU to self-test: {BackendReason.Split('\n')[0]}";
+            }
+        }
 
         /// <summary>True when there was a GPU to test and every tested GPU passed.</summary>
         public bool SelfTestsPassed => Devices.Any(d => d.SelfTest is not null) && Devices.All(d => d.SelfTest is null or { Passed: true })

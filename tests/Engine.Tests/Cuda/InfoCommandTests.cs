@@ -68,6 +68,7 @@ public class InfoCommandTests
         Assert.That(exit, Is.EqualTo(4), output);
         Assert.That(output, Does.Contain("Self-test: no GPU to test (why: below)").And.Contain("Why no GPU: libcuda (the NVIDIA driver library) was not found")
             .And.Contain($"{missing}: no such file"));
+        Assert.That(output, Does.Contain("error: no GPU to self-test: libcuda (the NVIDIA driver library) was not found"));
         Assert.That(RunProcess(missing, "info").ExitCode, Is.Zero, "without --self-test a machine without a GPU is fine");
     }
 
