@@ -40,14 +40,7 @@ for fault in "${faults[@]}"; do
   if [ -n "$wanted" ] && [[ " $wanted " != *" $name "* ]]; then continue; fi
   path="$launchers/$file"
   cp "$path" "$path.orig"
-  python3 - "$path" "$old" "$new" <<'PY'
-import sys
-path, old, new = sys.argv[1:4]
-text = open(path).read()
-if old not in text:
-    sys.exit(f"fault target not found in {path}: {old!r}")
-open(path, 'w').write(text.replace(old, new, 1))
-PY
+  python3 "$here/../replace_once.py" "$path" "$old" "$new"
   if ! dotnet build tests/Engine.Tests/Engine.Tests.csproj -c Release --no-restore -v quiet -nologo >"$work/$name.build" 2>&1; then
     echo "$name: does not build (see $work/$name.build)"; status=1
   else

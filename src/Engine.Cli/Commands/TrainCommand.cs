@@ -93,7 +93,7 @@ public static class TrainCommand
             {
                 string cacheDir = TrainingData.ClassImageDirectory(Path.GetDirectoryName(outPath)!, settings, engine.Fingerprint);
                 classSet = TrainingData.ClassImages(engine, settings.ClassPrompt, settings.ClassImages, settings.Resolution, settings.Seed, cacheDir,
-                    new Progress<string>(m => console.MarkupLine(Markup.Escape(m))), ct);
+                    new ConsoleProgress<string>(m => console.MarkupLine(Markup.Escape(m))), ct);
             }
 
             ConceptTrainer trainer;
@@ -120,7 +120,7 @@ public static class TrainCommand
 
             var clock = System.Diagnostics.Stopwatch.StartNew();
             int startStep = trainer.Step;
-            await Task.Run(() => trainer.Train(settings.Steps, new Progress<TrainingProgress>(pr => PrintStep(console, pr)), ct, step =>
+            await Task.Run(() => trainer.Train(settings.Steps, new ConsoleProgress<TrainingProgress>(pr => PrintStep(console, pr)), ct, step =>
             {
                 if (settings.CheckpointEvery > 0 && step % settings.CheckpointEvery == 0 && step < settings.Steps)
                     trainer.SaveCheckpoint(checkpoint, settingsJson);
