@@ -193,6 +193,16 @@ public unsafe class CudaStandInTests
         Assert.That(stream.IsComplete, Is.True, "work runs when it is queued");
     }
 
+    [Test]
+    public void FaultsOutsideKernelsStillReachTheRuntime()
+    {
+        // The stand-in handles SIGSEGV for its kernels and passes every other fault on: .NET turns a null access
+        // in managed code into a NullReferenceException through the same signal.
+        object?[] holder = [null];
+        Assert.Throws<NullReferenceException>(() => _ = holder[0]!.GetHashCode());
+        Assert.Throws<NullReferenceException>(() => _ = ((int[])holder[0]!)[3]);
+    }
+
     private CudaKernel Kernel(string file, string name) => compiler.LoadModule(context, file).GetKernel(name);
 
     private static string LaunchError(TestDelegate launch) => Assert.Throws<CudaException>(launch)!.ErrorName;
