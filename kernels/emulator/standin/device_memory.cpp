@@ -38,7 +38,7 @@ std::string Allocation::describe() const {
 
 DeviceMemory::~DeviceMemory() { release_all(); }
 
-bool DeviceMemory::allocate(size_t bytes, bool host, uint64_t launches, uintptr_t& base) {
+bool DeviceMemory::allocate(size_t bytes, bool host, uintptr_t& base) {
     const size_t page = page_size();
     size_t data_bytes = round_up(round_up(bytes, kAlignment), page);
     size_t map_bytes = data_bytes + 2 * page;
@@ -60,7 +60,6 @@ bool DeviceMemory::allocate(size_t bytes, bool host, uint64_t launches, uintptr_
     a.data = data;
     a.data_bytes = data_bytes;
     a.host = host;
-    a.allocated_after = launches;
     std::memset((void*)a.base, kFresh, bytes);
     fill_canaries(a);
     live_[a.base] = a;

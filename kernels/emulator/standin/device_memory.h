@@ -22,8 +22,7 @@ struct Allocation {
     unsigned char* data = nullptr;  // the data pages
     size_t data_bytes = 0;
     bool host = false;              // page-locked host memory (cuMemHostAlloc), which kernels may also reach
-    uint64_t allocated_after = 0;   // the launch count when it was allocated
-    uint64_t freed_after = 0;       // and when it was freed
+    uint64_t freed_after = 0;       // the launch count when it was freed
     std::string describe() const;   // "device allocation #7 (4096 bytes at 0x...)"
 };
 
@@ -32,7 +31,7 @@ public:
     ~DeviceMemory();
 
     // Maps a new allocation of bytes (> 0); false when the host cannot map it.
-    bool allocate(size_t bytes, bool host, uint64_t launches, uintptr_t& base);
+    bool allocate(size_t bytes, bool host, uintptr_t& base);
     enum class FreeResult { Freed, DoubleFree, NotAllocated, WrongKind };
     FreeResult free(uintptr_t base, bool host, uint64_t launches, std::string& detail);
 

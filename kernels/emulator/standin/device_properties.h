@@ -14,12 +14,11 @@ inline constexpr int kMaxThreadsPerBlock = 1024;
 inline constexpr int kMaxBlockDim[3] = {1024, 1024, 64};
 inline constexpr long long kMaxGridDim[3] = {2147483647, 65535, 65535};
 inline constexpr int kRegistersPerBlock = 65536;
-inline constexpr int kRegistersPerThread = 255;
 inline constexpr int kRegisterAllocationUnit = 256;  // registers are given to warps in units of 256
 inline constexpr int kDefaultSharedPerBlock = 48 * 1024;
 inline constexpr int kSharedPerBlockOptin = 232448;  // 227 KiB
 inline constexpr int kSharedPerMultiprocessor = 233472;  // 228 KiB
-inline constexpr int kReservedSharedPerBlock = 1024;
+inline constexpr int kReservedSharedPerBlock = 1024;  // sm_80 and later keep 1 KiB of every block's shared memory
 
 // cuDeviceGetAttribute: false for an attribute the stand-in does not know (CUDA_ERROR_INVALID_VALUE).
 inline bool device_attribute(int attribute, int& value) {

@@ -498,7 +498,7 @@ CUresult allocate(size_t bytes, bool host, uintptr_t& address, const char* call)
                       format("%s: %zu bytes asked for; %zu of the emulated H100's %zu are free", call, bytes,
                              standin::kTotalMemory - standin::kContextReserve - in_use, standin::kTotalMemory),
                       false);
-    if (!context->memory.allocate(bytes, host, driver().launches, address))
+    if (!context->memory.allocate(bytes, host, address))
         return report(CUDA_ERROR_OUT_OF_MEMORY, format("%s: the host could not map %zu bytes for the stand-in", call, bytes), false);
     return CUDA_SUCCESS;
 }

@@ -1,5 +1,7 @@
 #include "module_image.h"
 
+#include "device_properties.h"
+
 #include <cstdint>
 #include <cstring>
 #include <map>
@@ -36,8 +38,6 @@ constexpr uint32_t kSymtab = 2;
 // bytes (format 4).
 constexpr uint8_t kFormatHalf = 3, kFormatSized = 4;
 constexpr uint8_t kAttrMaxThreads = 0x05, kAttrFrameSize = 0x11, kAttrKparamInfo = 0x17, kAttrRegCount = 0x2f;
-// sm_80 and later reserve 1 KiB of shared memory per block for the system; NVRTC's .nv.shared sections include it.
-constexpr int kReservedShared = 1024;
 
 template <typename F>
 bool each_record(const unsigned char* p, size_t size, F f) {
@@ -135,7 +135,8 @@ bool read_cubin(const unsigned char* image, ModuleImage& module, std::string& er
             if (!ok) { error = "malformed " + name + " section"; return false; }
         } else if (name.rfind(".nv.shared.", 0) == 0) {
             if (ImageKernel* k = kernel_named(name.substr(11)))
-                k->static_shared = (int)s.size - (module.arch >= 80 && s.size >= (uint64_t)kReservedShared ? kReservedShared : 0);
+                // For sm_80 and later, NVRTC's .nv.shared sections include the 1 KiB the system reserves per block.
+                k->static_shared = (int)s.size - (module.arch >= 80 && s.size >= (uint64_t)kReservedSharedPerBlock ? kReservedSharedPerBlock : 0);
         }
     }
     // A kernel with no parameters has no KPARAM_INFO record: its list is known to be empty.
