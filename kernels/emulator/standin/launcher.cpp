@@ -4,6 +4,7 @@
 #include <cstdarg>
 #include <condition_variable>
 #include <csignal>
+#include <cstdio>
 #include <cstdlib>
 #include <mutex>
 #include <sched.h>
@@ -132,9 +133,11 @@ private:
     void run(int index) {
         // The emulator's state and fiber stacks, and the dynamic shared memory, all this worker's own.
         uintptr_t begin, end;
-        if (!emu::start_block_thread(begin, end)) abort();
         auto* shared = (unsigned char*)mmap(nullptr, kMaxDynamicShared + kSharedSlack, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-        if (shared == MAP_FAILED) abort();
+        if (!emu::start_block_thread(begin, end) || shared == MAP_FAILED) {
+            fprintf(stderr, "CoAR CUDA stand-in: a worker thread cannot map its fiber stacks (1 GiB of address space) or shared memory\n");
+            abort();
+        }
         std::unique_lock<std::mutex> lock(mutex_);
         int slot = g_stack_regions.load(std::memory_order_relaxed);
         g_stack_lo[slot] = begin;
