@@ -39,14 +39,14 @@ public class TrainCommandTests
             "--steps", "6", "--layers", "2", "--resolution", "64", "--class-images", "2", "--validate-every", "3",
             "--checkpoint-every", "2", "--device", "cpu", "--out", concept);
         Assert.That(code, Is.EqualTo(ExitCodes.Ok), output + error);
-        Assert.That(output, Does.Contain("3 training image(s) from 3 file(s)"));
+        Assert.That(output, Does.Contain("3 training image(s), 64 px, random crops"));
         Assert.That(output, Does.Contain("memory plan on cpu"));
         Assert.That(output, Does.Contain("step     6/6").And.Contain("ntp").And.Contain("dpp").And.Contain("casr"));
         Assert.That(output, Does.Contain("wrote " + concept));
         Assert.That(File.Exists(concept), Is.True);
         Assert.That(File.Exists(Path.ChangeExtension(concept, ".checkpoint.safetensors")), Is.False, "the checkpoint goes once the run is done");
         Assert.That(Directory.GetFiles(Path.ChangeExtension(concept, ".validation"), "*.png"), Has.Length.EqualTo(2));
-        Assert.That(Directory.GetFiles(Path.Combine(work, "class-images"), "*.json", SearchOption.AllDirectories), Has.Length.EqualTo(2));
+        Assert.That(Directory.GetFiles(Path.Combine(work, "class-images"), "0*.json", SearchOption.AllDirectories), Has.Length.EqualTo(2));
         var info = ConceptFile.Load(concept);
         Assert.That(info.Concept.Depth, Is.EqualTo(2));
         Assert.That(info.Metadata["steps"], Is.EqualTo("6"));
