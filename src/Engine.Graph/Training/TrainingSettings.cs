@@ -191,8 +191,8 @@ public sealed record TrainingSettings
             notes.Add($"the warmup ({WarmupSteps} steps) is as long as the run ({Steps}): the learning rate never reaches {F(LearningRate)}");
         var resolved = this with { Depth = depth, Resolution = resolution };
         var placeholders = TextSlots > 0 ? new[] { new PromptPlaceholder(Placeholder, TextSlots) } : [];
-        Check(() => prompt.Build(resolved.SubjectPrompt, resolution, resolution, placeholders), nameof(Template), "the training prompt");
         Check(() => prompt.Build(resolved.ClassPrompt, resolution, resolution), nameof(ClassNoun), "the class prompt");
+        Check(() => prompt.Build(resolved.SubjectPrompt, resolution, resolution, placeholders), nameof(Template), "the training prompt");
         if (ValidationPrompt is not null)
             Check(() => prompt.Build(ValidationPrompt, resolution, resolution, placeholders), nameof(ValidationPrompt), "the validation prompt");
         return (resolved, notes);
