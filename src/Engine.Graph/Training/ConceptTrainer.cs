@@ -341,10 +341,10 @@ public sealed class ConceptTrainer : IDisposable
             ["training_settings"] = _s.ToJson(),
             ["training_recipe"] = string.Join("\n", _s.Describe()),
             ["steps"] = _adam.Step.ToString(CultureInfo.InvariantCulture),
-            ["final_losses"] = JsonSerializer.Serialize(new
+            ["final_losses"] = JsonSerializer.Serialize(new Dictionary<string, double>
             {
-                ntp = LastLosses.Ntp, z_loss = LastLosses.ZLoss, dpp = LastLosses.Dpp, casr = LastLosses.Casr, total = LastLosses.Total,
-            }),
+                ["ntp"] = LastLosses.Ntp, ["z_loss"] = LastLosses.ZLoss, ["dpp"] = LastLosses.Dpp, ["casr"] = LastLosses.Casr, ["total"] = LastLosses.Total,
+            }, TrainingJson.Default.DictionaryStringDouble),
         });
 
     public void Dispose()

@@ -48,7 +48,7 @@ public static class TrainingData
     public sealed record ClassImageKey(string Prompt, SamplingSettings Sampling, string Model, string Backend, int Resolution, int Seed)
     {
         [System.Text.Json.Serialization.JsonIgnore]
-        public string Hash => Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(JsonSerializer.Serialize(this))))[..12];
+        public string Hash => Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(JsonSerializer.Serialize(this, TrainingJson.Default.ClassImageKey))))[..12];
     }
 
     /// <summary>Where a key's class images are cached under <paramref name="root"/>: class-images/{class}-{hash of the key}.</summary>
@@ -69,7 +69,7 @@ public static class TrainingData
         Directory.CreateDirectory(cacheDir);
         string keyFile = Path.Combine(cacheDir, "key.json");
         if (!File.Exists(keyFile))
-            AtomicFile.WriteAllText(keyFile, JsonSerializer.Serialize(key, new JsonSerializerOptions { WriteIndented = true }));
+            AtomicFile.WriteAllText(keyFile, JsonSerializer.Serialize(key, TrainingJson.Default.ClassImageKey));
         var ids = engine.Prompt.Vocabulary.ToImageTokenIds();
         var layout = ImageLayout.For(key.Resolution, key.Resolution, ids);
         var examples = new List<TrainingExample>();
@@ -92,7 +92,7 @@ public static class TrainingData
                 int i = missing[prompts.IndexOf(image.Prompt)];
                 string file = Path.Combine(cacheDir, $"{i:D3}.json");
                 ImageFile.SavePng(image.Image, Path.ChangeExtension(file, ".png"));
-                AtomicFile.WriteAllText(file, JsonSerializer.Serialize(image.Tokens));
+                AtomicFile.WriteAllText(file, JsonSerializer.Serialize(image.Tokens, TrainingJson.Default.Int32Array));
                 examples.Add(new TrainingExample(file, layout, image.Tokens));
             }
         }
@@ -121,7 +121,7 @@ public static class TrainingData
     {
         try
         {
-            return JsonSerializer.Deserialize<int[]>(File.ReadAllText(file));
+            return JsonSerializer.Deserialize(File.ReadAllText(file), TrainingJson.Default.Int32Array);
         }
         catch (JsonException)
         {

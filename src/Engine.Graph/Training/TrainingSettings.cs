@@ -225,12 +225,10 @@ public sealed record TrainingSettings
     ];
 
     /// <summary>The settings as stored in concept files and checkpoints (enums by name).</summary>
-    public string ToJson() => JsonSerializer.Serialize(this, JsonOptions);
+    public string ToJson() => JsonSerializer.Serialize(this, TrainingJson.Default.TrainingSettings);
 
     public static TrainingSettings FromJson(string json) =>
-        JsonSerializer.Deserialize<TrainingSettings>(json, JsonOptions) ?? throw new InvalidDataException("empty training settings");
-
-    private static readonly JsonSerializerOptions JsonOptions = new() { Converters = { new JsonStringEnumConverter(JsonNamingPolicy.CamelCase) } };
+        JsonSerializer.Deserialize(json, TrainingJson.Default.TrainingSettings) ?? throw new InvalidDataException("empty training settings");
 
     private static string F(float v) => v.ToString("G4", CultureInfo.InvariantCulture);
 }
