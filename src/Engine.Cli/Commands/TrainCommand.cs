@@ -214,12 +214,6 @@ public static class TrainCommand
         console.MarkupLine(string.Create(CultureInfo.InvariantCulture,
             $"step {p.Step,5}/{p.Steps}  loss {l.Total:F4}  ntp {l.Ntp:F4}  z {l.ZLoss:F2}  dpp {l.Dpp:F4}  casr {l.Casr:F6}  lr {p.LearningRate:G3}  |g| {p.GradientNorm:G3}  {p.StepTime.TotalMilliseconds:F0} ms"));
     }
-
-    /// <summary>Reports on the training thread, in order (Progress&lt;T&gt; would post to the thread pool).</summary>
-    private sealed class SyncProgress<T>(Action<T> report) : IProgress<T>
-    {
-        public void Report(T value) => report(value);
-    }
 }
 
 public sealed record TrainingSummary(string Concept, int Steps, int StepsRun, double Seconds, double Ntp, double ZLoss, double Dpp, double Casr, double Total,

@@ -27,6 +27,7 @@ public sealed class ConceptTrainer : IDisposable
     private readonly TrainingSettings _s;
     private readonly TrainingImages _subject;
     private readonly IReadOnlyList<TrainingExample> _classImages;
+    private readonly ImageTokenIds _ids;
     private readonly OutputLoss _loss;
     private readonly Concept _concept;
     private readonly AdamW _adam;
@@ -51,7 +52,10 @@ public sealed class ConceptTrainer : IDisposable
         _b = _model.Backend;
         _subject = subject;
         _classImages = _s.Dpp ? classImages : [];
-        _loss = new OutputLoss(_model);
+        _ids = engine.Prompt.Vocabulary.ToImageTokenIds();
+        _loss = _s.NtpTargets == NtpTargets.Codes
+            ? new OutputLoss(_model, head: _model.Weights.LmHead.Rows(_ids.FirstCode, _ids.CodeCount))
+            : new OutputLoss(_model);
         int d = _model.Config.HiddenSize, depth = _s.EffectiveDepth;
         _concept = new Concept(_s.Kind, _s.Placeholder, _s.ClassNoun, depth, _s.TextSlots, _s.ImageSlots, d);
         _adam = new AdamW(_concept.Parameters, _s.Beta1, _s.Beta2, _s.WeightDecay, _s.AdamEps);
@@ -237,12 +241,16 @@ public sealed class ConceptTrainer : IDisposable
         EnsureCache(tokens.Length);
         using var saved = new TrainingActivations(_b, _model.Config, batch, _plan.Mode, _activations);
         var hidden = _model.ForwardHidden(batch, _cache!, contextTable: table, save: saved);
-        var targets = batch.LogitIndices.Select(i => tokens[i + 1]).ToArray();
+        var targets = batch.LogitIndices.Select(i => Target(tokens[i + 1])).ToArray();
         using var dHidden = _b.Allocate(hidden.DType, hidden.Shape, "d_hidden");
         var values = _loss.Compute(hidden, targets, ntpWeight, reference, klWeight, dHidden, _s.ZLossWeight);
         _model.Backward(saved, _cache!, dHidden, tableGrad);
         return values;
     }
+
+    /// <summary>A next token as the loss sees it: itself, or with <see cref="NtpTargets.Codes"/> its code index (-1, ignored, if not a code).</summary>
+    private int Target(int token) =>
+        _s.NtpTargets == NtpTargets.ImagePhase ? token : _ids.IsCode(token) ? token - _ids.FirstCode : -1;
 
     /// <summary>One row from position 0; logits at every position that predicts an image-phase token.</summary>
     internal static ForwardBatch TargetBatch(int[] tokens, int imageStart, IReadOnlyList<ContextInjection> injections, int[] tags) =>
@@ -352,27 +360,5 @@ public sealed class ConceptTrainer : IDisposable
         _cache?.Dispose();
         _loss.Dispose();
         _activations.Dispose();
-    }
-
-    /// <summary>Copies the hidden state at chosen positions at the input of each of the first layers of a forward pass.</summary>
-    private sealed class LayerInputCapture(IBackend backend, int layers, int[] positions) : IActivationObserver
-    {
-        public float[][] Rows { get; } = new float[layers][];
-
-        public void Observe(string name, Tensor value)
-        {
-            int layer;
-            if (name == "tok_embd") layer = 0;
-            else if (name.StartsWith("blk.", StringComparison.Ordinal) && name.EndsWith(".out", StringComparison.Ordinal))
-                layer = int.Parse(name.AsSpan(4, name.Length - 8), CultureInfo.InvariantCulture) + 1;
-            else return;
-            if (layer >= layers) return;
-            int d = value.Dim(1);
-            var all = TensorReader.ReadFloats(backend, value);
-            var rows = new float[positions.Length * d];
-            for (int i = 0; i < positions.Length; i++)
-                all.AsSpan(positions[i] * d, d).CopyTo(rows.AsSpan(i * d, d));
-            Rows[layer] = rows;
-        }
     }
 }

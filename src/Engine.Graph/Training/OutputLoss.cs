@@ -10,10 +10,13 @@ namespace CoAR.Engine.Graph.Training;
 /// and KL(P_reference || P) against a reference pass's hidden states (the frozen model). Produces the gradient w.r.t.
 /// the normed hidden states, ready for the model's backward, or only the values.
 /// </summary>
-public sealed class OutputLoss(ChameleonModel model, int chunkRows = 256) : IDisposable
+/// <param name="head">The output rows the distributions range over: the whole head (default), or a slice of it (the
+/// image codes, for scoring images as the sampler draws them); targets are then indices into the slice.</param>
+public sealed class OutputLoss(ChameleonModel model, int chunkRows = 256, Tensor? head = null) : IDisposable
 {
     private readonly IBackend _b = model.Backend;
     private readonly Workspace _ws = new(model.Backend);
+    private readonly Tensor _head = head ?? model.Weights.LmHead;
 
     /// <summary>Mean losses over the rows that count (ZLoss: mean logsumexp^2).</summary>
     public readonly record struct Values(double CrossEntropy, double ZLoss, double Kl, int Rows);
@@ -27,11 +30,11 @@ public sealed class OutputLoss(ChameleonModel model, int chunkRows = 256) : IDis
     public Values Compute(Tensor hidden, int[] targets, float ntpWeight, Tensor? reference, float klWeight, Tensor? dHidden,
         float zLossWeight = 0f)
     {
-        int n = hidden.Dim(0), v = model.Config.VocabSize;
+        int n = hidden.Dim(0), v = _head.Dim(0);
         if (targets.Length != n) throw new ArgumentException($"{targets.Length} targets for {n} hidden rows");
         int counted = targets.Count(t => t >= 0);
         if (counted == 0) throw new ArgumentException("no target row counts (every target is -1)");
-        var head = model.Weights.LmHead;
+        var head = _head;
         double ce = 0, z = 0, kl = 0;
         var host = new float[chunkRows];
         for (int start = 0; start < n; start += chunkRows)

@@ -71,6 +71,9 @@ public sealed record TrainingSettings
     public bool Casr { get; init; } = true;
     public float BetaCasr { get; init; } = 5e-4f;
 
+    /// <summary>The NTP targets: every image-phase token over the vocabulary (default), or the codes over the codes.</summary>
+    public NtpTargets NtpTargets { get; init; } = NtpTargets.ImagePhase;
+
     /// <summary>Passes whose gradients are averaged into one optimizer step (1: one subject photo per step, the paper's batch 1).</summary>
     public int Accumulation { get; init; } = 1;
 
@@ -150,6 +153,7 @@ public sealed record TrainingSettings
         Require(!Dpp || ClassImages is > 0 and <= 10_000, nameof(ClassImages), $"DPP needs 1 to 10000 class images, got {ClassImages}");
         Require(Accumulation is > 0 and <= 10_000, nameof(Accumulation), $"accumulation must be 1 to 10000 passes per step, got {Accumulation}");
         Require(Enum.IsDefined(Crop), nameof(Crop), $"unknown crop mode '{Crop}'");
+        Require(Enum.IsDefined(NtpTargets), nameof(NtpTargets), $"unknown NTP targets '{NtpTargets}'");
         Require(Seed >= 0, nameof(Seed), $"the seed must be 0 or more, got {Seed}");
         Require(CheckpointEvery >= 0, nameof(CheckpointEvery), $"checkpoint-every must be 0 (never) or more, got {CheckpointEvery}");
         Require(ValidateEvery >= 0, nameof(ValidateEvery), $"validate-every must be 0 (never) or more, got {ValidateEvery}");
@@ -219,7 +223,7 @@ public sealed record TrainingSettings
         $"optimizer: AdamW(beta1 {F(Beta1)}, beta2 {F(Beta2)}, eps {F(AdamEps)}), weight decay {F(WeightDecay)} on {DecayedTokens.ToString().ToLowerInvariant()} tokens, gradient clip {(GradientClip > 0 ? F(GradientClip) : "off")}",
         $"learning rate {F(LearningRate)}: {WarmupSteps} warmup step(s), then " +
             (Schedule == LearningRateSchedule.Constant ? "constant" : $"cosine to {F(MinLearningRate)}"),
-        $"loss: ntp + z-loss {F(ZLossWeight)}" +
+        $"loss: ntp ({(NtpTargets == NtpTargets.Codes ? "image codes over the codes" : "every image-phase token over the vocabulary")}) + z-loss {F(ZLossWeight)}" +
             (Dpp ? $" + alpha {F(Alpha)} x dpp (lambda1 {F(Lambda1)}, lambda2 {F(Lambda2)}, {ClassImages} class images)" : " (no dpp)") +
             (Casr ? $" + beta {F(BetaCasr)} x casr" : " (no casr)"),
     ];
