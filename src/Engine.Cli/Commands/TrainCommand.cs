@@ -137,7 +137,7 @@ public static class TrainCommand
             if (parse.GetValue(noDpp)) settings = settings with { Dpp = false };
             if (parse.GetValue(noCasr)) settings = settings with { Casr = false };
             // What needs no model fails before the model loads; what needs it, before any class image is made.
-            Checked(settings.Validate);
+            SettingErrors.AsUsage(OptionOf, settings.Validate);
             var files = TrainingData.ImageFiles(parse.GetValue(images)!);
             string outPath = OutputPath(parse.GetValue(output)!);
             string dir = ModelOption.Resolve(parse.GetValue(model));
@@ -153,7 +153,7 @@ public static class TrainCommand
                 ValidationDirectory = Path.ChangeExtension(outPath, ".validation"),
             };
             var log = new SyncProgress<string>(m => console.MarkupLine(Markup.Escape(m)));
-            using var job = Checked(() => TrainingJob.Prepare(engine, settings, files, outputs, log, ct));
+            using var job = SettingErrors.AsUsage(OptionOf, () => TrainingJob.Prepare(engine, settings, files, outputs, log, ct));
 
             var clock = System.Diagnostics.Stopwatch.StartNew();
             try
@@ -177,26 +177,6 @@ public static class TrainCommand
         }, cancellation));
         return cmd;
     }
-
-    /// <summary>Runs a step whose <see cref="TrainingSettingException"/> is the user's option at fault (exit 2, naming it).</summary>
-    private static T Checked<T>(Func<T> body)
-    {
-        try
-        {
-            return body();
-        }
-        catch (TrainingSettingException e)
-        {
-            string option = OptionOf.GetValueOrDefault(e.Setting, e.Setting);
-            throw new UsageException($"{option}: {e.Reason}");
-        }
-    }
-
-    private static void Checked(Action body) => Checked(() =>
-    {
-        body();
-        return 0;
-    });
 
     /// <summary>The concept file's full path; a folder there, or a folder that cannot be made for it, is a usage error.</summary>
     private static string OutputPath(string value)
