@@ -15,6 +15,7 @@ public sealed unsafe partial class CpuBackend
     /// </summary>
     private void Rotate(string op, string xName, Tensor x, string yName, Tensor y, Tensor positions, float theta, float direction)
     {
+        using var timing = CpuOpProfile.Time(op);
         OpCheck.Backend(this, op, xName, x);
         OpCheck.Backend(this, op, "positions", positions);
         OpCheck.Backend(this, op, yName, y);
@@ -71,6 +72,7 @@ public sealed unsafe partial class CpuBackend
     public void KvStore(Tensor keys, Tensor values, TokenMap tokens, KvLayer cache)
     {
         const string op = "KvStore";
+        using var timing = CpuOpProfile.Time(op);
         OpCheck.Backend(this, op, "keys", keys);
         OpCheck.Backend(this, op, "values", values);
         OpCheck.Backend(this, op, "cache.Keys", cache.Keys);
@@ -119,6 +121,7 @@ public sealed unsafe partial class CpuBackend
     public void Attention(Tensor q, KvLayer cache, TokenMap tokens, float scale, Tensor output, Tensor? logSumExp = null)
     {
         const string op = "Attention";
+        using var timing = CpuOpProfile.Time(op);
         CheckAttentionTypes(op, q, cache);
         OpCheck.Backend(this, op, "output", output);
         OpCheck.DType(op, "output", output, DType.F32);

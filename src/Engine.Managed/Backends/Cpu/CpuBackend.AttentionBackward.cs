@@ -10,6 +10,7 @@ public sealed unsafe partial class CpuBackend
         Tensor dOutput, Tensor dq, Tensor dKeys, Tensor dValues)
     {
         const string op = "AttentionBackward";
+        using var timing = CpuOpProfile.Time(op);
         CheckAttentionTypes(op, q, cache);
         foreach (var (name, x) in new[] { ("output", output), ("dOutput", dOutput), ("dq", dq), ("logSumExp", logSumExp), ("dKeys", dKeys), ("dValues", dValues) })
         {
@@ -70,6 +71,7 @@ public sealed unsafe partial class CpuBackend
     public void KvGather(Tensor dKeys, Tensor dValues, TokenMap tokens, Tensor dk, Tensor dv, bool accumulate = false)
     {
         const string op = "KvGather";
+        using var timing = CpuOpProfile.Time(op);
         foreach (var (name, x) in new[] { ("dKeys", dKeys), ("dValues", dValues), ("dk", dk), ("dv", dv) })
         {
             OpCheck.Backend(this, op, name, x);

@@ -14,6 +14,7 @@ public sealed unsafe partial class CpuBackend
     public void SoftmaxCrossEntropy(Tensor logits, Tensor targets, Tensor losses, Tensor dLogits, float gradScale)
     {
         const string op = "SoftmaxCrossEntropy";
+        using var timing = CpuOpProfile.Time(op);
         CheckLossTypes(op, logits, losses, dLogits);
         OpCheck.Backend(this, op, "targets", targets);
         OpCheck.DType(op, "targets", targets, DType.I32);
@@ -50,6 +51,7 @@ public sealed unsafe partial class CpuBackend
     public void KlDivergence(Tensor reference, Tensor logits, Tensor losses, Tensor dLogits, float gradScale)
     {
         const string op = "KlDivergence";
+        using var timing = CpuOpProfile.Time(op);
         CheckLossTypes(op, logits, losses, dLogits);
         OpCheck.Backend(this, op, "reference", reference);
         OpCheck.DType(op, "reference", reference, DType.F32);

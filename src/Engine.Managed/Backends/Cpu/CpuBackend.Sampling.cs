@@ -7,6 +7,7 @@ public sealed unsafe partial class CpuBackend
     public void CfgCombine(Tensor cond, Tensor uncond, Tensor scales, Tensor output)
     {
         const string op = "CfgCombine";
+        using var timing = CpuOpProfile.Time(op);
         foreach (var (name, t) in new[] { ("cond", cond), ("uncond", uncond), ("scales", scales), ("output", output) })
         {
             OpCheck.Backend(this, op, name, t);
@@ -28,6 +29,7 @@ public sealed unsafe partial class CpuBackend
     public void ConstrainLogits(Tensor logits, Tensor rules)
     {
         const string op = "ConstrainLogits";
+        using var timing = CpuOpProfile.Time(op);
         OpCheck.Backend(this, op, "logits", logits);
         OpCheck.Backend(this, op, "rules", rules);
         OpCheck.DType(op, "logits", logits, DType.F32);
@@ -58,6 +60,7 @@ public sealed unsafe partial class CpuBackend
     public void SampleTopK(Tensor logits, Tensor topK, Tensor temperature, Tensor rngKeys, Tensor output)
     {
         const string op = "SampleTopK";
+        using var timing = CpuOpProfile.Time(op);
         OpCheck.Backend(this, op, "logits", logits);
         OpCheck.Backend(this, op, "output", output);
         OpCheck.DType(op, "logits", logits, DType.F32);
