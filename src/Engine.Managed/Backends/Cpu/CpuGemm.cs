@@ -23,13 +23,45 @@ internal static unsafe class CpuGemm
     [ThreadStatic] private static float[]? t_panels;
     [ThreadStatic] private static float[]? t_tile;
 
-    /// <summary>y[m, n] (+)= x[m, k] w[n, k]^T, w BF16 or F32.</summary>
+    /// <summary>y[m, n] (+)= x[m, k] w[n, k]^T, w BF16 or F32, on all cores.</summary>
     public static void MatMul(float* x, Tensor w, float* y, int m, int k, int n, bool accumulate) =>
         Run(m, k, n, x, k, new WeightRows(w.Address, w.DType == DType.BF16, k), y, n, accumulate);
 
-    /// <summary>dx[m, k] (+)= dy[m, n] w[n, k], w BF16 or F32: the input gradient of <see cref="MatMul"/>.</summary>
+    /// <summary>dx[m, k] (+)= dy[m, n] w[n, k], w BF16 or F32, on all cores: the input gradient of <see cref="MatMul"/>.</summary>
     public static void InputGrad(float* dy, Tensor w, float* dx, int m, int n, int k, bool accumulate) =>
         Run(m, n, k, dy, n, new WeightColumns(w.Address, w.DType == DType.BF16, k), dx, k, accumulate);
+
+    /// <summary>
+    /// On the calling thread (inside another op's parallel item): C[m, cols] (+)= A[m, depth] B^T where row j of B is
+    /// <paramref name="b"/> + j * ldb (fp32, depth long): attention's Q K^T and dO V^T.
+    /// </summary>
+    public static void MultiplyTransposed(float* a, long lda, float* b, long ldb, float* c, long ldc, int m, int depth, int cols, bool accumulate) =>
+        Serial(m, depth, cols, a, lda, new WeightRows((nint)b, false, ldb), c, ldc, accumulate);
+
+    /// <summary>
+    /// On the calling thread: C[m, cols] (+)= A[m, depth] B where row p of B is <paramref name="b"/> + p * ldb (fp32,
+    /// cols long): attention's P V and dS K.
+    /// </summary>
+    public static void Multiply(float* a, long lda, float* b, long ldb, float* c, long ldc, int m, int depth, int cols, bool accumulate) =>
+        Serial(m, depth, cols, a, lda, new WeightColumns((nint)b, false, ldb), c, ldc, accumulate);
+
+    private static void Serial<TB>(int m, int depth, int cols, float* a, long lda, TB b, float* c, long ldc, bool accumulate)
+        where TB : struct, IPanelSource
+    {
+        if (m == 0 || cols == 0) return;
+        if (depth == 0)
+        {
+            if (!accumulate)
+                for (int i = 0; i < m; i++) new Span<float>(c + i * ldc, cols).Clear();
+            return;
+        }
+        // Products narrower than a wide panel (a 16-wide attention head) use one-vector panels instead of padding.
+        int width = cols < CpuGemmKernels.Width ? CpuGemmKernels.NarrowWidth : CpuGemmKernels.Width;
+        float* panels = CpuScratch.Aligned(ref t_panels, DepthBlock * (ColumnBlock + CpuGemmKernels.Width));
+        float* tile = CpuScratch.Aligned(ref t_tile, CpuGemmKernels.Rows * CpuGemmKernels.Width);
+        for (int j0 = 0; j0 < cols; j0 += ColumnBlock)
+            Block(a, lda, b, c, ldc, 0, m, j0, Math.Min(ColumnBlock, cols - j0), depth, accumulate, panels, tile, width);
+    }
 
     /// <summary>C[m, cols] (+)= A[m, depth] B[depth, cols]; A rows lda apart, C rows ldc apart, B packed by <typeparamref name="TB"/>.</summary>
     private static void Run<TB>(int m, int depth, int cols, float* a, long lda, TB b, float* c, long ldc, bool accumulate)
@@ -53,13 +85,13 @@ internal static unsafe class CpuGemm
         CpuParallel.For(rowBlocks * colBlocks, work, (first, last) =>
         {
             int width = CpuGemmKernels.Width;
-            float* panels = Aligned(ref t_panels, DepthBlock * (ColumnBlock + width));
-            float* tile = Aligned(ref t_tile, CpuGemmKernels.Rows * width);
+            float* panels = CpuScratch.Aligned(ref t_panels, DepthBlock * (ColumnBlock + width));
+            float* tile = CpuScratch.Aligned(ref t_tile, CpuGemmKernels.Rows * width);
             for (int item = first; item < last; item++)
             {
                 int i0 = item / colBlocks * tilesPerBlock * CpuGemmKernels.Rows, i1 = Math.Min(m, i0 + tilesPerBlock * CpuGemmKernels.Rows);
                 int j0 = item % colBlocks * ColumnBlock, nc = Math.Min(ColumnBlock, cols - j0);
-                Block((float*)ap, lda, b, (float*)cp, ldc, i0, i1, j0, nc, depth, accumulate, panels, tile);
+                Block((float*)ap, lda, b, (float*)cp, ldc, i0, i1, j0, nc, depth, accumulate, panels, tile, width);
             }
         });
     }
@@ -67,10 +99,9 @@ internal static unsafe class CpuGemm
     /// <summary>Rows [i0, i1) x columns [j0, j0 + nc) of C, over the whole depth.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void Block<TB>(float* a, long lda, TB b, float* c, long ldc, int i0, int i1, int j0, int nc, int depth,
-        bool accumulate, float* panels, float* tile) where TB : struct, IPanelSource
+        bool accumulate, float* panels, float* tile, int width) where TB : struct, IPanelSource
     {
         const int rows = CpuGemmKernels.Rows;
-        int width = CpuGemmKernels.Width;
         int panelCount = (nc + width - 1) / width;
         for (int p0 = 0; p0 < depth; p0 += DepthBlock)
         {
@@ -87,7 +118,7 @@ internal static unsafe class CpuGemm
                     float* aTile = a + i * lda + p0, cTile = c + i * ldc + j;
                     if (columns == width)
                     {
-                        CpuGemmKernels.Tile(tileRows, kc, aTile, lda, panel, cTile, ldc, add);
+                        CpuGemmKernels.Tile(tileRows, width, kc, aTile, lda, panel, cTile, ldc, add);
                         continue;
                     }
                     // The matrix's last, narrower panel goes through a full-width scratch tile, so no write leaves C.
@@ -97,20 +128,12 @@ internal static unsafe class CpuGemm
                         dst.Clear();
                         if (add) new ReadOnlySpan<float>(cTile + r * ldc, columns).CopyTo(dst);
                     }
-                    CpuGemmKernels.Tile(tileRows, kc, aTile, lda, panel, tile, width, add);
+                    CpuGemmKernels.Tile(tileRows, width, kc, aTile, lda, panel, tile, width, add);
                     for (int r = 0; r < tileRows; r++)
                         new ReadOnlySpan<float>(tile + r * width, columns).CopyTo(new Span<float>(cTile + r * ldc, columns));
                 }
             }
         }
-    }
-
-    /// <summary>A thread's scratch of at least <paramref name="floats"/> floats at a 64-byte boundary (pinned, reused).</summary>
-    private static float* Aligned(ref float[]? buffer, int floats)
-    {
-        if (buffer is null || buffer.Length < floats + 16) buffer = GC.AllocateUninitializedArray<float>(floats + 16, pinned: true);
-        nint address = (nint)Unsafe.AsPointer(ref buffer[0]);
-        return (float*)((address + 63) & ~(nint)63);
     }
 
     /// <summary>Writes B[p0 .. p0 + depth, j0 .. j0 + cols) as fp32 panels [cols / width][depth][width], zero past the last column.</summary>
@@ -120,11 +143,11 @@ internal static unsafe class CpuGemm
     }
 
     /// <summary>
-    /// B[p, j] = w[j, p] for a weight w [n, k] (row j of w is column j of B): the forward product. With AVX-512 the
+    /// B[p, j] = w[j * stride + p] (row j of a weight w [n, k] is column j of B): the forward product. With AVX-512 the
     /// transpose runs 16 weight rows at a time through registers (<see cref="CpuGemmKernels.LoadTransposed16"/>); a bf16 pair (p, p + 1)
     /// moves as one 32-bit lane and is split into two fp32 values afterwards.
     /// </summary>
-    private readonly struct WeightRows(nint w, bool bf16, int k) : IPanelSource
+    private readonly struct WeightRows(nint w, bool bf16, long stride) : IPanelSource
     {
         [MethodImpl(MethodImplOptions.AggressiveOptimization)]
         public void Pack(int p0, int depth, int j0, int cols, int width, float* panels)
@@ -135,9 +158,9 @@ internal static unsafe class CpuGemm
                 int count = Math.Min(width, cols - jj), col = 0;
                 if (Avx512F.IsSupported && width % 16 == 0)
                     for (; col + 16 <= count; col += 16)
-                        Pack16(panel + col, (long)(j0 + jj + col) * k + p0, depth, width);
+                        Pack16(panel + col, (j0 + jj + col) * stride + p0, depth, width);
                 for (; col < count; col++)
-                    PackScalar(panel + col, (long)(j0 + jj + col) * k + p0, 0, depth, width);
+                    PackScalar(panel + col, (j0 + jj + col) * stride + p0, 0, depth, width);
                 for (; col < width; col++)
                     for (int p = 0; p < depth; p++) panel[p * width + col] = 0f;
             }
@@ -158,7 +181,7 @@ internal static unsafe class CpuGemm
         {
             int step = bf16 ? 32 : 16, p = 0;
             byte* src = (byte*)w + start * (bf16 ? 2 : 4);
-            long rowBytes = (long)k * (bf16 ? 2 : 4);
+            long rowBytes = stride * (bf16 ? 2 : 4);
             var high = Vector512.Create(0xFFFF0000u);
             for (; p + step <= depth; p += step)
             {
@@ -181,7 +204,7 @@ internal static unsafe class CpuGemm
                 }
             }
             if (p < depth)
-                for (int r = 0; r < 16; r++) PackScalar(dst + r, start + (long)r * k, p, depth, width);
+                for (int r = 0; r < 16; r++) PackScalar(dst + r, start + r * stride, p, depth, width);
         }
 
         /// <summary>Lanes holding bf16 pairs (p, p + 1) as two fp32 rows of the panel: p at <paramref name="d"/>, p + 1 one row later.</summary>
@@ -194,8 +217,8 @@ internal static unsafe class CpuGemm
         }
     }
 
-    /// <summary>B[p, j] = w[p, j] for a weight w [n, k] (B is w itself): the input-gradient product.</summary>
-    private readonly struct WeightColumns(nint w, bool bf16, int k) : IPanelSource
+    /// <summary>B[p, j] = w[p * stride + j] (a weight w [n, k] is B itself): the input-gradient product.</summary>
+    private readonly struct WeightColumns(nint w, bool bf16, long stride) : IPanelSource
     {
         [MethodImpl(MethodImplOptions.AggressiveOptimization)]
         public void Pack(int p0, int depth, int j0, int cols, int width, float* panels)
@@ -206,7 +229,7 @@ internal static unsafe class CpuGemm
                 int count = Math.Min(width, cols - jj);
                 for (int p = 0; p < depth; p++)
                 {
-                    long offset = (long)(p0 + p) * k + j0 + jj;
+                    long offset = (p0 + p) * stride + j0 + jj;
                     var dst = new Span<float>(panel + p * width, width);
                     if (bf16) BFloat16.ToSingle(new ReadOnlySpan<ushort>((ushort*)w + offset, count), dst);
                     else new ReadOnlySpan<float>((float*)w + offset, count).CopyTo(dst);

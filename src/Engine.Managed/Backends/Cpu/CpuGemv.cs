@@ -44,7 +44,7 @@ internal static unsafe class CpuGemv
 
     /// <summary>Weight rows [n0, n1): groups of 16 through the transposing kernel, the rest one by one.</summary>
     private static void Rows<TRows>(float* x, nint w, bool bf16, float* y, int k, int n, int n0, int n1, bool accumulate)
-        where TRows : struct, IRowCount
+        where TRows : struct, ICount
     {
         int size = bf16 ? 2 : 4, j = n0;
         for (; j + 16 <= n1; j += 16)
@@ -65,7 +65,7 @@ internal static unsafe class CpuGemv
     /// <summary>y[i, 0..16) (+)= x[i] . w[r] for 16 weight rows starting at <paramref name="rows"/>, rows <paramref name="rowBytes"/> apart.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void Group16<TRows>(float* x, int k, byte* rows, long rowBytes, bool bf16, float* y, int ldy, bool accumulate)
-        where TRows : struct, IRowCount
+        where TRows : struct, ICount
     {
         int m = TRows.Count;
         float* x0 = x, x1 = x + k, x2 = x + 2 * k, x3 = x + 3 * k;
@@ -145,7 +145,7 @@ internal static unsafe class CpuGemv
     /// <summary>Depth steps p and p + 1 from lanes holding bf16 pairs: the low half is step p, the high half step p + 1.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static void Pair<TRows>(Vector512<float> pairs, int p, Vector512<uint> high, float* x0, float* x1, float* x2, float* x3,
-        ref Vector512<float> y0, ref Vector512<float> y1, ref Vector512<float> y2, ref Vector512<float> y3) where TRows : struct, IRowCount
+        ref Vector512<float> y0, ref Vector512<float> y1, ref Vector512<float> y2, ref Vector512<float> y3) where TRows : struct, ICount
     {
         var u = pairs.AsUInt32();
         Step<TRows>(Vector512.ShiftLeft(u, 16).AsSingle(), p, x0, x1, x2, x3, ref y0, ref y1, ref y2, ref y3);
@@ -155,7 +155,7 @@ internal static unsafe class CpuGemv
     /// <summary>y[i] += x[i, p] * w for every row i: the same FMA as the GEMM microkernel's.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static void Step<TRows>(Vector512<float> w, int p, float* x0, float* x1, float* x2, float* x3,
-        ref Vector512<float> y0, ref Vector512<float> y1, ref Vector512<float> y2, ref Vector512<float> y3) where TRows : struct, IRowCount
+        ref Vector512<float> y0, ref Vector512<float> y1, ref Vector512<float> y2, ref Vector512<float> y3) where TRows : struct, ICount
     {
         y0 = Vector512.FusedMultiplyAdd(Vector512.Create(x0[p]), w, y0);
         if (TRows.Count > 1) y1 = Vector512.FusedMultiplyAdd(Vector512.Create(x1[p]), w, y1);
