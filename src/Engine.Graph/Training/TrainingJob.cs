@@ -77,21 +77,16 @@ public sealed class TrainingJob : IDisposable
         new(s.ClassPrompt, TrainingData.ClassImageSampling, engine.Fingerprint, engine.Backend.Kind.ToString().ToLowerInvariant(),
             s.Resolution ?? engine.Prompt.TargetSize, s.Seed);
 
-    /// <summary>Resumes from the checkpoint or initializes, trains to the last step, writes the concept; returns it.</summary>
+    /// <summary>
+    /// Resumes from the checkpoint (one of another run is an <see cref="InvalidDataException"/>, unless
+    /// <see cref="TrainingOutputs.Restart"/>) or initializes, trains to the last step, writes the concept; returns it.
+    /// </summary>
     public Concept Run(IProgress<TrainingProgress>? progress = null, CancellationToken cancellation = default)
     {
         var s = Settings;
         string? checkpoint = _outputs.CheckpointPath;
         if (checkpoint is not null && !_outputs.Restart && File.Exists(checkpoint))
-        {
-            if (Trainer.TryResume(checkpoint, out int step))
-                _log?.Report($"resuming from step {step} ({checkpoint})");
-            else
-            {
-                _log?.Report($"note: {checkpoint} is a checkpoint of other settings: starting over (it will be replaced)");
-                Trainer.Initialize();
-            }
-        }
+            _log?.Report($"resuming from step {Trainer.Resume(checkpoint)} ({checkpoint})");
         else
             Trainer.Initialize();
         StartStep = Trainer.Step;

@@ -111,13 +111,13 @@ public class ConceptTrainerTests
             first.SaveCheckpoint(checkpoint);
         }
         using var second = new ConceptTrainer(Engine, s, Subject.Value, ClassImages.Value);
-        Assert.That(second.TryResume(checkpoint, out int step), Is.True);
-        Assert.That(step, Is.EqualTo(3));
+        Assert.That(second.Resume(checkpoint), Is.EqualTo(3));
         second.Train();
         Assert.That(second.Concept.Text, Is.EqualTo(straight.Concept.Text));
         Assert.That(second.Concept.Image, Is.EqualTo(straight.Concept.Image));
         using var other = new ConceptTrainer(Engine, s with { Beta2 = 0.99f }, Subject.Value, ClassImages.Value);
-        Assert.That(other.TryResume(checkpoint, out _), Is.False, "a checkpoint of other settings is not resumed");
+        var e = Assert.Throws<InvalidDataException>(() => other.Resume(checkpoint), "a checkpoint of other settings is not resumed");
+        Assert.That(e!.Message, Does.Contain("Beta2 was 0.95, now 0.99").And.Contain("--restart"));
     }
 
     [Test]
