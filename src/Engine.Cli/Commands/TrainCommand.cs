@@ -88,7 +88,7 @@ public static class TrainCommand
         var validateEvery = new Option<int>("--validate-every") { Description = "Render a validation image every K steps (0: never)", DefaultValueFactory = _ => 0 };
         var validationPrompt = new Option<string?>("--validation-prompt") { Description = "Prompt of the validation images (default: the training prompt)" };
         var checkpointEvery = new Option<int>("--checkpoint-every") { Description = "Write a resumable checkpoint every K steps (0: never)", DefaultValueFactory = _ => defaults.CheckpointEvery };
-        var restart = new Option<bool>("--restart") { Description = "Ignore an existing checkpoint of this run and start over" };
+        var restart = new Option<bool>("--restart") { Description = "Start over even when a checkpoint exists (resuming one of other settings is an error otherwise)" };
         var seed = new Option<int>("--seed") { Description = "Seed of the class images, the photo order (shuffled every epoch), the crops and the validation images", DefaultValueFactory = _ => 0 };
         var device = DeviceOption.Create();
         var vqgan = new Option<string?>("--vqgan") { Description = "Directory of vqgan.safetensors + vqgan.json (default: the model directory)" };
@@ -98,7 +98,8 @@ public static class TrainCommand
         var cmd = new Command("train",
             "Train a CoAR concept (subject or style): context tokens learned through the frozen model. The optimizer defaults are the paper's " +
             $"(lr {F(defaults.LearningRate)}, batch 1) with the rest of Lumina-mGPT's fine-tuning recipe: AdamW({F(defaults.Beta1)}, {F(defaults.Beta2)}), " +
-            $"weight decay {F(defaults.WeightDecay)}, gradient clip {F(defaults.GradientClip)}, {defaults.WarmupSteps} warmup steps then constant, z-loss {F(defaults.ZLossWeight)}.");
+            $"weight decay {F(defaults.WeightDecay)}, gradient clip {F(defaults.GradientClip)}, {defaults.WarmupSteps} warmup steps then constant, z-loss {F(defaults.ZLossWeight)}; " +
+            "no dropout (the backbone is frozen).");
         foreach (var o in new Option[] { model, images, classNoun, kind, placeholder, steps, layers, target, resolution, lr, beta1, beta2, weightDecay, decay,
                      clip, warmup, schedule, minLr, zLoss, ntpTargets, noDpp, noCasr, classImages, accumulation, crop, validateEvery, validationPrompt, checkpointEvery,
                      restart, seed, device, vqgan, output, json })
