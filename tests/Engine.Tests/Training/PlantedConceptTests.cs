@@ -11,7 +11,7 @@ namespace CoAR.Engine.Tests.Training;
 /// The planted-concept benchmark, small, on the built-in model: what must hold whatever the model. The random model is
 /// weakly conditioned and knows no image grammar, so the concept gets 4 tokens per layer (a visible effect) and NTP
 /// over the codes (the grammar would take the gradient otherwise); depth 2 of 3 layers, so the third layer reads the
-/// slots and the identity mask matters. About 15 s of CPU (64 px, 32 samples, two concepts of 120 steps).
+/// slots and the identity mask matters. 15-20 s of CPU (64 px, 32 samples, two concepts of 120 steps; about a minute of wall time on the shared 2-core VM).
 /// </summary>
 public class PlantedConceptTests
 {
