@@ -5,9 +5,10 @@ set -euo pipefail
 repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 export DOTNET_CLI_TELEMETRY_OPTOUT=1 DOTNET_NOLOGO=1 DOTNET_SKIP_FIRST_TIME_EXPERIENCE=1
 
-# libstb0: image decode/encode/resize. libnvrtc11.2 (Debian non-free, CUDA 11.8): compiles every kernel, GPU or not.
+# Images need no Debian package: Skia's codecs come from NuGet (SkiaSharp). libnvrtc11.2 (Debian non-free, CUDA 11.8): compiles every kernel, GPU or not.
 # g++ and python3: the CPU emulator of the GEMM and attention kernels (kernels/emulator), run by the tests.
-apt_packages=(libstb0 libnvrtc11.2 g++ python3)
+# afl++: drives the fuzzing of every file reader (tools/fuzz, tests/Engine.Fuzz), briefly in the tests.
+apt_packages=(libnvrtc11.2 g++ python3 afl++)
 
 missing=()
 for p in "${apt_packages[@]}"; do

@@ -12,6 +12,8 @@ public static class ExitCodes
     public const int BadInput = 3;
     /// <summary>The requested device (a GPU) is not available.</summary>
     public const int DeviceUnavailable = 4;
+    /// <summary>An output could not be written (disk full, read-only, no permission); the previous files are intact.</summary>
+    public const int OutputFailed = 5;
     /// <summary>Interrupted (Ctrl+C); finished work is kept, nothing half-written is left.</summary>
     public const int Cancelled = 130;
 }

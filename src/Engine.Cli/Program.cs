@@ -5,7 +5,35 @@ namespace CoAR.Engine.Cli;
 
 public static class Program
 {
-    public static int Main(string[] args) => BuildRoot().Parse(args).Invoke();
+    public static int Main(string[] args)
+    {
+        // Every command says that Ctrl+C stopped it. Those that watch a cancellation token stop at their next check and
+        // clean up; the others end here, with the same exit code (a killed write leaves only a temp file, removed next run).
+        Console.CancelKeyPress += (_, e) =>
+        {
+            CliErrors.ReportCancelled();
+            if (CliErrors.StopsGracefully)
+                return;
+            e.Cancel = true;
+            Environment.Exit(ExitCodes.Cancelled);
+        };
+        return Run(args, new InvocationConfiguration { ProcessTerminationTimeout = TimeSpan.FromSeconds(30) });
+    }
+
+    /// <summary>
+    /// Parses and runs one command line. A command line that does not parse is a usage error (exit 2) reported on
+    /// stderr like every other error, not System.CommandLine's exit 1 with suggestions on stdout.
+    /// </summary>
+    public static int Run(string[] args, InvocationConfiguration configuration)
+    {
+        var parse = BuildRoot().Parse(args);
+        if (parse.Errors.Count == 0)
+            return parse.Invoke(configuration);
+        CliErrors.Json = args.Contains("--json");
+        string command = parse.CommandResult.Command is RootCommand ? "coar" : $"coar {parse.CommandResult.Command.Name}";
+        CliErrors.Write(ExitCodes.Usage, string.Join("; ", parse.Errors.Select(e => e.Message)) + $" (see `{command} --help`)");
+        return ExitCodes.Usage;
+    }
 
     /// <summary>The `coar` command tree; each subcommand lives in its own file.</summary>
     public static RootCommand BuildRoot()

@@ -36,7 +36,7 @@ public static class BenchCommand
         var json = new Option<bool>("--json") { Description = "Print the result as JSON" };
         var cmd = new Command("bench", "Measure generation throughput on a device: prefill tokens/s, decode step ms, image tokens/s, images/s, achieved GB/s, peak memory; or with --train the time of a training step.");
         foreach (var o in new Option[] { model, shape, device, images, prompt, context, steps, noCfg, size, full, train, layers, noDpp, profile, json }) cmd.Options.Add(o);
-        cmd.SetAction(parse => CommandRunner.Run(() =>
+        cmd.SetAction(parse => CommandRunner.Run(parse, () =>
         {
             var (w, h) = CliParsing.ImageSize(parse.GetValue(size)!);
             if (parse.GetValue(steps) is <= 0) throw new UsageException("--steps must be positive");
@@ -55,6 +55,14 @@ public static class BenchCommand
                 throw new UsageException("--batch, --prompt-tokens and --context must be positive");
             using var backend = DeviceOption.Open(parse.GetValue(device)!);
             using var m = LoadModel(parse.GetValue(model), parse.GetValue(shape), backend);
+            try
+            {
+                ThroughputBenchmark.Check(m, settings);
+            }
+            catch (ArgumentOutOfRangeException e)
+            {
+                throw new UsageException(e.Message.Split(" (Parameter")[0]);
+            }
             var result = ThroughputBenchmark.Run(m, settings, log, startProfile);
             if (parse.GetValue(json))
                 Console.WriteLine(JsonSerializer.Serialize(result, CliJson.Options));

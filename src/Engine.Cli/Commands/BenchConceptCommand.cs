@@ -63,7 +63,7 @@ public static class BenchConceptCommand
         foreach (var o in new Option[] { model, device, vqgan, target, classNoun, secondClass, resolution, photos, heldOut, steps, layers, classImages, strength, slots, ntpTargets, seed,
                      noComposition, noAblation, work, output, json })
             cmd.Options.Add(o);
-        cmd.SetAction((parse, cancellation) => CommandRunner.RunAsync(async ct =>
+        cmd.SetAction((parse, cancellation) => CommandRunner.RunAsync(parse, async ct =>
         {
             var settings = new PlantedConceptSettings
             {

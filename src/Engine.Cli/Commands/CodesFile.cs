@@ -27,35 +27,80 @@ public static class CodesFile
     private static int[] TokensFor(ImageLayout layout, int[] codes) =>
         [.. layout.Header, .. layout.Body(codes), layout.Ids.ImageEnd, layout.Ids.EndOfTurn];
 
-    /// <summary>(latent height, latent width, codes) from any of the accepted forms.</summary>
+    /// <summary>The largest codes file read: a 4096x4096 image's codes and tokens are ~1 MiB of JSON.</summary>
+    public const long MaxFileBytes = 16L << 20;
+
+    /// <summary>The largest latent side: 4096 px at the VQGAN's 16x downsampling.</summary>
+    public const int MaxLatentSide = 256;
+
+    /// <summary>(latent height, latent width, codes) from any of the accepted forms; every number is checked here.</summary>
     public static (int LatentHeight, int LatentWidth, int[] Codes) Read(string path, ImageTokenIds ids)
     {
-        if (!File.Exists(path)) throw new FileNotFoundException($"codes file '{path}' not found", path);
-        JsonNode? root;
+        string text = InputFile.ReadAllText(path, MaxFileBytes, "codes file");
+        JsonDocument document;
         try
         {
-            root = JsonNode.Parse(File.ReadAllText(path));
+            document = JsonDocument.Parse(text, new JsonDocumentOptions { MaxDepth = 16, AllowDuplicateProperties = false });
         }
         catch (JsonException e)
         {
             throw new InvalidDataException($"{path}: not JSON: {e.Message}");
         }
-        if (root is not JsonObject o) throw new InvalidDataException($"{path}: expected a JSON object");
-        int[] Ints(string name) => o[name] is JsonArray a
-            ? a.Select((n, i) => n?.GetValue<int>() ?? throw new InvalidDataException($"{path}: {name}[{i}] is null")).ToArray()
-            : throw new InvalidDataException($"{path}: '{name}' must be an array of integers");
-        var tokensField = o.ContainsKey("tokens") ? "tokens" : o.ContainsKey("image_tokens") ? "image_tokens" : null;
-        if (tokensField is not null)
+        using (document)
         {
-            var tokens = Ints(tokensField);
-            if (tokens.Length < 3 || tokens[0] != ids.ImageStart)
-                throw new InvalidDataException($"{path}: '{tokensField}' must start with the image header [{ids.ImageStart}, h, w]");
-            int h = (tokens[1] - ids.SizeBase) * 32, w = (tokens[2] - ids.SizeBase) * 32;
-            var layout = ImageLayout.For(w, h, ids);
-            return (layout.LatentHeight, layout.LatentWidth, layout.Codes(tokens));
+            var o = document.RootElement;
+            if (o.ValueKind != JsonValueKind.Object) throw new InvalidDataException($"{path}: expected a JSON object");
+            string? tokensField = o.TryGetProperty("tokens", out _) ? "tokens" : o.TryGetProperty("image_tokens", out _) ? "image_tokens" : null;
+            if (tokensField is not null)
+            {
+                var tokens = Ints(o, tokensField, path);
+                if (tokens.Length < 3 || tokens[0] != ids.ImageStart)
+                    throw new InvalidDataException($"{path}: '{tokensField}' must start with the image header [{ids.ImageStart}, h, w]");
+                int h = tokens[1] - ids.SizeBase, w = tokens[2] - ids.SizeBase;
+                if (h is <= 0 or > MaxLatentSide / 2 || w is <= 0 or > MaxLatentSide / 2)
+                    throw new InvalidDataException($"{path}: '{tokensField}' header [{tokens[0]}, {tokens[1]}, {tokens[2]}] is not an image size token pair "
+                                                   + $"(expected {ids.SizeBase + 1} to {ids.SizeBase + MaxLatentSide / 2})");
+                try
+                {
+                    var layout = ImageLayout.For(w * 32, h * 32, ids);
+                    return (layout.LatentHeight, layout.LatentWidth, layout.Codes(tokens));
+                }
+                catch (ArgumentException e)
+                {
+                    throw new InvalidDataException($"{path}: '{tokensField}': {e.Message}");
+                }
+            }
+            if (!o.TryGetProperty("codes", out _) || !o.TryGetProperty("latent_height", out _) || !o.TryGetProperty("latent_width", out _))
+                throw new InvalidDataException($"{path}: expected 'tokens' (image-phase tokens), or 'codes' with 'latent_height' and 'latent_width'");
+            int lh = Side(o, "latent_height", path), lw = Side(o, "latent_width", path);
+            var codes = Ints(o, "codes", path);
+            if (codes.Length != lh * lw)
+                throw new InvalidDataException($"{path}: {codes.Length} codes do not fill the {lh}x{lw} latent grid");
+            return (lh, lw, codes);
         }
-        if (o["codes"] is null || o["latent_height"] is null || o["latent_width"] is null)
-            throw new InvalidDataException($"{path}: expected 'tokens' (image-phase tokens), or 'codes' with 'latent_height' and 'latent_width'");
-        return (o["latent_height"]!.GetValue<int>(), o["latent_width"]!.GetValue<int>(), Ints("codes"));
+    }
+
+    private static int Side(JsonElement o, string name, string path) =>
+        o.GetProperty(name) is { ValueKind: JsonValueKind.Number } e && e.TryGetInt32(out int v) && v is > 0 and <= MaxLatentSide
+            ? v
+            : throw new InvalidDataException($"{path}: '{name}' must be an integer from 1 to {MaxLatentSide}");
+
+    private static int[] Ints(JsonElement o, string name, string path)
+    {
+        var array = o.GetProperty(name);
+        if (array.ValueKind != JsonValueKind.Array)
+            throw new InvalidDataException($"{path}: '{name}' must be an array of integers");
+        int length = array.GetArrayLength();
+        if (length > MaxLatentSide * (MaxLatentSide + 1) + 8)
+            throw new InvalidDataException($"{path}: '{name}' has {length} entries, more than a {MaxLatentSide * 16}-pixel image needs");
+        var values = new int[length];
+        int i = 0;
+        foreach (var item in array.EnumerateArray())
+        {
+            if (item.ValueKind != JsonValueKind.Number || !item.TryGetInt32(out values[i]))
+                throw new InvalidDataException($"{path}: {name}[{i}] is {item.GetRawText()}, not a 32-bit integer");
+            i++;
+        }
+        return values;
     }
 }

@@ -32,26 +32,15 @@ public static class ConvertVqganCommand
         command.Options.Add(yaml);
         command.Options.Add(output);
         command.Options.Add(json);
-        command.SetAction(parseResult =>
+        command.SetAction(parse => CommandRunner.Run(parse, () =>
         {
-            VqganConversion result;
-            try
-            {
-                result = VqganConverter.Convert(parseResult.GetValue(checkpoint)!, parseResult.GetValue(yaml),
-                    parseResult.GetValue(output)!);
-            }
-            catch (Exception e) when (e is IOException or InvalidDataException or UnauthorizedAccessException
-                                          or NotSupportedException)
-            {
-                AnsiConsole.MarkupLineInterpolated($"[red]convert-vqgan failed:[/] {e.Message}");
-                return 1;
-            }
-            if (parseResult.GetValue(json))
+            var result = VqganConverter.Convert(parse.GetValue(checkpoint)!, parse.GetValue(yaml), parse.GetValue(output)!);
+            if (parse.GetValue(json))
                 Console.WriteLine(ToJson(result));
             else
                 Print(result);
-            return 0;
-        });
+            return ExitCodes.Ok;
+        }));
         return command;
     }
 

@@ -13,7 +13,7 @@ public static class EncodeCommand
 {
     public static Command CreateEncode()
     {
-        var image = new Argument<string>("image") { Description = "A JPEG, PNG, BMP or GIF" };
+        var image = new Argument<string>("image") { Description = "A JPEG, PNG, WebP, BMP or GIF (EXIF orientation and colour profiles are applied)" };
         var model = ModelOption.Create();
         var vqgan = new Option<string?>("--vqgan") { Description = "Directory of vqgan.safetensors + vqgan.json (default: the model directory)" };
         var resolution = new Option<int>("--resolution") { Description = "Target resolution: the image is cropped to the best Lumina size for it", DefaultValueFactory = _ => 768 };
@@ -22,13 +22,14 @@ public static class EncodeCommand
         var cmd = new Command("encode", "Encode an image into VQGAN codes and image tokens (the model's view of it).");
         cmd.Arguments.Add(image);
         foreach (var o in new Option[] { model, vqgan, resolution, device, output }) cmd.Options.Add(o);
-        cmd.SetAction(parse => CommandRunner.Run(() =>
+        cmd.SetAction(parse => CommandRunner.Run(parse, () =>
         {
             string dir = ModelOption.Resolve(parse.GetValue(model));
             var ids = Ids(dir);
             using var backend = DeviceOption.Open(parse.GetValue(device)!);
             using var vq = VqganModel.Load(parse.GetValue(vqgan) ?? dir, backend);
-            var input = ImagePreprocessor.Preprocess(ImageFile.Load(parse.GetValue(image)!), parse.GetValue(resolution));
+            string imagePath = parse.GetValue(image)!;
+            var input = ImagePreprocessor.Preprocess(ImageFile.Load(imagePath), parse.GetValue(resolution), sourceName: imagePath);
             var codes = vq.Encode(input);
             var layout = ImageLayout.For(input.Width, input.Height, ids);
             CodesFile.Write(parse.GetValue(output)!, layout, codes);
@@ -48,14 +49,23 @@ public static class EncodeCommand
         var cmd = new Command("decode", "Decode VQGAN codes or image tokens into a PNG.");
         cmd.Arguments.Add(codes);
         foreach (var o in new Option[] { model, vqgan, device, output }) cmd.Options.Add(o);
-        cmd.SetAction(parse => CommandRunner.Run(() =>
+        cmd.SetAction(parse => CommandRunner.Run(parse, () =>
         {
             string dir = ModelOption.Resolve(parse.GetValue(model));
             var (lh, lw, values) = CodesFile.Read(parse.GetValue(codes)!, Ids(dir));
             using var backend = DeviceOption.Open(parse.GetValue(device)!);
             using var vq = VqganModel.Load(parse.GetValue(vqgan) ?? dir, backend);
             int f = vq.Config.DownsampleFactor;
-            var image = ImagePostprocessor.FromDecoderOutput(vq.Decode(values, lh, lw), lw * f, lh * f);
+            float[] decoded;
+            try
+            {
+                decoded = vq.Decode(values, lh, lw);
+            }
+            catch (ArgumentException e)
+            {
+                throw new InvalidDataException($"{parse.GetValue(codes)}: {e.Message}");
+            }
+            var image = ImagePostprocessor.FromDecoderOutput(decoded, lw * f, lh * f);
             ImageFile.SavePng(image, parse.GetValue(output)!);
             AnsiConsole.Console.MarkupLine($"{image.Width}x{image.Height} image written to {Markup.Escape(parse.GetValue(output)!)}");
             return ExitCodes.Ok;

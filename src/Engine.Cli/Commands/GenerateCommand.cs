@@ -32,7 +32,7 @@ public static class GenerateCommand
         var batch = new Option<string>("--batch") { Description = "Images generated together: a number, or auto (the most that fit in memory, up to 16)", DefaultValueFactory = _ => "auto" };
         var device = DeviceOption.Create();
         var vqgan = new Option<string?>("--vqgan") { Description = "Directory of vqgan.safetensors + vqgan.json (default: the model directory)" };
-        var output = new Option<string>("--out", "-o") { Description = "Output directory (PNGs, JSON sidecars, job.json)", DefaultValueFactory = _ => "out" };
+        var output = new Option<string>("--out", "-o") { Description = "Output directory (PNGs, JSON sidecars, job.json); one run at a time uses it", DefaultValueFactory = _ => "out" };
         var json = new Option<bool>("--json") { Description = "Print the summary as JSON" };
         var concepts = new Option<string[]>("--concept", "-c")
         {
@@ -47,23 +47,31 @@ public static class GenerateCommand
         var cmd = new Command(name, description);
         foreach (var o in new Option[] { model, prompt, prompts, size, cfg, topK, temperature, seed, count, batch, device, vqgan, output, json, concepts, noMask, uncondSlots, target })
             cmd.Options.Add(o);
-        cmd.SetAction((parse, cancellation) => CommandRunner.RunAsync(async ct =>
+        cmd.SetAction((parse, cancellation) => CommandRunner.RunAsync(parse, async ct =>
         {
             string? text = parse.GetValue(prompt), file = parse.GetValue(prompts);
             if ((text is null) == (file is null))
                 throw new UsageException("give exactly one of --prompt TEXT or --prompts FILE.jsonl");
             var (w, h) = CliParsing.ImageSize(parse.GetValue(size)!);
             int copies = parse.GetValue(count);
-            if (copies <= 0) throw new UsageException($"--count {copies}: expected 1 or more");
+            if (copies is <= 0 or > JobLine.MaxCountPerLine) throw new UsageException($"--count {copies}: expected 1 to {JobLine.MaxCountPerLine}");
             var conceptArgs = parse.GetValue(concepts)!;
             if (conceptArgs.Length < minConcepts)
                 throw new UsageException($"{name} needs at least {minConcepts} --concept files");
             var settings = new JobSettings(w, h, parse.GetValue(cfg), parse.GetValue(topK), parse.GetValue(temperature), copies,
                 ConceptBinding.Describe(conceptArgs), !parse.GetValue(noMask));
-            new SamplingSettings(settings.Cfg, settings.TopK, settings.Temperature).Validate();
+            try
+            {
+                new SamplingSettings(settings.Cfg, settings.TopK, settings.Temperature).Validate();
+            }
+            catch (ArgumentException e)
+            {
+                throw new UsageException(e.Message);
+            }
             var lines = file is not null ? JobLine.ReadFile(file) : [new JobLine(text!, null, null, null, null, null, null)];
             string dir = ModelOption.Resolve(parse.GetValue(model));
-            var job = GenerationJob.Prepare(parse.GetValue(output)!, lines, settings, parse.GetValue(seed), s => CliParsing.ImageSize(s, "size"));
+            using var outputLock = OutputLock.Acquire(parse.GetValue(output)!, name);
+            var job = GenerationJob.Plan(parse.GetValue(output)!, lines, settings, parse.GetValue(seed), s => CliParsing.ImageSize(s, "size"));
             var pending = job.Pending.ToList();
             int skipped = job.Images.Count - pending.Count;
             var summary = new GenerationSummary(job.OutputDir, job.Images.Count, skipped, 0, job.BaseSeed, 0, 0, "");
@@ -94,6 +102,7 @@ public static class GenerateCommand
                 }
             }
             int batchSize = BatchSize(parse.GetValue(batch)!, engine, pending);
+            job.Commit();
             long tokens = 0;
             int written = 0;
             await RunWithProgress(pending.Sum(i => (long)ImageLayout.For(i.Prompt.Width, i.Prompt.Height).BodyLength), async progress =>

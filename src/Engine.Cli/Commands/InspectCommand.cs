@@ -26,7 +26,7 @@ public static class InspectCommand
 
         var cmd = new Command("inspect", "Summarize a Lumina-mGPT / Chameleon checkpoint: config, parameters by group, dtypes, memory; with --logits, run tokens through it.");
         foreach (var o in new Option[] { model, batch, size, noCfg, logits, tokens, top, output, device, json }) cmd.Options.Add(o);
-        cmd.SetAction(parse => CommandRunner.Run(() =>
+        cmd.SetAction(parse => CommandRunner.Run(parse, () =>
         {
             string dir = ModelOption.Resolve(parse.GetValue(model));
             var (w, h) = CliParsing.ImageSize(parse.GetValue(size)!);

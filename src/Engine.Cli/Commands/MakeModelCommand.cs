@@ -23,10 +23,10 @@ public static class MakeModelCommand
 
         var cmd = new Command("make-model", "Write a checkpoint in the Lumina-mGPT layout (config.json, sharded bf16 safetensors, index) for tests and benchmarks.");
         foreach (var o in new Option[] { output, shape, fill, seed, shards }) cmd.Options.Add(o);
-        cmd.SetAction(parse => CommandRunner.Run(() =>
+        cmd.SetAction(parse => CommandRunner.Run(parse, () =>
         {
             int shardCount = parse.GetValue(shards);
-            if (shardCount <= 0) throw new UsageException($"--shards {shardCount}: expected 1 or more");
+            if (shardCount is <= 0 or > 1000) throw new UsageException($"--shards {shardCount}: expected 1 to 1000");
             string dir = parse.GetValue(output)!;
             var modelShape = ModelShape.Named(parse.GetValue(shape)!);
             var weightFill = parse.GetValue(fill) == "zeros" ? WeightFill.Zeros : WeightFill.Random;

@@ -25,27 +25,17 @@ public static class TokenizeCommand
         command.Arguments.Add(text);
         command.Options.Add(tokenizer);
         command.Options.Add(json);
-        command.SetAction(parseResult => Run(
-            parseResult.GetValue(text)!,
-            parseResult.GetValue(tokenizer) ?? CoAR.Engine.Tools.BuiltInModel.EnsureCreated(),
-            parseResult.GetValue(json),
-            parseResult.InvocationConfiguration.Output,
-            parseResult.InvocationConfiguration.Error));
+        command.SetAction(parse => CommandRunner.Run(parse, () => Run(
+            parse.GetValue(text)!,
+            parse.GetValue(tokenizer) ?? CoAR.Engine.Tools.BuiltInModel.EnsureCreated(),
+            parse.GetValue(json),
+            parse.InvocationConfiguration.Output)));
         return command;
     }
 
-    private static int Run(string text, string tokenizerPath, bool asJson, TextWriter output, TextWriter error)
+    private static int Run(string text, string tokenizerPath, bool asJson, TextWriter output)
     {
-        BpeTokenizer tokenizer;
-        try
-        {
-            tokenizer = BpeTokenizer.Load(ResolveTokenizerFile(tokenizerPath));
-        }
-        catch (Exception e) when (e is IOException or UnauthorizedAccessException or TokenizerFormatException)
-        {
-            error.WriteLine($"coar tokenize: {e.Message}");
-            return ExitCodes.BadInput;
-        }
+        var tokenizer = BpeTokenizer.Load(ResolveTokenizerFile(tokenizerPath));
         var ids = tokenizer.Encode(text).ToArray();
         var tokens = ids.Select(id => tokenizer.IdToToken(id)!).ToArray();
         var pieces = ids.Select(id => tokenizer.Decode([id])).ToArray();

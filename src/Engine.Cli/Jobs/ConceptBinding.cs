@@ -1,6 +1,7 @@
 using System.Security.Cryptography;
 using CoAR.Engine.Graph;
 using CoAR.Engine.Graph.Concepts;
+using CoAR.Engine.Managed.Files;
 
 namespace CoAR.Engine.Cli.Jobs;
 
@@ -39,7 +40,9 @@ public static class ConceptBinding
         string.Join(";", arguments.Select(a =>
         {
             var (file, placeholder) = Parse(a);
-            string hash = File.Exists(file) ? Convert.ToHexStringLower(SHA256.HashData(File.ReadAllBytes(file)))[..16] : "missing";
+            string hash = File.Exists(file)
+                ? Convert.ToHexStringLower(SHA256.HashData(InputFile.ReadAllBytes(file, ConceptFile.MaxFileBytes, "concept file")))[..16]
+                : "missing";
             return $"{Path.GetFileName(file)}:{hash}{(placeholder is null ? "" : "=" + placeholder)}";
         }));
 }

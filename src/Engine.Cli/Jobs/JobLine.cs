@@ -1,4 +1,5 @@
 using System.Text.Json;
+using CoAR.Engine.Managed.Files;
 
 namespace CoAR.Engine.Cli.Jobs;
 
@@ -7,17 +8,33 @@ public sealed record JobLine(string Prompt, ulong? Seed, int? Count, string? Siz
 {
     private static readonly string[] Fields = ["prompt", "seed", "count", "size", "cfg", "top_k", "temperature"];
 
+    /// <summary>The largest prompts file read.</summary>
+    public const long MaxFileBytes = 64L << 20;
+
+    /// <summary>The longest line: room for the longest caption (LuminaPrompt.MaxCaptionCharacters) and every field.</summary>
+    public const int MaxLineCharacters = 64 * 1024;
+
+    /// <summary>The most prompts one file may hold.</summary>
+    public const int MaxLines = 100_000;
+
+    /// <summary>The most copies one line may ask for.</summary>
+    public const int MaxCountPerLine = 10_000;
+
     /// <summary>Reads a JSONL file; blank lines are skipped; errors name the file, line and field.</summary>
     public static List<JobLine> ReadFile(string path)
     {
-        if (!File.Exists(path))
-            throw new FileNotFoundException($"--prompts '{path}': no such file", path);
+        string text = InputFile.ReadAllText(path, MaxFileBytes, "--prompts file");
         var lines = new List<JobLine>();
         int number = 0;
-        foreach (var raw in File.ReadLines(path))
+        using var reader = new StringReader(text);
+        for (string? raw = reader.ReadLine(); raw is not null; raw = reader.ReadLine())
         {
             number++;
             if (string.IsNullOrWhiteSpace(raw)) continue;
+            if (raw.Length > MaxLineCharacters)
+                throw new InvalidDataException($"{path}:{number}: the line is {raw.Length} characters, more than the {MaxLineCharacters} accepted");
+            if (lines.Count == MaxLines)
+                throw new InvalidDataException($"{path}:{number}: more than {MaxLines} prompts in one file; split the job");
             lines.Add(Parse(raw, $"{path}:{number}"));
         }
         if (lines.Count == 0)
@@ -30,7 +47,7 @@ public sealed record JobLine(string Prompt, ulong? Seed, int? Count, string? Siz
         JsonDocument doc;
         try
         {
-            doc = JsonDocument.Parse(json);
+            doc = JsonDocument.Parse(json, new JsonDocumentOptions { MaxDepth = 16, AllowDuplicateProperties = false });
         }
         catch (JsonException e)
         {
@@ -42,22 +59,36 @@ public sealed record JobLine(string Prompt, ulong? Seed, int? Count, string? Siz
             if (o.ValueKind != JsonValueKind.Object)
                 throw new InvalidDataException($"{where}: expected a JSON object like {{\"prompt\": \"...\"}}, found {o.ValueKind}");
             foreach (var p in o.EnumerateObject())
-                if (Array.IndexOf(Fields, p.Name) < 0)
+                if (Array.IndexOf(Fields, Text(() => p.Name, where, "a field name")) < 0)
                     throw new InvalidDataException($"{where}: unknown field '{p.Name}' (known: {string.Join(", ", Fields)})");
-            if (!o.TryGetProperty("prompt", out var prompt) || prompt.ValueKind != JsonValueKind.String || string.IsNullOrWhiteSpace(prompt.GetString()))
+            if (!o.TryGetProperty("prompt", out var prompt) || prompt.ValueKind != JsonValueKind.String
+                || Text(prompt.GetString, where, "field 'prompt'") is not { } text || string.IsNullOrWhiteSpace(text))
                 throw new InvalidDataException($"{where}: field 'prompt' must be a non-empty string");
-            return new JobLine(prompt.GetString()!,
+            return new JobLine(text,
                 Number<ulong>(o, "seed", where, e => e.TryGetUInt64(out var v) ? v : null),
-                Number<int>(o, "count", where, e => e.TryGetInt32(out var v) && v > 0 ? v : null),
+                Number<int>(o, "count", where, e => e.TryGetInt32(out var v) && v is > 0 and <= MaxCountPerLine ? v : null),
                 o.TryGetProperty("size", out var size) ? size.ValueKind switch
                 {
-                    JsonValueKind.String => size.GetString(),
+                    JsonValueKind.String => Text(size.GetString, where, "field 'size'"),
                     JsonValueKind.Number => size.GetRawText(),
                     _ => throw new InvalidDataException($"{where}: field 'size' must be like \"768\" or \"1024x512\""),
                 } : null,
-                Number<float>(o, "cfg", where, e => e.TryGetSingle(out var v) && v >= 0 ? v : null),
+                Number<float>(o, "cfg", where, e => e.TryGetSingle(out var v) && float.IsFinite(v) && v >= 0 ? v : null),
                 Number<int>(o, "top_k", where, e => e.TryGetInt32(out var v) && v >= 0 ? v : null),
-                Number<float>(o, "temperature", where, e => e.TryGetSingle(out var v) && v > 0 ? v : null));
+                Number<float>(o, "temperature", where, e => e.TryGetSingle(out var v) && float.IsFinite(v) && v > 0 ? v : null));
+        }
+    }
+
+    /// <summary>A JSON string as text; a lone UTF-16 surrogate escape (not text) is an error naming the line.</summary>
+    private static string? Text(Func<string?> read, string where, string what)
+    {
+        try
+        {
+            return read();
+        }
+        catch (InvalidOperationException)
+        {
+            throw new InvalidDataException($"{where}: {what} holds a lone UTF-16 surrogate (a \\uD800-\\uDFFF escape without its pair), which is not text");
         }
     }
 
@@ -65,7 +96,11 @@ public sealed record JobLine(string Prompt, ulong? Seed, int? Count, string? Siz
     {
         if (!o.TryGetProperty(name, out var e) || e.ValueKind == JsonValueKind.Null) return null;
         if (e.ValueKind != JsonValueKind.Number || read(e) is not { } value)
-            throw new InvalidDataException($"{where}: field '{name}' has an invalid value {e.GetRawText()}");
+        {
+            string raw = e.GetRawText();
+            throw new InvalidDataException($"{where}: field '{name}' has an invalid value {(raw.Length > 40 ? raw[..40] + "..." : raw)}"
+                                           + (name == "count" ? $" (expected 1 to {MaxCountPerLine})" : ""));
+        }
         return value;
     }
 }

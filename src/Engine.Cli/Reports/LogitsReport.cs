@@ -13,6 +13,11 @@ public sealed record LogitsReport(string Device, int[] Tokens, IReadOnlyList<Log
         if (top < 0) throw new UsageException($"--top {top}: expected 0 or more");
         using var backend = DeviceOption.Open(device);
         using var model = ChameleonModel.Load(modelDir, backend);
+        foreach (int id in tokens)
+            if (id >= model.Config.VocabSize)
+                throw new UsageException($"--tokens: id {id} is outside the model's vocabulary [0, {model.Config.VocabSize})");
+        if (tokens.Length > model.Config.MaxPositionEmbeddings)
+            throw new UsageException($"--tokens: {tokens.Length} tokens, more than the model's {model.Config.MaxPositionEmbeddings} positions");
         using var cache = model.CreateCache(1, tokens.Length);
         var clock = System.Diagnostics.Stopwatch.StartNew();
         var logitsTensor = model.Forward(ForwardBatch.Single(tokens), cache);

@@ -9,11 +9,33 @@ namespace CoAR.Engine.Graph.Benchmarks;
 /// <summary>End-to-end throughput of a model on its backend: prefill tokens/s, decode step time, image tokens/s, images/s, GB/s.</summary>
 public static class ThroughputBenchmark
 {
+    /// <summary>
+    /// Settings the model can run, checked before anything is allocated: positions within the model's context, and a
+    /// KV cache that fits the backend's free memory. <see cref="ArgumentOutOfRangeException"/> otherwise.
+    /// </summary>
+    public static void Check(ChameleonModel model, ThroughputSettings s)
+    {
+        var c = model.Config;
+        if (s.Images is <= 0 or > 4096 || s.PromptTokens <= 0 || s.Context <= 0 || s.DecodeSteps <= 0 || s.Warmup < 0)
+            throw new ArgumentOutOfRangeException(nameof(s), s, "images (1 to 4096), prompt tokens, context and steps must be positive");
+        long positions = (long)Math.Max(s.PromptTokens, s.Context) + s.DecodeSteps + s.Warmup + 1;
+        if (positions > c.MaxPositionEmbeddings)
+            throw new ArgumentOutOfRangeException(nameof(s), s,
+                $"prompt or context plus steps is {positions} positions, more than the model's {c.MaxPositionEmbeddings} (max_position_embeddings)");
+        long rows = s.Images * (s.Guided ? 2L : 1L);
+        long kvBytes = rows * positions * c.NumLayers * 2L * c.KvDim * model.Backend.ActivationType.SizeOf();
+        long free = model.Backend.MemoryInfo().Free;
+        if (kvBytes > free)
+            throw new ArgumentOutOfRangeException(nameof(s), s,
+                $"the KV cache for {rows} rows x {positions} positions needs {kvBytes / (1L << 20)} MiB, more than the {free / (1L << 20)} MiB free on {model.Backend.Name}");
+    }
+
     /// <param name="beforeTimedSteps">Called just before the timed decode steps (e.g. to start a profile).</param>
     public static ThroughputResult Run(ChameleonModel model, ThroughputSettings s, IProgress<string>? log = null, Action? beforeTimedSteps = null)
     {
         var b = model.Backend;
         var c = model.Config;
+        Check(model, s);
         int rows = s.Images * (s.Guided ? 2 : 1);
         int capacity = Math.Max(s.PromptTokens, s.Context) + s.DecodeSteps + s.Warmup + 1;
         var rng = new Random(1);

@@ -42,9 +42,14 @@ public static class ConceptFile
     /// <summary>Loads a concept; with <paramref name="expectedBaseModel"/>, refuses one trained on another base model.</summary>
     public static Info Load(string path, string? expectedBaseModel = null) => Load(path, expectedBaseModel, out _);
 
+    /// <summary>The largest concept or training checkpoint read: a 7B concept of 32 layers is ~1 MiB, with Adam's state ~3 MiB.</summary>
+    public const long MaxFileBytes = 256L << 20;
+
     public static Info Load(string path, string? expectedBaseModel, out Dictionary<string, float[]> extraTensors)
     {
         if (!File.Exists(path)) throw new FileNotFoundException($"concept file '{path}' not found", path);
+        if (new FileInfo(path).Length > MaxFileBytes)
+            throw new InvalidDataException($"{path}: {new FileInfo(path).Length} bytes, more than the {MaxFileBytes} a concept file can be");
         using var file = SafeTensorsFile.Open(path);
         var meta = file.Metadata;
         string Field(string name) => meta.TryGetValue(name, out var v) ? v
@@ -62,20 +67,33 @@ public static class ConceptFile
         foreach (var t in new[] { text, image })
             if (t.DType != DType.F32 || t.Shape.Length != 3)
                 throw new InvalidDataException($"{path}: tensor '{t.Name}' is {t.DType}[{string.Join(", ", t.Shape)}], expected F32 [depth, slots, hidden]");
+        foreach (var t in new[] { text, image })
+            if (t.Shape[0] is < 1 or > 1024 || t.Shape[1] > 1024 || t.Shape[2] is < 1 or > 1 << 16)
+                throw new InvalidDataException($"{path}: tensor '{t.Name}' has shape [{string.Join(", ", t.Shape)}]; expected [depth 1-1024, slots 0-1024, hidden 1-65536]");
         int depth = (int)text.Shape[0], hidden = (int)text.Shape[2];
         if (image.Shape[0] != depth || image.Shape[2] != hidden)
             throw new InvalidDataException($"{path}: 'text' [{string.Join(", ", text.Shape)}] and 'image' [{string.Join(", ", image.Shape)}] disagree on depth or hidden size");
-        if (int.Parse(Field("depth"), CultureInfo.InvariantCulture) != depth)
-            throw new InvalidDataException($"{path}: metadata depth {meta["depth"]} but tensors have {depth} layers");
+        if (!int.TryParse(Field("depth"), NumberStyles.None, CultureInfo.InvariantCulture, out int metaDepth) || metaDepth != depth)
+            throw new InvalidDataException($"{path}: metadata depth '{meta["depth"]}' but tensors have {depth} layers");
         var textValues = new float[text.ElementCount];
         var imageValues = new float[image.ElementCount];
         file.CopyTo<float>(text, textValues);
         file.CopyTo<float>(image, imageValues);
-        var concept = new Concept(kind, Field("placeholder"), meta.GetValueOrDefault("class", ""), depth, (int)text.Shape[1], (int)image.Shape[1], hidden,
-            textValues, imageValues);
+        Concept concept;
+        try
+        {
+            concept = new Concept(kind, Field("placeholder"), meta.GetValueOrDefault("class", ""), depth, (int)text.Shape[1], (int)image.Shape[1], hidden,
+                textValues, imageValues);
+        }
+        catch (ArgumentException e)
+        {
+            throw new InvalidDataException($"{path}: not a usable concept: {e.Message}");
+        }
         extraTensors = new Dictionary<string, float[]>();
         foreach (var t in file.Tensors.Where(t => t.Name is not ("text" or "image")))
         {
+            if (t.DType != DType.F32 || t.Shape.Length != 1)
+                throw new InvalidDataException($"{path}: tensor '{t.Name}' is {t.DType}[{string.Join(", ", t.Shape)}], expected a 1-d F32 vector");
             var v = new float[t.ElementCount];
             file.CopyTo<float>(t, v);
             extraTensors[t.Name] = v;

@@ -10,13 +10,33 @@ namespace CoAR.Engine.Graph.Imaging;
 /// </summary>
 public static class ImagePreprocessor
 {
+    /// <summary>
+    /// The most elongated image accepted: the crop sizes go to 4:1, and covering a crop with a far more elongated image
+    /// would resize it to a huge strip (a 1x16384 image to 384x6291456) only to crop most of it away.
+    /// </summary>
+    public const double MaxAspectRatio = 16.0;
+
     /// <summary>Everything for a target resolution: best crop size from <see cref="CropSizes.ForTarget"/>, then fit and convert.</summary>
     /// <param name="randomOffset">Null for a center crop; a seeded generator for the reference's random crop offset.</param>
-    public static ModelInputImage Preprocess(RgbImage image, int targetSize, Random? randomOffset = null)
+    /// <param name="sourceName">Names the image in errors.</param>
+    public static ModelInputImage Preprocess(RgbImage image, int targetSize, Random? randomOffset = null, string sourceName = "the image")
+    {
+        CropSize crop = CropFor(image, targetSize, sourceName);
+        return ToModelInput(FitToCrop(image, crop, randomOffset));
+    }
+
+    /// <summary>
+    /// The image's crop size for a target resolution (the best aspect match, <see cref="CropSizes.BestFor"/>); an image
+    /// more elongated than <see cref="MaxAspectRatio"/> is an <see cref="InvalidDataException"/> naming it.
+    /// </summary>
+    public static CropSize CropFor(RgbImage image, int targetSize, string sourceName = "the image")
     {
         ArgumentNullException.ThrowIfNull(image);
-        CropSize crop = CropSizes.BestFor(image.Width, image.Height, CropSizes.ForTarget(targetSize));
-        return ToModelInput(FitToCrop(image, crop, randomOffset));
+        double aspect = (double)Math.Max(image.Width, image.Height) / Math.Min(image.Width, image.Height);
+        if (aspect > MaxAspectRatio)
+            throw new InvalidDataException($"{sourceName}: {image.Width}x{image.Height} has an aspect ratio of {aspect:0.#}:1, "
+                                           + $"more than the {MaxAspectRatio:0.#}:1 accepted (the model's sizes go to 4:1; crop the image first)");
+        return CropSizes.BestFor(image.Width, image.Height, CropSizes.ForTarget(targetSize));
     }
 
     /// <summary>Shrink and crop <paramref name="image"/> to exactly <paramref name="crop"/>.</summary>

@@ -80,9 +80,7 @@ public sealed record VqganConfig(
 
     public static VqganConfig Load(string path)
     {
-        if (!File.Exists(path))
-            throw new FileNotFoundException($"VQGAN config {path} does not exist", path);
-        return Parse(File.ReadAllText(path), path);
+        return Parse(Managed.Files.InputFile.ReadAllText(path, 1 << 20, "VQGAN config"), path);
     }
 
     public static VqganConfig Parse(string json, string source)

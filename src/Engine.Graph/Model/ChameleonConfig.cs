@@ -1,4 +1,5 @@
 using System.Text.Json;
+using CoAR.Engine.Managed.Files;
 
 namespace CoAR.Engine.Graph.Model;
 
@@ -31,12 +32,15 @@ public sealed record ChameleonConfig
     public int HeadDim => HiddenSize / NumHeads;
     public int KvDim => NumKvHeads * HeadDim;
 
+    /// <summary>The largest config.json read (real ones are a few KiB; the vocabulary_map makes them up to ~2 MiB).</summary>
+    public const long MaxFileBytes = 64L << 20;
+
     public static ChameleonConfig Load(string path)
     {
         string text;
         try
         {
-            text = File.ReadAllText(path);
+            text = InputFile.ReadAllText(path, MaxFileBytes, "model config");
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {
@@ -68,21 +72,23 @@ public sealed record ChameleonConfig
                 throw new ModelFormatException($"{sourceName}: field 'attention_bias' is true; Chameleon's attention has no bias and the engine supports none");
             if (reader.Bool("mlp_bias", false))
                 throw new ModelFormatException($"{sourceName}: field 'mlp_bias' is true; Chameleon's MLP has no bias and the engine supports none");
-            int heads = reader.PositiveInt("num_attention_heads");
+            // Caps far above any Chameleon (7B: 4096 wide, 32 layers, 11008, 65536 tokens), so that a damaged number fails
+            // here and not as a giant allocation later.
+            int heads = reader.PositiveInt("num_attention_heads", max: 1024);
             var config = new ChameleonConfig
             {
-                HiddenSize = reader.PositiveInt("hidden_size"),
-                NumLayers = reader.PositiveInt("num_hidden_layers"),
+                HiddenSize = reader.PositiveInt("hidden_size", max: 1 << 16),
+                NumLayers = reader.PositiveInt("num_hidden_layers", max: 1024),
                 NumHeads = heads,
-                NumKvHeads = reader.PositiveInt("num_key_value_heads", heads),
-                IntermediateSize = reader.PositiveInt("intermediate_size"),
-                VocabSize = reader.PositiveInt("vocab_size"),
+                NumKvHeads = reader.PositiveInt("num_key_value_heads", heads, max: 1024),
+                IntermediateSize = reader.PositiveInt("intermediate_size", max: 1 << 18),
+                VocabSize = reader.PositiveInt("vocab_size", max: 1 << 20),
                 RmsNormEps = reader.PositiveFloat("rms_norm_eps", 1e-5f),
                 RopeTheta = reader.PositiveFloat("rope_theta", 10000f),
                 SwinNorm = reader.Bool("swin_norm", false),
                 QkLayerNorm = reader.Bool("qk_layernorm", true),
                 TieWordEmbeddings = reader.Bool("tie_word_embeddings", false),
-                MaxPositionEmbeddings = reader.PositiveInt("max_position_embeddings", 4096),
+                MaxPositionEmbeddings = reader.PositiveInt("max_position_embeddings", 4096, max: 1 << 20),
                 TorchDType = reader.String("torch_dtype", "bfloat16"),
                 VocabularyMap = reader.VocabularyMap("vocabulary_map"),
             };
@@ -112,14 +118,18 @@ public sealed record ChameleonConfig
         private bool TryGet(string name, out JsonElement value) =>
             root.TryGetProperty(name, out value) && value.ValueKind != JsonValueKind.Null;
 
-        public int PositiveInt(string name, int? fallback = null)
+        public int PositiveInt(string name, int? fallback = null, int max = int.MaxValue)
         {
             if (!TryGet(name, out var v))
                 return fallback ?? throw new ModelFormatException($"{source}: missing required field '{name}'");
             if (v.ValueKind != JsonValueKind.Number || !v.TryGetInt32(out int i) || i <= 0)
-                throw new ModelFormatException($"{source}: field '{name}' must be a positive integer, found {v.GetRawText()}");
+                throw new ModelFormatException($"{source}: field '{name}' must be a positive integer, found {Shorten(v.GetRawText())}");
+            if (i > max)
+                throw new ModelFormatException($"{source}: field '{name}' is {i}, more than the {max} the engine accepts");
             return i;
         }
+
+        private static string Shorten(string text) => text.Length <= 80 ? text : text[..80] + "...";
 
         public float PositiveFloat(string name, float fallback)
         {

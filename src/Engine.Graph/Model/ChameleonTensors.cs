@@ -57,7 +57,9 @@ public static class ChameleonTensors
     {
         var dtype = ExpectedDType(config);
         var found = new Dictionary<string, TensorInfo>(StringComparer.Ordinal);
-        var problems = new List<string>();
+        var problems = CheckLayerCount(checkpoint, config);
+        if (problems.Count > 0)
+            throw Mismatch(modelPath, problems);
         foreach (var spec in Expected(config))
         {
             if (!checkpoint.TryGetTensor(spec.Name, out var info))
@@ -73,13 +75,47 @@ public static class ChameleonTensors
             found[spec.Name] = info;
         }
         if (problems.Count > 0)
-        {
-            const int shown = 20;
-            var lines = problems.Take(shown).Select(p => "  - " + p);
-            string more = problems.Count > shown ? $"\n  ... and {problems.Count - shown} more" : "";
-            throw new ModelFormatException(
-                $"{modelPath}: the checkpoint does not match its config ({problems.Count} problem{(problems.Count == 1 ? "" : "s")}):\n{string.Join("\n", lines)}{more}");
-        }
+            throw Mismatch(modelPath, problems);
         return found;
+    }
+
+    /// <summary>
+    /// The config's layer count against the layers the checkpoint holds, before anything is built per layer: a config
+    /// claiming millions of layers is refused at once, and layers the config leaves out are an error too (a wrong
+    /// num_hidden_layers would otherwise run a truncated model without a word).
+    /// </summary>
+    private static List<string> CheckLayerCount(SafeTensorsCheckpoint checkpoint, ChameleonConfig config)
+    {
+        var layers = new SortedSet<int>();
+        string? beyond = null;
+        foreach (string name in checkpoint.Names)
+        {
+            if (!name.StartsWith("model.layers.", StringComparison.Ordinal))
+                continue;
+            int end = name.IndexOf('.', "model.layers.".Length);
+            if (end < 0 || !int.TryParse(name.AsSpan("model.layers.".Length, end - "model.layers.".Length), out int layer) || layer < 0)
+                continue;
+            layers.Add(layer);
+            if (layer >= config.NumLayers && (beyond is null || string.CompareOrdinal(name, beyond) < 0))
+                beyond = name;
+        }
+        var problems = new List<string>();
+        int held = layers.Count == 0 ? 0 : layers.Max + 1;
+        if (config.NumLayers > held)
+            problems.Add($"config.json has num_hidden_layers={config.NumLayers}, but the checkpoint holds tensors for {layers.Count} layer(s)"
+                         + (layers.Count > 0 ? $" (model.layers.{layers.Min} to model.layers.{layers.Max})" : ""));
+        else if (beyond is not null)
+            problems.Add($"the checkpoint holds layers {config.NumLayers} to {layers.Max} (e.g. '{beyond}') that config.json's "
+                         + $"num_hidden_layers={config.NumLayers} does not use: is the config the checkpoint's own?");
+        return problems;
+    }
+
+    private static ModelFormatException Mismatch(string modelPath, List<string> problems)
+    {
+        const int shown = 20;
+        var lines = problems.Take(shown).Select(p => "  - " + p);
+        string more = problems.Count > shown ? $"\n  ... and {problems.Count - shown} more" : "";
+        return new ModelFormatException(
+            $"{modelPath}: the checkpoint does not match its config ({problems.Count} problem{(problems.Count == 1 ? "" : "s")}):\n{string.Join("\n", lines)}{more}");
     }
 }

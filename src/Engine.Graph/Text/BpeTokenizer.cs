@@ -15,7 +15,7 @@ namespace CoAR.Engine.Graph.Text;
 /// </summary>
 public sealed class BpeTokenizer
 {
-    private const int MaxVocabularySize = 1 << 24;
+    private const int MaxVocabularySize = 1 << 21;
 
     private readonly BpeModel _model;
     private readonly ITextNormalizer? _normalizer;
@@ -72,11 +72,21 @@ public sealed class BpeTokenizer
 
     public IReadOnlyList<AddedToken> AddedTokens { get; }
 
+    /// <summary>The largest tokenizer.json read (Chameleon's is 2 MiB; large multilingual ones reach ~20 MiB).</summary>
+    public const long MaxFileBytes = 128L << 20;
+
     public static BpeTokenizer Load(string tokenizerJsonPath)
     {
-        if (!File.Exists(tokenizerJsonPath))
-            throw new FileNotFoundException($"Tokenizer file {tokenizerJsonPath} does not exist.", tokenizerJsonPath);
-        return FromJson(File.ReadAllText(tokenizerJsonPath), tokenizerJsonPath);
+        string json;
+        try
+        {
+            json = Managed.Files.InputFile.ReadAllText(tokenizerJsonPath, MaxFileBytes, "tokenizer file");
+        }
+        catch (InvalidDataException e)
+        {
+            throw new TokenizerFormatException(tokenizerJsonPath, "$", e.Message, e);
+        }
+        return FromJson(json, tokenizerJsonPath);
     }
 
     public static BpeTokenizer FromJson(string json, string sourceName) => TokenizerJsonReader.Read(json, sourceName);

@@ -52,9 +52,31 @@ public sealed class LuminaPrompt
     public static string Text(string caption, int widthPx, int heightPx) =>
         Instruction(widthPx, heightPx) + caption + ChameleonVocabulary.EndOfTurnName;
 
+    /// <summary>
+    /// The longest caption accepted, in UTF-16 characters: about 2000 tokens, far beyond what the model was trained on
+    /// (Lumina's captions are a few hundred tokens), and a bound on the tokenizer's work for one prompt.
+    /// </summary>
+    public const int MaxCaptionCharacters = 8192;
+
+    private static int? LoneSurrogate(string text)
+    {
+        for (int i = 0; i < text.Length; i++)
+        {
+            if (char.IsHighSurrogate(text[i]) && i + 1 < text.Length && char.IsLowSurrogate(text[i + 1]))
+                i++;
+            else if (char.IsSurrogate(text[i]))
+                return i;
+        }
+        return null;
+    }
+
     public PromptTokens Build(string caption, int widthPx, int heightPx, IReadOnlyList<PromptPlaceholder>? placeholders = null)
     {
         ArgumentNullException.ThrowIfNull(caption);
+        if (caption.Length > MaxCaptionCharacters)
+            throw new ArgumentException($"the prompt is {caption.Length} characters long, more than the {MaxCaptionCharacters} accepted");
+        if (LoneSurrogate(caption) is { } bad)
+            throw new ArgumentException($"the prompt holds a lone UTF-16 surrogate at character {bad} (U+{(int)caption[bad]:X4}), which is not text");
         LuminaImageSizes.Validate(widthPx, heightPx, TargetSize);
         placeholders ??= [];
         ValidatePlaceholders(placeholders);

@@ -1,13 +1,11 @@
 using System.Diagnostics;
 using System.Globalization;
 using System.Text.Json;
-using System.Text.Json.Nodes;
 using CoAR.Engine.Graph.Concepts;
 using CoAR.Engine.Graph.Generation;
 using CoAR.Engine.Graph.Model;
 using CoAR.Engine.Graph.Text;
 using CoAR.Engine.Managed.Backends;
-using CoAR.Engine.Managed.SafeTensors;
 using CoAR.Engine.Managed.Tensors;
 
 namespace CoAR.Engine.Graph.Training;
@@ -313,75 +311,20 @@ public sealed class ConceptTrainer : IDisposable
     // ---- checkpoints: the concept, the optimizer moments and the step, written atomically ----
 
     public void SaveCheckpoint(string path) =>
-        ConceptFile.Save(path, _concept, _engine.Fingerprint,
-            new Dictionary<string, string>
-            {
-                ["checkpoint_step"] = _adam.Step.ToString(CultureInfo.InvariantCulture),
-                ["training_settings"] = _s.ToJson(),
-                ["casr_mean_set"] = "true",
-            },
-            new Dictionary<string, float[]> { ["adam.m"] = _adam.M, ["adam.v"] = _adam.V, ["casr.mean"] = _casrMean });
+        TrainingCheckpoint.Write(path, _concept, _engine.Fingerprint, _adam.Step, _s.ToJson(), _adam.M, _adam.V, _casrMean);
 
     /// <summary>
     /// Restores a checkpoint written by <see cref="SaveCheckpoint"/> and returns its step. A checkpoint that cannot be
-    /// read, or that belongs to another run (other settings, model or shapes), is never dropped silently: it is an
-    /// <see cref="InvalidDataException"/> saying what differs.
+    /// read, or that belongs to another run, is an error that offers --restart (see <see cref="TrainingCheckpoint.Read"/>).
     /// </summary>
     public int Resume(string path)
     {
-        ConceptFile.Info info;
-        Dictionary<string, float[]> extra;
-        try
-        {
-            info = ConceptFile.Load(path, _engine.Fingerprint, out extra);
-        }
-        catch (Exception e) when (e is InvalidDataException or SafeTensorsException or IOException)
-        {
-            throw NotResumable(path, $"it cannot be read ({e.Message})");
-        }
-        string settings = _s.ToJson();
-        string? stored = info.Metadata.GetValueOrDefault("training_settings");
-        if (stored != settings)
-            throw NotResumable(path, $"it belongs to a run with other settings ({SettingsDifference(stored, settings)})");
-        if (!info.Metadata.TryGetValue("checkpoint_step", out var stepText)
-            || !int.TryParse(stepText, NumberStyles.None, CultureInfo.InvariantCulture, out int step) || step > _s.Steps)
-            throw NotResumable(path, "it has no valid checkpoint_step: it is not a training checkpoint");
-        foreach (var (key, length) in new[] { ("adam.m", _adam.M.Length), ("adam.v", _adam.V.Length), ("casr.mean", _casrMean.Length) })
-            if (!extra.TryGetValue(key, out var values) || values.Length != length)
-                throw NotResumable(path, $"its '{key}' is missing or has the wrong size: it is not a checkpoint of this run");
-        var c = info.Concept;
-        if (c.Text.Length != _concept.Text.Length || c.Image.Length != _concept.Image.Length)
-            throw NotResumable(path, "its context tokens have other shapes than this run's");
-        c.Text.CopyTo(_concept.Text, 0);
-        c.Image.CopyTo(_concept.Image, 0);
-        extra["casr.mean"].CopyTo(_casrMean, 0);
-        _adam.Restore(extra["adam.m"], extra["adam.v"], step);
-        return step;
-    }
-
-    private static InvalidDataException NotResumable(string path, string why) =>
-        new($"{path}: this training checkpoint cannot be resumed: {why}. Pass --restart to start over (it will be replaced), or delete it");
-
-    /// <summary>The first setting that differs between a stored settings JSON and this run's, for the error message.</summary>
-    private static string SettingsDifference(string? stored, string current)
-    {
-        if (stored is null) return "it records no settings";
-        try
-        {
-            var before = JsonNode.Parse(stored)?.AsObject();
-            var now = JsonNode.Parse(current)!.AsObject();
-            if (before is null) return "its settings are unreadable";
-            foreach (var (key, value) in now)
-            {
-                string was = before[key]?.ToJsonString() ?? "(absent)", becomes = value?.ToJsonString() ?? "null";
-                if (was != becomes) return $"{key} was {was}, now {becomes}";
-            }
-            return "they differ";
-        }
-        catch (Exception e) when (e is JsonException or InvalidOperationException)
-        {
-            return "its settings are unreadable";
-        }
+        var checkpoint = TrainingCheckpoint.Read(path, _engine.Fingerprint, _s.ToJson(), _s.Steps, _concept, _adam.M.Length, _casrMean.Length);
+        checkpoint.Concept.Text.CopyTo(_concept.Text, 0);
+        checkpoint.Concept.Image.CopyTo(_concept.Image, 0);
+        checkpoint.CasrMean.CopyTo(_casrMean, 0);
+        _adam.Restore(checkpoint.AdamM, checkpoint.AdamV, checkpoint.Step);
+        return checkpoint.Step;
     }
 
     /// <summary>The final concept file: tokens and what made them (every effective setting, steps, final losses).</summary>

@@ -10,12 +10,15 @@ namespace CoAR.Engine.Graph.Training;
 /// <summary>Finds the user's photos, and makes (once) the frozen model's class images for DPP.</summary>
 public static class TrainingData
 {
-    private static readonly string[] ImageExtensions = [".jpg", ".jpeg", ".png", ".bmp", ".gif"];
+    private static readonly string[] ImageExtensions = [".jpg", ".jpeg", ".png", ".webp", ".bmp", ".gif"];
+
+    /// <summary>The most photos one concept trains on (CoAR needs 3-5; every one is read and kept in memory).</summary>
+    public const int MaxImages = 256;
 
     /// <summary>How the frozen model draws class images: the generation defaults (cfg 4, top-k 2000, temperature 1).</summary>
     public static SamplingSettings ClassImageSampling { get; } = new();
 
-    /// <summary>The image files of a folder (or a single file), sorted by name; an error if there are none.</summary>
+    /// <summary>The image files of a folder (or a single file), sorted by name; an error if there are none or too many.</summary>
     public static IReadOnlyList<string> ImageFiles(string path)
     {
         if (string.IsNullOrWhiteSpace(path))
@@ -35,7 +38,9 @@ public static class TrainingData
             throw new InvalidDataException($"--images '{path}': the folder cannot be read ({e.Message})", e);
         }
         if (files.Count == 0)
-            throw new FileNotFoundException($"--images '{path}': no JPEG, PNG, BMP or GIF files in it");
+            throw new FileNotFoundException($"--images '{path}': no JPEG, PNG, WebP, BMP or GIF files in it");
+        if (files.Count > MaxImages)
+            throw new InvalidDataException($"--images '{path}': {files.Count} image files, more than the {MaxImages} a concept trains on (3-5 photos are enough)");
         return files;
     }
 
@@ -121,9 +126,9 @@ public static class TrainingData
     {
         try
         {
-            return JsonSerializer.Deserialize(File.ReadAllText(file), TrainingJson.Default.Int32Array);
+            return JsonSerializer.Deserialize(InputFile.ReadAllText(file, 1 << 24, "cached class image"), TrainingJson.Default.Int32Array);
         }
-        catch (JsonException)
+        catch (Exception e) when (e is JsonException or InvalidDataException)
         {
             return null;
         }

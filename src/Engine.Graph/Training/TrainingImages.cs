@@ -48,7 +48,6 @@ public sealed class TrainingImages
     public static TrainingImages FromFiles(IReadOnlyList<string> files, int resolution, VqganModel vqgan, ImageTokenIds ids, CropMode crop, int seed)
     {
         if (files.Count == 0) throw new ArgumentException("training needs at least one image of the concept");
-        var sizes = CropSizes.ForTarget(resolution);
         var photos = new Photo[files.Count];
         for (int i = 0; i < files.Count; i++)
         {
@@ -61,7 +60,7 @@ public sealed class TrainingImages
             {
                 throw new InvalidDataException($"{files[i]}: cannot be read ({e.Message})", e);
             }
-            var size = CropSizes.BestFor(image.Width, image.Height, sizes);
+            var size = ImagePreprocessor.CropFor(image, resolution, files[i]);
             photos[i] = new Photo(files[i], ImagePreprocessor.Cover(image, size), size, ImageLayout.For(size.Width, size.Height, ids));
         }
         return new TrainingImages(photos, vqgan, ids, crop, seed);

@@ -1,5 +1,6 @@
 using CoAR.Engine.Graph.Concepts;
 using CoAR.Engine.Graph.Generation;
+using CoAR.Engine.Managed.Files;
 using CoAR.Engine.Managed.Imaging;
 
 namespace CoAR.Engine.Graph.Training;
@@ -85,6 +86,9 @@ public sealed class TrainingJob : IDisposable
     {
         var s = Settings;
         string? checkpoint = _outputs.CheckpointPath;
+        // A run killed while writing leaves its temp files; they are never finished outputs.
+        if (checkpoint is not null) AtomicFile.RemoveStaleTemporaries(checkpoint);
+        if (_outputs.ConceptPath is not null) AtomicFile.RemoveStaleTemporaries(_outputs.ConceptPath);
         if (checkpoint is not null && !_outputs.Restart && File.Exists(checkpoint))
             _log?.Report($"resuming from step {Trainer.Resume(checkpoint)} ({checkpoint})");
         else

@@ -14,7 +14,7 @@ public static class TopKSampler
         foreach (float x in logits)
             if (x > max) max = x;
         if (float.IsNegativeInfinity(max) || float.IsNaN(max))
-            throw new ArgumentException("every logit of the row is -inf or NaN: nothing can be sampled");
+            throw new NonFiniteLogitsException();
         // Weights in id order, so the cumulative sum (and so the draw) is the same on every backend.
         double total = 0;
         for (int i = 0; i < logits.Length; i++)

@@ -5,6 +5,8 @@ namespace CoAR.Engine.Managed.Files;
 /// the same directory (so the rename stays on one volume), flush it to disk, then rename over the target. On failure
 /// the temp file is removed and the target is untouched. Writers of several files (sharded checkpoints) use the two
 /// halves, <see cref="WriteTemporary(string, Action{Stream})"/> and <see cref="Commit"/>, to rename only once all are written.
+/// A write that fails for the file system's sake (disk full, no permission) throws <see cref="OutputWriteException"/>
+/// naming the target.
 /// </summary>
 public static class AtomicFile
 {
@@ -30,17 +32,19 @@ public static class AtomicFile
     /// <summary>Writes the content to a new temp file beside <paramref name="fullPath"/> and returns its path.</summary>
     public static string WriteTemporary(string fullPath, Action<Stream> write)
     {
-        Directory.CreateDirectory(Path.GetDirectoryName(fullPath)!);
         string temp = TempPathFor(fullPath);
         try
         {
+            Directory.CreateDirectory(Path.GetDirectoryName(fullPath)!);
             using var file = new FileStream(temp, FileMode.CreateNew, FileAccess.ReadWrite, FileShare.None, 1 << 16);
             write(file);
             file.Flush(flushToDisk: true);
         }
-        catch
+        catch (Exception e)
         {
             TryDelete(temp);
+            if (e is IOException and not OutputWriteException or UnauthorizedAccessException)
+                throw new OutputWriteException(fullPath, e);
             throw;
         }
         return temp;
@@ -59,10 +63,48 @@ public static class AtomicFile
         {
             File.Move(temp, fullPath, overwrite: true);
         }
-        catch
+        catch (Exception e)
         {
             TryDelete(temp);
+            if (e is IOException or UnauthorizedAccessException)
+                throw new OutputWriteException(fullPath, e);
             throw;
+        }
+    }
+
+    /// <summary>
+    /// Removes the temp files that writers of <paramref name="fullPath"/> left when they were killed mid-write: those
+    /// whose process is gone. A live writer's temp file is left alone.
+    /// </summary>
+    public static void RemoveStaleTemporaries(string fullPath)
+    {
+        string? dir = Path.GetDirectoryName(fullPath);
+        if (dir is null || !Directory.Exists(dir))
+            return;
+        string prefix = $".{Path.GetFileName(fullPath)}.";
+        foreach (var temp in Directory.EnumerateFiles(dir, prefix + "*.tmp"))
+        {
+            string[] parts = Path.GetFileName(temp)[prefix.Length..].Split('.');
+            if (parts.Length == 3 && int.TryParse(parts[0], out int pid) && !ProcessIsAlive(pid))
+                TryDelete(temp);
+        }
+    }
+
+    /// <summary>True while a process with this id runs (on Linux: /proc/PID exists).</summary>
+    public static bool ProcessIsAlive(int pid)
+    {
+        if (pid == Environment.ProcessId)
+            return true;
+        if (OperatingSystem.IsLinux())
+            return Directory.Exists($"/proc/{pid}");
+        try
+        {
+            using var process = System.Diagnostics.Process.GetProcessById(pid);
+            return !process.HasExited;
+        }
+        catch (ArgumentException)
+        {
+            return false;
         }
     }
 

@@ -29,7 +29,7 @@ public static class NpyFile
     /// <summary>Reads a float32 .npy written by <see cref="WriteFloat32"/> (or numpy, little-endian, C order).</summary>
     public static (float[] Data, int[] Shape) ReadFloat32(string path)
     {
-        var bytes = File.ReadAllBytes(path);
+        var bytes = InputFile.ReadAllBytes(path, int.MaxValue, ".npy file");
         if (bytes.Length < 10 || bytes[0] != 0x93 || Encoding.ASCII.GetString(bytes, 1, 5) != "NUMPY")
             throw new InvalidDataException($"{path}: not a .npy file (bad magic)");
         int headerLength = BitConverter.ToUInt16(bytes, 8);

@@ -1,25 +1,24 @@
+using System.Runtime.InteropServices;
 using CoAR.Engine.Managed.Files;
-using CoAR.Engine.Managed.Interop;
+using SkiaSharp;
 
 namespace CoAR.Engine.Managed.Imaging;
 
 /// <summary>
-/// Image files at the engine's edge, through Debian's libstb0: JPEG, PNG, BMP and GIF (first frame) in, PNG out.
-/// Transparency is composited on white exactly as Chameleon's and Lumina-mGPT's image processors do.
+/// Image files at the engine's edge, through Skia's codecs (SkiaSharp; the codecs Chrome ships, fuzzed continuously):
+/// JPEG (also CMYK), PNG (also 16-bit and palette), WebP, GIF (first frame), BMP (also top-down) and ICO in; PNG out.
+/// Decoded pixels are converted to sRGB from an embedded colour profile, turned upright by the EXIF orientation, and
+/// transparency is composited on white exactly as Chameleon's and Lumina-mGPT's image processors do.
 /// </summary>
-public static unsafe class ImageFile
+public static class ImageFile
 {
-    private const int Rgba = 4;
+    private const string Formats = "JPEG, PNG, WebP, GIF, BMP or ICO";
 
     public static RgbImage Load(string path, ImageDecodeLimits? limits = null)
     {
         ArgumentException.ThrowIfNullOrEmpty(path);
-        var info = new FileInfo(path);
-        if (!info.Exists)
-            throw new FileNotFoundException($"image file {path} does not exist", path);
-        if (info.Length > int.MaxValue)
-            throw new InvalidDataException($"{path}: {info.Length} bytes is larger than an image file can be (2 GiB)");
-        return Decode(File.ReadAllBytes(path), path, limits);
+        limits ??= ImageDecodeLimits.Default;
+        return Decode(InputFile.ReadAllBytes(path, limits.MaxBytes, "image file"), path, limits);
     }
 
     /// <param name="sourceName">Names the image in error messages (a path, a URL, "reference 2").</param>
@@ -28,36 +27,62 @@ public static unsafe class ImageFile
         limits ??= ImageDecodeLimits.Default;
         if (bytes.IsEmpty)
             throw new InvalidDataException($"{sourceName}: the image is empty (0 bytes)");
-        StbLibrary.EnsureLoaded();
+        if (bytes.Length > limits.MaxBytes)
+            throw new InvalidDataException($"{sourceName}: {bytes.Length} bytes is more than the {limits.MaxBytes} accepted for an image");
 
-        fixed (byte* data = bytes)
+        using var data = SKData.CreateCopy(bytes);
+        using var stream = new SKMemoryStream(data);
+        using var codec = SKCodec.Create(stream, out var opened);
+        if (codec is null)
+            throw new InvalidDataException($"{sourceName}: not a readable {Formats} image ({Describe(opened)})");
+        int width = codec.Info.Width, height = codec.Info.Height;
+        CheckLimits(width, height, limits, sourceName);
+
+        var info = new SKImageInfo(width, height, SKColorType.Rgba8888, SKAlphaType.Unpremul, SKColorSpace.CreateSrgb());
+        var rgba = new byte[checked((long)width * height * 4)];
+        var handle = GCHandle.Alloc(rgba, GCHandleType.Pinned);
+        SKCodecResult decoded;
+        try
         {
-            int width, height, channels;
-            if (StbImage.InfoFromMemory(data, bytes.Length, &width, &height, &channels) == 0)
-                throw new InvalidDataException(
-                    $"{sourceName}: not a readable JPEG, PNG, BMP or GIF image (stb: {StbImage.FailureReason()})");
-            CheckLimits(width, height, limits, sourceName);
-
-            int decodedWidth, decodedHeight, fileChannels;
-            byte* rgba = StbImage.LoadFromMemory(data, bytes.Length, &decodedWidth, &decodedHeight, &fileChannels, Rgba);
-            if (rgba == null)
-                throw new InvalidDataException(
-                    $"{sourceName}: the {width}x{height} image could not be decoded (stb: {StbImage.FailureReason()})");
-            try
-            {
-                if (decodedWidth != width || decodedHeight != height)
-                    throw new InvalidDataException(
-                        $"{sourceName}: header says {width}x{height} but {decodedWidth}x{decodedHeight} pixels decoded");
-                return AlphaComposite.OnWhite(new ReadOnlySpan<byte>(rgba, checked(width * height * Rgba)), width, height);
-            }
-            finally
-            {
-                StbImage.ImageFree(rgba);
-            }
+            decoded = codec.GetPixels(info, handle.AddrOfPinnedObject(), info.RowBytes, new SKCodecOptions(SKZeroInitialized.Yes));
         }
+        finally
+        {
+            handle.Free();
+        }
+        if (decoded != SKCodecResult.Success)
+            throw new InvalidDataException(
+                $"{sourceName}: the {width}x{height} {codec.EncodedFormat} image could not be decoded ({Describe(decoded)})");
+        return ImageOrientation.Apply(AlphaComposite.OnWhite(rgba, width, height), codec.EncodedOrigin);
     }
 
-    public static byte[] EncodePng(RgbImage image) => StbEncoder.Encode(image, StbEncoder.Format.Png);
+    public static byte[] EncodePng(RgbImage image)
+    {
+        ArgumentNullException.ThrowIfNull(image);
+        // Skia encodes an opaque RGBA image as an RGB PNG.
+        var rgba = new byte[(long)image.Width * image.Height * 4];
+        byte[] rgb = image.Pixels;
+        for (int i = 0, o = 0; i < rgb.Length; i += 3, o += 4)
+        {
+            rgba[o] = rgb[i];
+            rgba[o + 1] = rgb[i + 1];
+            rgba[o + 2] = rgb[i + 2];
+            rgba[o + 3] = 255;
+        }
+        var info = new SKImageInfo(image.Width, image.Height, SKColorType.Rgba8888, SKAlphaType.Opaque);
+        var handle = GCHandle.Alloc(rgba, GCHandleType.Pinned);
+        try
+        {
+            using var pixmap = new SKPixmap(info, handle.AddrOfPinnedObject(), info.RowBytes);
+            using var png = pixmap.Encode(SKEncodedImageFormat.Png, 100)
+                            ?? throw new InvalidOperationException($"Skia could not encode a {image.Width}x{image.Height} PNG");
+            return png.ToArray();
+        }
+        finally
+        {
+            handle.Free();
+        }
+    }
 
     /// <summary>Writes a PNG through a temporary file in the same directory and an atomic rename.</summary>
     public static void SavePng(RgbImage image, string path)
@@ -74,5 +99,19 @@ public static unsafe class ImageFile
             throw new InvalidDataException(
                 $"{sourceName}: {width}x{height} is larger than allowed (at most {limits.MaxSide} px a side and "
                 + $"{limits.MaxPixels} pixels)");
+        double aspect = (double)Math.Max(width, height) / Math.Min(width, height);
+        if (aspect > limits.MaxAspectRatio)
+            throw new InvalidDataException(
+                $"{sourceName}: {width}x{height} has an aspect ratio of {aspect:0.#}:1, more than the {limits.MaxAspectRatio:0.#}:1 accepted "
+                + "(the model's sizes go to 4:1; crop the image first)");
     }
+
+    private static string Describe(SKCodecResult result) => result switch
+    {
+        SKCodecResult.IncompleteInput or SKCodecResult.ErrorInInput => "the file is truncated or damaged",
+        SKCodecResult.InvalidInput => "the data is not an image in a known format",
+        SKCodecResult.Unimplemented => "a feature of this file is not supported",
+        SKCodecResult.InvalidConversion => "its pixel format cannot be converted to RGB",
+        _ => $"Skia: {result}",
+    };
 }

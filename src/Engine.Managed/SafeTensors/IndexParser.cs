@@ -11,7 +11,15 @@ internal static class IndexParser
 {
     public static ParsedIndex Read(string indexPath)
     {
-        ReadOnlySpan<byte> json = File.ReadAllBytes(indexPath);
+        ReadOnlySpan<byte> json;
+        try
+        {
+            json = Files.InputFile.ReadAllBytes(indexPath, HeaderParser.MaxHeaderBytes, "checkpoint index");
+        }
+        catch (InvalidDataException e)
+        {
+            throw new SafeTensorsException(SafeTensorsError.InvalidIndex, indexPath, null, e.Message, e);
+        }
         if (json.StartsWith("\uFEFF"u8))
             json = json[3..];
         try

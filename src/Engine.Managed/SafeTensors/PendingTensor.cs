@@ -68,7 +68,7 @@ public sealed class PendingTensor
     public long ByteLength { get; }
 
     /// <summary>Writes the bytes at <paramref name="output"/>'s position; a sparse tensor just moves the position.</summary>
-    internal void WriteData(FileStream output, string filePath)
+    internal void WriteData(Stream output, string filePath)
     {
         if (_data is not null)
         {

@@ -5,6 +5,8 @@ public enum SafeTensorsError
 {
     /// <summary>The path names no file (or directory, for a checkpoint).</summary>
     FileNotFound,
+    /// <summary>The path names a FIFO, device, socket or directory: reading one could block or never end.</summary>
+    NotARegularFile,
     /// <summary>The file is shorter than the 8-byte header length prefix.</summary>
     Truncated,
     /// <summary>The declared header length is above the 100 MB cap.</summary>

@@ -55,6 +55,9 @@ public sealed unsafe class SafeTensorsFile : IDisposable
     public static SafeTensorsFile Open(string path)
     {
         string fullPath = Path.GetFullPath(path);
+        if (Interop.LibcStat.FileType(fullPath) is { } type && type != 0x8000)
+            throw new SafeTensorsException(SafeTensorsError.NotARegularFile, fullPath, null,
+                "not a regular file (a FIFO, device, socket or directory): a safetensors file must be one");
         FileStream stream;
         try
         {

@@ -62,10 +62,8 @@ public sealed class SafeTensorsWriter
         var dataOrder = _tensors.OrderByDescending(t => t.DType.SizeOf()).ToList();
         byte[] header = BuildHeader(fullPath, dataOrder);
         long fileLength = sizeof(ulong) + header.Length + dataOrder.Sum(t => t.ByteLength);
-        string temp = AtomicFile.TempPathFor(fullPath);
-        try
+        return AtomicFile.WriteTemporary(fullPath, file =>
         {
-            using var file = new FileStream(temp, FileMode.CreateNew, FileAccess.Write, FileShare.None, bufferSize: 1 << 20);
             Span<byte> prefix = stackalloc byte[sizeof(ulong)];
             BinaryPrimitives.WriteUInt64LittleEndian(prefix, (ulong)header.Length);
             file.Write(prefix);
@@ -74,14 +72,7 @@ public sealed class SafeTensorsWriter
                 tensor.WriteData(file, fullPath);
             // Sparse tensors at the end only moved the position: extend the file over them.
             file.SetLength(fileLength);
-            file.Flush(flushToDisk: true);
-        }
-        catch
-        {
-            AtomicFile.TryDelete(temp);
-            throw;
-        }
-        return temp;
+        });
     }
 
     /// <summary>The JSON header, space-padded to a multiple of 8 bytes as the reference writer does.</summary>

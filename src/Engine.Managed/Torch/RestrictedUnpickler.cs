@@ -14,6 +14,14 @@ internal sealed class RestrictedUnpickler
 {
     private const int MaxDepth = 10_000;
 
+    /// <summary>
+    /// Container entries the whole load may create or copy. A few bytes of pickle can copy a large list again and
+    /// again through memo references (a "billion laughs"); a real checkpoint has one entry per tensor and field.
+    /// </summary>
+    internal const long MaxContainerEntries = 10_000_000;
+
+    private long _entries;
+
     private readonly byte[] _data;
     private readonly string _source;
     private readonly List<object?> _stack = [];
@@ -109,6 +117,7 @@ internal sealed class RestrictedUnpickler
                 case 0x90: // ADDITEMS
                 {
                     List<object?> items = PopMark(at);
+                    Spend(items.Count, at);
                     PeekList(at, op == 0x90 ? "ADDITEMS" : "APPENDS").AddRange(items);
                     break;
                 }
@@ -125,6 +134,7 @@ internal sealed class RestrictedUnpickler
                     PickleDict dict = PeekDict(at, "SETITEMS");
                     if (items.Count % 2 != 0)
                         throw Error(at, "SETITEMS with an odd number of keys and values");
+                    Spend(items.Count, at);
                     for (int i = 0; i < items.Count; i += 2)
                         dict.Set(items[i], items[i + 1]);
                     break;
@@ -224,14 +234,14 @@ internal sealed class RestrictedUnpickler
             case PickleGlobalKind.OrderedDict:
                 if (a.Length == 0)
                     return new PickleDict();
-                if (a.Length == 1 && a[0] is List<object?> pairs)
+                if (a.Length == 1 && a[0] is List<object?> pairs && Spend(pairs.Count, at))
                     return DictFrom(pairs.SelectMany(p => p is object?[] { Length: 2 } kv ? kv : throw Error(at,
                         $"OrderedDict item {Describe(p)} is not a (key, value) pair")).ToList(), at);
                 throw Error(at, $"OrderedDict called with {Describe(args)}");
             case PickleGlobalKind.Set:
                 if (a.Length == 0)
                     return new List<object?>();
-                if (a.Length == 1 && a[0] is List<object?> items)
+                if (a.Length == 1 && a[0] is List<object?> items && Spend(items.Count, at))
                     return new List<object?>(items);
                 throw Error(at, $"{function} called with {Describe(args)}");
             default:
@@ -262,10 +272,20 @@ internal sealed class RestrictedUnpickler
         return storage;
     }
 
+    /// <summary>Counts <paramref name="count"/> container entries against <see cref="MaxContainerEntries"/>; true to chain in conditions.</summary>
+    private bool Spend(long count, int at)
+    {
+        _entries += count;
+        if (_entries > MaxContainerEntries)
+            throw Error(at, $"the pickle builds more than {MaxContainerEntries} container entries (a pickle bomb?); a checkpoint needs one per tensor");
+        return true;
+    }
+
     private PickleDict DictFrom(List<object?> items, int at)
     {
         if (items.Count % 2 != 0)
             throw Error(at, "a dict needs as many values as keys");
+        Spend(items.Count, at);
         var dict = new PickleDict();
         for (int i = 0; i < items.Count; i += 2)
             dict.Set(items[i], items[i + 1]);

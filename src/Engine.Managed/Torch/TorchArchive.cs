@@ -1,3 +1,4 @@
+using CoAR.Engine.Managed.Files;
 using System.IO.Compression;
 
 namespace CoAR.Engine.Managed.Torch;
@@ -26,8 +27,7 @@ internal sealed class TorchArchive : IDisposable
 
     internal static TorchArchive Open(string path)
     {
-        if (!File.Exists(path))
-            throw new FileNotFoundException($"checkpoint {path} does not exist", path);
+        InputFile.CheckRegular(path, "checkpoint");
         CheckSignature(path);
         ZipArchive zip;
         try
@@ -67,6 +67,7 @@ internal sealed class TorchArchive : IDisposable
         ZipArchiveEntry entry = Entry(record);
         if (entry.Length > Array.MaxLength)
             throw new InvalidDataException($"{Path}: record {entry.FullName} is {entry.Length} bytes, more than one array holds");
+        CheckPlausibleSize(entry);
         var bytes = new byte[entry.Length];
         using (Stream stream = entry.Open())
         {
@@ -80,6 +81,20 @@ internal sealed class TorchArchive : IDisposable
             }
         }
         return bytes;
+    }
+
+    /// <summary>
+    /// A record's size comes from the zip's directory, which a damaged or hostile file can set to anything: before
+    /// allocating it, it must fit what the archive can hold. A stored record (what torch.save writes) is exactly its
+    /// compressed size; deflate expands at most 1032:1; neither can be larger than the file holds.
+    /// </summary>
+    private void CheckPlausibleSize(ZipArchiveEntry entry)
+    {
+        long fileLength = new FileInfo(Path).Length;
+        bool stored = entry.CompressedLength == entry.Length;
+        if (entry.CompressedLength > fileLength || (!stored && entry.Length > entry.CompressedLength * 1032L + 1024))
+            throw new InvalidDataException($"{Path}: record {entry.FullName} claims {entry.Length} bytes from {entry.CompressedLength} "
+                                           + $"compressed bytes in a {fileLength}-byte file: the archive is corrupt");
     }
 
     public void Dispose() => _zip.Dispose();

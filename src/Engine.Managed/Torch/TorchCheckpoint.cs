@@ -38,6 +38,7 @@ public sealed class TorchCheckpoint
         var found = new List<(string Name, TorchTensorRef Tensor)>();
         var skipped = new List<SkippedEntry>();
         Walk(dict, "", 0, found, skipped, pickleName);
+        CheckTensorBytes(found, pickleName);
 
         var storages = new Dictionary<string, byte[]>();
         var tensors = new List<CheckpointTensor>(found.Count);
@@ -59,6 +60,25 @@ public sealed class TorchCheckpoint
         return new TorchCheckpoint(path, tensors, skipped);
     }
 
+    /// <summary>
+    /// Names a tree walk may visit: the same nested dict referenced twice at every level makes a few bytes of pickle
+    /// name 2^depth entries. A real state dict has one name per tensor.
+    /// </summary>
+    private const int MaxNames = 100_000;
+
+    /// <summary>
+    /// The tensors' bytes, each name copied out of its storage, against the storages' own bytes: a tensor reached
+    /// under many names would be copied that many times. Tied weights (two names, one storage) stay well within this.
+    /// </summary>
+    private static void CheckTensorBytes(List<(string Name, TorchTensorRef Tensor)> found, string source)
+    {
+        double storageBytes = found.Select(f => f.Tensor.Storage).DistinctBy(s => s.Key).Sum(s => (double)s.ElementCount * s.DType.SizeOf());
+        double tensorBytes = found.Sum(f => f.Tensor.Shape.Aggregate(1.0, (p, d) => p * d) * f.Tensor.Storage.DType.SizeOf());
+        if (tensorBytes > 4.0 * storageBytes + (1 << 20))
+            throw new InvalidDataException($"{source}: {found.Count} tensor names would copy {tensorBytes:0} bytes out of "
+                                           + $"{storageBytes:0} bytes of storage: the same data under too many names");
+    }
+
     private static void Walk(PickleDict dict, string prefix, int depth, List<(string, TorchTensorRef)> tensors,
         List<SkippedEntry> skipped, string source)
     {
@@ -66,6 +86,8 @@ public sealed class TorchCheckpoint
             throw new InvalidDataException($"{source}: dicts nested deeper than {MaxNesting} at {prefix}");
         foreach (var (key, value) in dict.Entries)
         {
+            if (tensors.Count + skipped.Count >= MaxNames)
+                throw new InvalidDataException($"{source}: more than {MaxNames} named entries (shared nested dicts?); a checkpoint has one per tensor");
             string name = prefix + key switch
             {
                 string s => s,

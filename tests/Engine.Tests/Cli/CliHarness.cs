@@ -29,7 +29,8 @@ internal static class CliHarness
                     Interactive = InteractionSupport.No,
                 });
                 AnsiConsole.Console.Profile.Width = 160;
-                int code = Program.BuildRoot().Parse(args).Invoke(new System.CommandLine.InvocationConfiguration { Output = stdout, Error = stderr });
+                CliErrors.Json = false;
+                int code = Program.Run(args, new System.CommandLine.InvocationConfiguration { Output = stdout, Error = stderr });
                 return (code, stdout.ToString(), stderr.ToString());
             }
             finally

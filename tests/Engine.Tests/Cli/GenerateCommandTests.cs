@@ -86,7 +86,9 @@ public class GenerateCommandTests
             Process.Start("kill", ["-INT", p.Id.ToString()])!.WaitForExit();
             p.WaitForExit();
             if (p.ExitCode == 0) Assert.Inconclusive("the job finished before it could be interrupted");
-            Assert.That(p.ExitCode, Is.EqualTo(ExitCodes.Cancelled), p.StandardError.ReadToEnd());
+            string stderr = p.StandardError.ReadToEnd();
+            Assert.That(p.ExitCode, Is.EqualTo(ExitCodes.Cancelled), stderr);
+            Assert.That(stderr, Does.Contain("error: cancelled (Ctrl+C)"), "the user is told the run was cancelled");
         }
         var partial = Directory.GetFiles(resumed);
         Assert.That(partial.Where(f => Path.GetFileName(f).StartsWith('.')), Is.Empty, "no temp files left by a clean stop");
@@ -106,9 +108,9 @@ public class GenerateCommandTests
         string work = TinyModels.NewTempDir("job2");
         string prompts = Jsonl(work), outDir = Path.Combine(work, "out");
         Assert.That(CliHarness.Run(Run(outDir, prompts, "--count", "1")).ExitCode, Is.EqualTo(ExitCodes.Ok));
-        var (code, output, _) = CliHarness.Run(Run(outDir, prompts, "--cfg", "2"));
+        var (code, _, error) = CliHarness.Run(Run(outDir, prompts, "--cfg", "2"));
         Assert.That(code, Is.EqualTo(ExitCodes.Usage));
-        Assert.That(output, Does.Contain("holds a different job").And.Contain("cfg"));
+        Assert.That(error, Does.Contain("holds a different job").And.Contain("cfg"));
     }
 
     [Test]
@@ -116,19 +118,19 @@ public class GenerateCommandTests
     {
         string outDir = TinyModels.NewTempDir("manifest");
         File.WriteAllText(Path.Combine(outDir, "job.json"), "{ not json");
-        var (code, output, _) = CliHarness.Run("generate", "--model", TinyModels.Default, "--prompt", "x", "--size", "64",
+        var (code, _, error) = CliHarness.Run("generate", "--model", TinyModels.Default, "--prompt", "x", "--size", "64",
             "--device", "cpu", "--out", outDir);
         Assert.That(code, Is.EqualTo(ExitCodes.BadInput));
-        Assert.That(output, Does.Contain("job.json").And.Contain("not a job manifest"));
+        Assert.That(error, Does.Contain("job.json").And.Contain("not a job manifest"));
     }
 
     [Test]
     public void ASizeBeyondTheCheckpointsAreaNamesTheTarget()
     {
-        var (code, output, _) = CliHarness.Run("generate", "--model", TinyModels.Default, "--prompt", "x", "--size", "1024",
+        var (code, _, error) = CliHarness.Run("generate", "--model", TinyModels.Default, "--prompt", "x", "--size", "1024",
             "--device", "cpu", "--out", TinyModels.NewTempDir("big"));
         Assert.That(code, Is.EqualTo(ExitCodes.Usage));
-        Assert.That(output, Does.Contain("1024x1024").And.Contain("768 target"));
+        Assert.That(error, Does.Contain("1024x1024").And.Contain("768 target"));
     }
 
     [TestCase("""{"promt": "typo"}""", "unknown field 'promt'")]
@@ -140,8 +142,8 @@ public class GenerateCommandTests
         string work = TinyModels.NewTempDir("bad");
         string prompts = Path.Combine(work, "p.jsonl");
         File.WriteAllLines(prompts, ["""{"prompt": "fine"}""", line]);
-        var (code, output, _) = CliHarness.Run(Run(Path.Combine(work, "out"), prompts));
+        var (code, _, error) = CliHarness.Run(Run(Path.Combine(work, "out"), prompts));
         Assert.That(code, Is.EqualTo(ExitCodes.BadInput));
-        Assert.That(output, Does.Contain("p.jsonl:2").And.Contain(message));
+        Assert.That(error, Does.Contain("p.jsonl:2").And.Contain(message));
     }
 }

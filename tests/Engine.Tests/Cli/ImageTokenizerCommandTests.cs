@@ -48,8 +48,8 @@ public class ImageTokenizerCommandTests
         string dir = TinyModels.NewTempDir("badcodes");
         string codes = Path.Combine(dir, "c.json");
         File.WriteAllText(codes, """{"something": 1}""");
-        var (code, text, _) = CliHarness.Run("decode", codes, "--model", TinyModels.Default, "--device", "cpu", "--out", Path.Combine(dir, "x.png"));
+        var (code, _, error) = CliHarness.Run("decode", codes, "--model", TinyModels.Default, "--device", "cpu", "--out", Path.Combine(dir, "x.png"));
         Assert.That(code, Is.EqualTo(ExitCodes.BadInput));
-        Assert.That(text, Does.Contain("c.json").And.Contain("expected 'tokens'"));
+        Assert.That(error, Does.Contain("c.json").And.Contain("expected 'tokens'"));
     }
 }

@@ -44,16 +44,17 @@ public class InspectCommandTests
     [Test]
     public void MissingModelDirectoryIsABadInputError()
     {
-        var (code, output, _) = CliHarness.Run("inspect", "--model", "/nonexistent/model");
+        var (code, output, error) = CliHarness.Run("inspect", "--model", "/nonexistent/model");
         Assert.That(code, Is.EqualTo(ExitCodes.BadInput));
-        Assert.That(output, Does.Contain("/nonexistent/model").And.Contain("no such directory"));
+        Assert.That(output, Is.Empty, "errors go to stderr");
+        Assert.That(error, Does.Contain("/nonexistent/model").And.Contain("no such directory"));
     }
 
     [Test]
     public void LogitsWithoutTokensIsAUsageError()
     {
-        var (code, output, _) = CliHarness.Run("inspect", "--model", TinyModels.Default, "--logits");
+        var (code, _, error) = CliHarness.Run("inspect", "--model", TinyModels.Default, "--logits");
         Assert.That(code, Is.EqualTo(ExitCodes.Usage));
-        Assert.That(output, Does.Contain("--logits needs --tokens"));
+        Assert.That(error, Does.Contain("--logits needs --tokens"));
     }
 }

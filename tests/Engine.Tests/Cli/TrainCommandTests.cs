@@ -26,7 +26,7 @@ public class TrainCommandTests
                     int o = (y * w + x) * 3;
                     (pixels[o], pixels[o + 1], pixels[o + 2]) = ((byte)(x * 2 + n * 40), (byte)(y * 2), (byte)(128 + n * 30));
                 }
-            File.WriteAllBytes(Path.Combine(dir, $"photo{n}.jpg"), StbEncoder.Encode(new RgbImage(w, h, pixels), StbEncoder.Format.Jpeg, jpegQuality: 90));
+            File.WriteAllBytes(Path.Combine(dir, $"photo{n}.jpg"), Imaging.TestEncoders.Jpeg(new RgbImage(w, h, pixels), quality: 90));
         }
         File.WriteAllText(Path.Combine(dir, "notes.txt"), "not an image: skipped");
         return dir;
@@ -67,10 +67,10 @@ public class TrainCommandTests
         using var sidecar = JsonDocument.Parse(File.ReadAllText(Path.Combine(images, "00000-000.json")));
         Assert.That(sidecar.RootElement.GetProperty("concepts")[0].GetString(), Is.EqualTo(concept));
 
-        (code, output, _) = CliHarness.Run("generate", "--model", TinyModels.Default, "--concept", concept,
+        (code, _, error) = CliHarness.Run("generate", "--model", TinyModels.Default, "--concept", concept,
             "--prompt", "a photo of a dog", "--size", "64", "--device", "cpu", "--out", Path.Combine(work, "bad"));
         Assert.That(code, Is.EqualTo(ExitCodes.Usage));
-        Assert.That(output, Does.Contain("[V]").And.Contain("does not appear"));
+        Assert.That(error, Does.Contain("[V]").And.Contain("does not appear"));
     }
 
     [Test]
@@ -87,17 +87,17 @@ public class TrainCommandTests
         string Compose(string dir, params string[] extra)
         {
             var (code, output, error) = CliHarness.Run(["compose", "--model", TinyModels.Default, "--concept", dog, "--concept", style,
-                "--prompt", "a photo of [V] dog in [S] style", "--size", "64", "--seed", "4", "--device", "cpu", "--out", Path.Combine(work, dir), .. extra]);
+                "--prompt", "a photo of [V] dog in [S] style", "--size", "128", "--seed", "4", "--device", "cpu", "--out", Path.Combine(work, dir), .. extra]);
             Assert.That(code, Is.EqualTo(ExitCodes.Ok), output + error);
             return File.ReadAllText(Path.Combine(work, dir, "00000-000.json"));
         }
         string masked = Compose("masked"), unmasked = Compose("unmasked", "--no-identity-mask");
         Assert.That(Tokens(masked), Is.Not.EqualTo(Tokens(unmasked)), "the identity mask changes what the concepts see");
 
-        var (clash, output2, _) = CliHarness.Run("compose", "--model", TinyModels.Default, "--concept", dog, "--concept", dog,
+        var (clash, _, error2) = CliHarness.Run("compose", "--model", TinyModels.Default, "--concept", dog, "--concept", dog,
             "--prompt", "[V] and [V]", "--size", "64", "--device", "cpu", "--out", Path.Combine(work, "clash"));
         Assert.That(clash, Is.EqualTo(ExitCodes.Usage));
-        Assert.That(output2, Does.Contain("two concepts use the placeholder [V]"));
+        Assert.That(error2, Does.Contain("two concepts use the placeholder [V]"));
     }
 
     private static string Tokens(string sidecar) => JsonDocument.Parse(sidecar).RootElement.GetProperty("image_tokens").GetRawText();
@@ -264,9 +264,9 @@ public class TrainCommandTests
     public void AFolderWithoutImagesIsNamed()
     {
         string empty = TinyModels.NewTempDir("empty");
-        var (code, output, _) = CliHarness.Run("train", "--model", TinyModels.Default, "--images", empty, "--class", "dog",
+        var (code, _, error) = CliHarness.Run("train", "--model", TinyModels.Default, "--images", empty, "--class", "dog",
             "--out", Path.Combine(empty, "x.safetensors"), "--device", "cpu");
         Assert.That(code, Is.EqualTo(ExitCodes.BadInput));
-        Assert.That(output, Does.Contain(empty).And.Contain("no JPEG, PNG"));
+        Assert.That(error, Does.Contain(empty).And.Contain("no JPEG, PNG"));
     }
 }

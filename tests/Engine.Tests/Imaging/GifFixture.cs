@@ -1,7 +1,7 @@
 namespace CoAR.Engine.Tests.Imaging;
 
 /// <summary>
-/// Writes small GIF89a files (stb has no GIF writer): a 4-colour global palette and one image per frame, LZW-coded
+/// Writes small GIF89a files (Skia has no GIF writer): a 4-colour global palette and one image per frame, LZW-coded
 /// with a clear code before every second pixel so the code width stays at 3 bits.
 /// </summary>
 internal static class GifFixture

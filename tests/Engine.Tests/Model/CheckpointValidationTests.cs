@@ -34,6 +34,32 @@ public class CheckpointValidationTests
         Assert.That(model.Config.NumLayers, Is.EqualTo(Shape.Layers));
     }
 
+    /// <summary>The small checkpoint with config.json's num_hidden_layers set to <paramref name="layers"/>.</summary>
+    private static string WithLayerCount(int layers)
+    {
+        string dir = Tampered(t => t);
+        var config = System.Text.Json.Nodes.JsonNode.Parse(File.ReadAllText(Path.Combine(dir, "config.json")))!.AsObject();
+        config["num_hidden_layers"] = layers;
+        File.WriteAllText(Path.Combine(dir, "config.json"), config.ToJsonString());
+        return dir;
+    }
+
+    [Test]
+    public void LayersTheConfigDoesNotUseAreReportedNotIgnored()
+    {
+        var e = Refused(WithLayerCount(Shape.Layers - 1));
+        Assert.That(e.Message, Does.Contain($"holds layers {Shape.Layers - 1} to {Shape.Layers - 1}")
+            .And.Contain($"'model.layers.{Shape.Layers - 1}.").And.Contain($"num_hidden_layers={Shape.Layers - 1} does not use"));
+    }
+
+    [Test]
+    public void AConfigClaimingMoreLayersThanTheCheckpointHoldsIsRefusedAtOnce()
+    {
+        var e = Refused(WithLayerCount(1000));
+        Assert.That(e.Message, Does.Contain($"num_hidden_layers=1000, but the checkpoint holds tensors for {Shape.Layers} layer(s)"));
+        Assert.That(e.Message, Does.Contain("(1 problem)"), "one clear problem, not a thousand missing tensors");
+    }
+
     [Test]
     public void MissingTensorIsNamed()
     {

@@ -232,7 +232,8 @@ public class ShardedCheckpointTests : SafeTensorsTestFiles
     {
         var tensors = SampleTensors().Select(s => s.Tensor).ToList();
         tensors.Add(PendingTensor.Streamed("broken", DType.F32, [4], _ => throw new IOException("disk full")));
-        Assert.Throws<IOException>(() => ShardedCheckpointWriter.Write(Directory, tensors, 2, null));
+        var e = Assert.Throws<CoAR.Engine.Managed.Files.OutputWriteException>(() => ShardedCheckpointWriter.Write(Directory, tensors, 2, null));
+        Assert.That(e!.Message, Does.Contain("could not write").And.Contain("disk full"));
         Assert.That(FileNames(), Is.Empty);
     }
 

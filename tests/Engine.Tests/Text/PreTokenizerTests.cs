@@ -100,3 +100,37 @@ public class PreTokenizerTests
             Is.EqualTo(new[] { "Hello", "Ġmy", "Ġfriend", ",", "Ġhow", "'s", "Ġit", "Ġgoing", "?", "Ċ", "Fine", "Ġ", "Ġok" }));
     }
 }
+
+/// <summary>Regex pre-tokenizers from an untrusted tokenizer.json cannot hang the engine.</summary>
+public class RegexRunTimeTests
+{
+    private static CoAR.Engine.Graph.Text.BpeTokenizer WithSplit(string pattern)
+    {
+        var fixture = TokenizerJsonFixture.ByteLevel();
+        fixture.PreTokenizer = new System.Text.Json.Nodes.JsonObject
+        {
+            ["type"] = "Split", ["pattern"] = new System.Text.Json.Nodes.JsonObject { ["Regex"] = pattern }, ["behavior"] = "Isolated", ["invert"] = false,
+        };
+        return fixture.Build();
+    }
+
+    [TestCase("(a+)+$")]
+    [TestCase("(a|a|ab|aa)*$")]
+    public void CatastrophicPatternsRunInLinearTime(string pattern)
+    {
+        // Exponential on a backtracking engine; these run on the non-backtracking one.
+        var clock = System.Diagnostics.Stopwatch.StartNew();
+        var ids = WithSplit(pattern).Encode(new string('a', 5000) + "b");
+        Assert.That(ids, Is.Not.Empty);
+        Assert.That(clock.Elapsed.TotalSeconds, Is.LessThan(30), "linear time: far below any time-out");
+    }
+
+    [Test]
+    public void ABacktrackingOnlyPatternIsStoppedByItsTimeOut()
+    {
+        // A back-reference needs the backtracking engine: the time-out ends it with an error naming the pattern.
+        var tokenizer = WithSplit("(\\w*)*\\1!");
+        var e = Assert.Throws<InvalidDataException>(() => tokenizer.Encode(new string('a', 40)));
+        Assert.That(e!.Message, Does.Contain("fixture: $.pre_tokenizer.pattern").And.Contain("catastrophic backtracking"));
+    }
+}

@@ -21,13 +21,7 @@ public class TokenizeCommandTests
     [OneTimeTearDown]
     public void DeleteTinyTokenizer() => Directory.Delete(_directory, recursive: true);
 
-    private static (int ExitCode, string Output, string Error) Run(params string[] args)
-    {
-        var output = new StringWriter();
-        var error = new StringWriter();
-        int exitCode = Program.BuildRoot().Parse(args).Invoke(new InvocationConfiguration { Output = output, Error = error });
-        return (exitCode, output.ToString(), error.ToString());
-    }
+    private static (int ExitCode, string Output, string Error) Run(params string[] args) => Cli.CliHarness.Run(args);
 
     [Test]
     public void JsonListsIdsAndTokensOfAModelDirectory()

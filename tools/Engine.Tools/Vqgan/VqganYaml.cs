@@ -11,9 +11,7 @@ public static class VqganYaml
 {
     public static VqganConfig Load(string path)
     {
-        if (!File.Exists(path))
-            throw new FileNotFoundException($"VQGAN yaml {path} does not exist", path);
-        return Parse(File.ReadAllText(path), path);
+        return Parse(Managed.Files.InputFile.ReadAllText(path, 1 << 20, "VQGAN yaml"), path);
     }
 
     public static VqganConfig Parse(string text, string source)

@@ -74,7 +74,14 @@ internal readonly struct JsonCursor
     public string GetString()
     {
         Expect(JsonValueKind.String);
-        return _element.GetString()!;
+        try
+        {
+            return _element.GetString()!;
+        }
+        catch (InvalidOperationException)
+        {
+            throw Error("the string holds a lone UTF-16 surrogate (a \\uD800-\\uDFFF escape without its pair), which is not text");
+        }
     }
 
     public bool GetBool()
@@ -113,12 +120,29 @@ internal readonly struct JsonCursor
         return _element.GetArrayLength();
     }
 
+    public int PropertyCount()
+    {
+        Expect(JsonValueKind.Object);
+        return _element.GetPropertyCount();
+    }
+
     public IEnumerable<(string Name, JsonCursor Value)> Properties()
     {
         Expect(JsonValueKind.Object);
         string path = Path;
         foreach (var property in _element.EnumerateObject())
-            yield return (property.Name, new JsonCursor(property.Value, path, property.Name, true, -1, SourceName));
+        {
+            string name;
+            try
+            {
+                name = property.Name;
+            }
+            catch (InvalidOperationException)
+            {
+                throw Error("a key holds a lone UTF-16 surrogate (a \\uD800-\\uDFFF escape without its pair), which is not text");
+            }
+            yield return (name, new JsonCursor(property.Value, path, name, true, -1, SourceName));
+        }
     }
 
     public void Expect(JsonValueKind kind)

@@ -1,4 +1,5 @@
 using System.Text;
+using System.Text.RegularExpressions;
 
 namespace CoAR.Engine.Graph.Text.Json;
 
@@ -10,16 +11,19 @@ internal sealed class TextPattern
 {
     private readonly string? _literal;
     private readonly UnicodeRegex? _regex;
+    private readonly string _where;
 
-    private TextPattern(string? literal, UnicodeRegex? regex)
+    private TextPattern(string? literal, UnicodeRegex? regex, string where)
     {
         _literal = literal;
         _regex = regex;
+        _where = where;
     }
 
-    public static TextPattern Literal(string text) => new(text, null);
+    public static TextPattern Literal(string text) => new(text, null, "");
 
-    public static TextPattern Regex(string pattern) => new(null, new UnicodeRegex(pattern));
+    /// <param name="where">Names the pattern in a time-out error: the tokenizer file and JSON path.</param>
+    public static TextPattern Regex(string pattern, string where = "built-in pattern") => new(null, new UnicodeRegex(pattern), where);
 
     public static TextPattern Parse(JsonCursor cursor)
     {
@@ -31,7 +35,7 @@ internal sealed class TextPattern
         {
             try
             {
-                return Regex(r.GetString());
+                return Regex(r.GetString(), $"{r.SourceName}: {r.Path}");
             }
             catch (ArgumentException e)
             {
@@ -46,7 +50,16 @@ internal sealed class TextPattern
     {
         if (_regex is not null)
         {
-            _regex.FindMatches(text, matches);
+            try
+            {
+                _regex.FindMatches(text, matches);
+            }
+            catch (RegexMatchTimeoutException)
+            {
+                throw new InvalidDataException($"{_where}: the regular expression /{_regex.Pattern}/ took longer than "
+                                               + $"{UnicodeRegex.MatchTimeout.TotalSeconds:0} s on a {text.Length}-character text "
+                                               + "(catastrophic backtracking); a tokenizer's pre-tokenizer must not");
+            }
             return;
         }
         if (_literal!.Length == 0)

@@ -12,6 +12,9 @@ namespace CoAR.Engine.Graph.Text.Json;
 /// </summary>
 internal static class TokenizerJsonReader
 {
+    /// <summary>Vocabulary entries, merges and added tokens each: 16x Chameleon's 65536, above any released tokenizer.</summary>
+    public const int MaxEntries = 1 << 20;
+
     public static BpeTokenizer Read(string json, string sourceName)
     {
         JsonDocument document;
@@ -31,7 +34,10 @@ internal static class TokenizerJsonReader
             var preTokenizer = root.Optional("pre_tokenizer") is { } p ? PreTokenizerParser.Parse(p) : null;
             var decoder = root.Optional("decoder") is { } d ? DecoderParser.Parse(d) : null;
             var model = ReadModel(root.Required("model"));
-            var addedTokens = root.Optional("added_tokens") is { } a ? a.Items().Select(ReadAddedToken).ToArray() : [];
+            var added = root.Optional("added_tokens");
+            if (added is { Kind: JsonValueKind.Array })
+                CheckCount(added.Value, added.Value.ArrayLength(), "added tokens");
+            var addedTokens = added is { } a ? a.Items().Select(ReadAddedToken).ToArray() : [];
             return new BpeTokenizer(sourceName, model, normalizer, preTokenizer, decoder, addedTokens);
         }
     }
@@ -45,7 +51,9 @@ internal static class TokenizerJsonReader
         if (model.Optional("dropout") is { } dropout && dropout.GetDouble() > 0)
             throw dropout.Error($"BPE dropout {dropout.GetDouble()} is not supported (it makes encoding random); expected null or 0");
         var vocab = new Dictionary<string, int>(StringComparer.Ordinal);
-        foreach (var (token, id) in model.Required("vocab").Properties())
+        var vocabCursor = model.Required("vocab");
+        CheckCount(vocabCursor, vocabCursor.Kind == JsonValueKind.Object ? vocabCursor.PropertyCount() : 0, "vocabulary entries");
+        foreach (var (token, id) in vocabCursor.Properties())
         {
             int value = id.GetInt();
             if (value < 0)
@@ -53,6 +61,7 @@ internal static class TokenizerJsonReader
             vocab[token] = value;
         }
         var mergesCursor = model.Required("merges");
+        CheckCount(mergesCursor, mergesCursor.Kind == JsonValueKind.Array ? mergesCursor.ArrayLength() : 0, "merges");
         var merges = mergesCursor.Items().Select(ReadMerge).ToArray();
         var options = new BpeOptions(
             model.OptionalString("unk_token"),
@@ -63,6 +72,12 @@ internal static class TokenizerJsonReader
             model.OptionalBool("ignore_merges", false));
         return new BpeModel(vocab, merges, options,
             (rank, problem) => new TokenizerFormatException(model.SourceName, $"{mergesCursor.Path}[{rank}]", $"merge {rank} cannot apply: {problem}"));
+    }
+
+    private static void CheckCount(JsonCursor cursor, int count, string what)
+    {
+        if (count > MaxEntries)
+            throw cursor.Error($"{count} {what}, more than the {MaxEntries} the engine accepts");
     }
 
     // A merge is "left right" (one space) or ["left", "right"] (newer files, where tokens may contain spaces).

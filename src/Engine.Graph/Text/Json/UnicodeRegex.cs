@@ -9,16 +9,39 @@ namespace CoAR.Engine.Graph.Text.Json;
 /// units, so \p{L} never matches a supplementary letter (its halves are surrogates). Text with surrogate pairs is
 /// matched through a proxy string where each supplementary code point is one BMP character of the same Unicode
 /// category, and match ranges are mapped back.
+/// <para>
+/// A tokenizer.json comes from outside, and a backtracking regex can take exponential time ("(a+)+$" on "aaa...b").
+/// Patterns the linear-time engine (<see cref="RegexOptions.NonBacktracking"/>, same matches) can run use it; the
+/// others (lookarounds and backreferences, as in GPT-2's "\s+(?!\S)") run with a time-out per match, which a real
+/// pre-tokenizer never comes near, and exceeding it is an error naming the pattern.
+/// </para>
 /// </summary>
 internal sealed class UnicodeRegex
 {
+    /// <summary>How long one match may take on the backtracking engine.</summary>
+    public static readonly TimeSpan MatchTimeout = TimeSpan.FromSeconds(1);
+
     // One rarely written BMP character per Unicode category (searched from U+FFFF down), never a surrogate.
     private static readonly char[] ProxyByCategory = BuildProxies();
 
     private readonly Regex _regex;
 
-    public UnicodeRegex(string pattern) => _regex = new Regex(pattern, RegexOptions.CultureInvariant);
+    /// <summary>Throws <see cref="ArgumentException"/> when .NET cannot compile the pattern.</summary>
+    public UnicodeRegex(string pattern)
+    {
+        try
+        {
+            _regex = new Regex(pattern, RegexOptions.CultureInvariant | RegexOptions.NonBacktracking);
+        }
+        catch (NotSupportedException)
+        {
+            _regex = new Regex(pattern, RegexOptions.CultureInvariant, MatchTimeout);
+        }
+    }
 
+    public string Pattern => _regex.ToString();
+
+    /// <summary>Appends the [start, end) ranges of every match; <see cref="RegexMatchTimeoutException"/> when one takes too long.</summary>
     public void FindMatches(string text, List<(int Start, int End)> matches)
     {
         if (!HasSurrogates(text))
