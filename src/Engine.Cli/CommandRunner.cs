@@ -1,4 +1,5 @@
 using CoAR.Engine.Graph.Model;
+using CoAR.Engine.Managed.Backends.Cpu;
 using CoAR.Engine.Managed.Backends;
 using CoAR.Engine.Managed.SafeTensors;
 using Spectre.Console;
@@ -15,7 +16,7 @@ public static class CommandRunner
         try
         {
             int code = await body(cancellation);
-            OpProfileReport.PrintIfCollected();
+            if (CpuOpProfile.Enabled) OpProfileReport.Print();
             return code;
         }
         catch (OperationCanceledException)
