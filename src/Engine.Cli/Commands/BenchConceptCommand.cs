@@ -73,7 +73,7 @@ public static class BenchConceptCommand
                 Composition = !parse.GetValue(noComposition), Ablation = !parse.GetValue(noAblation), Slots = parse.GetValue(slots),
                 NtpTargets = parse.GetValue(ntpTargets) == "codes" ? Graph.Training.NtpTargets.Codes : Graph.Training.NtpTargets.ImagePhase,
             };
-            Checked(settings.Validate);
+            SettingErrors.AsUsage(OptionOf, settings.Validate);
             string dir = ModelOption.Resolve(parse.GetValue(model));
             string? workDir = parse.GetValue(work);
             string cache = workDir ?? Path.Combine(Path.GetTempPath(), $"coar-bench-concept-{Environment.ProcessId}-{Guid.NewGuid():N}");
@@ -84,7 +84,7 @@ public static class BenchConceptCommand
             {
                 using var engine = CoarEngine.Load(new EngineParams(dir, parse.GetValue(device)!, parse.GetValue(vqgan), parse.GetValue(target)), cancellation: ct);
                 DeviceOption.NoteFallback(engine.FallbackReason);
-                var report = await Task.Run(() => Checked(() => PlantedConceptBenchmark.Run(engine, settings, cache, log, ct)), ct);
+                var report = await Task.Run(() => SettingErrors.AsUsage(OptionOf, () => PlantedConceptBenchmark.Run(engine, settings, cache, log, ct)), ct);
                 string markdown = report.ToMarkdown();
                 if (parse.GetValue(output) is { } path) AtomicFile.WriteAllText(path, markdown);
                 if (quiet)
@@ -100,24 +100,4 @@ public static class BenchConceptCommand
         }, cancellation));
         return cmd;
     }
-
-    /// <summary>A setting the benchmark cannot run with is the user's option at fault (exit 2, naming it).</summary>
-    private static T Checked<T>(Func<T> body)
-    {
-        try
-        {
-            return body();
-        }
-        catch (ArgumentException e) when (e.ParamName is { } p && OptionOf.TryGetValue(p, out var option))
-        {
-            string reason = e is Graph.Training.TrainingSettingException t ? t.Reason : e.Message.Replace($" (Parameter '{p}')", "", StringComparison.Ordinal);
-            throw new UsageException($"{option}: {reason}");
-        }
-    }
-
-    private static void Checked(Action body) => Checked(() =>
-    {
-        body();
-        return 0;
-    });
 }

@@ -33,6 +33,7 @@ public static class TrainCommand
         [nameof(TrainingSettings.Schedule)] = "--schedule",
         [nameof(TrainingSettings.MinLearningRate)] = "--min-lr",
         [nameof(TrainingSettings.ZLossWeight)] = "--z-loss",
+        [nameof(TrainingSettings.NtpTargets)] = "--ntp-targets",
         [nameof(TrainingSettings.ClassImages)] = "--class-images",
         [nameof(TrainingSettings.Accumulation)] = "--accumulate",
         [nameof(TrainingSettings.Crop)] = "--crop",
@@ -72,6 +73,12 @@ public static class TrainCommand
         schedule.AcceptOnlyFromAmong("constant", "cosine");
         var minLr = new Option<float>("--min-lr") { Description = "Where the cosine schedule ends", DefaultValueFactory = _ => defaults.MinLearningRate };
         var zLoss = new Option<float>("--z-loss") { Description = "Weight of the z-loss, mean logsumexp(logits)^2, on every NTP term (Lumina-mGPT's 7B recipe; 0: off)", DefaultValueFactory = _ => defaults.ZLossWeight };
+        var ntpTargets = new Option<string>("--ntp-targets")
+        {
+            Description = "What NTP ranges over: image-phase (every image-phase token over the vocabulary, as the backbone was trained) or codes (the codes over the codes, what the sampler draws)",
+            DefaultValueFactory = _ => "image-phase",
+        };
+        ntpTargets.AcceptOnlyFromAmong("image-phase", "codes");
         var noDpp = new Option<bool>("--no-dpp") { Description = "No dual prior preservation (no class images)" };
         var noCasr = new Option<bool>("--no-casr") { Description = "No context-aware self-regularization" };
         var classImages = new Option<int>("--class-images") { Description = "Class images for DPP, generated once by the frozen model and cached", DefaultValueFactory = _ => defaults.ClassImages };
@@ -93,7 +100,7 @@ public static class TrainCommand
             $"(lr {F(defaults.LearningRate)}, batch 1) with the rest of Lumina-mGPT's fine-tuning recipe: AdamW({F(defaults.Beta1)}, {F(defaults.Beta2)}), " +
             $"weight decay {F(defaults.WeightDecay)}, gradient clip {F(defaults.GradientClip)}, {defaults.WarmupSteps} warmup steps then constant, z-loss {F(defaults.ZLossWeight)}.");
         foreach (var o in new Option[] { model, images, classNoun, kind, placeholder, steps, layers, target, resolution, lr, beta1, beta2, weightDecay, decay,
-                     clip, warmup, schedule, minLr, zLoss, noDpp, noCasr, classImages, accumulation, crop, validateEvery, validationPrompt, checkpointEvery,
+                     clip, warmup, schedule, minLr, zLoss, ntpTargets, noDpp, noCasr, classImages, accumulation, crop, validateEvery, validationPrompt, checkpointEvery,
                      restart, seed, device, vqgan, output, json })
             cmd.Options.Add(o);
         cmd.SetAction((parse, cancellation) => CommandRunner.RunAsync(async ct =>
@@ -115,6 +122,7 @@ public static class TrainCommand
                 Schedule = Enum.Parse<LearningRateSchedule>(parse.GetValue(schedule)!, ignoreCase: true),
                 MinLearningRate = parse.GetValue(minLr),
                 ZLossWeight = parse.GetValue(zLoss),
+                NtpTargets = parse.GetValue(ntpTargets) == "codes" ? NtpTargets.Codes : NtpTargets.ImagePhase,
                 ClassImages = parse.GetValue(classImages),
                 Accumulation = parse.GetValue(accumulation),
                 Crop = Enum.Parse<CropMode>(parse.GetValue(crop)!, ignoreCase: true),
@@ -129,7 +137,7 @@ public static class TrainCommand
             if (parse.GetValue(noDpp)) settings = settings with { Dpp = false };
             if (parse.GetValue(noCasr)) settings = settings with { Casr = false };
             // What needs no model fails before the model loads; what needs it, before any class image is made.
-            Checked(settings.Validate);
+            SettingErrors.AsUsage(OptionOf, settings.Validate);
             var files = TrainingData.ImageFiles(parse.GetValue(images)!);
             string outPath = OutputPath(parse.GetValue(output)!);
             string dir = ModelOption.Resolve(parse.GetValue(model));
@@ -145,7 +153,7 @@ public static class TrainCommand
                 ValidationDirectory = Path.ChangeExtension(outPath, ".validation"),
             };
             var log = new SyncProgress<string>(m => console.MarkupLine(Markup.Escape(m)));
-            using var job = Checked(() => TrainingJob.Prepare(engine, settings, files, outputs, log, ct));
+            using var job = SettingErrors.AsUsage(OptionOf, () => TrainingJob.Prepare(engine, settings, files, outputs, log, ct));
 
             var clock = System.Diagnostics.Stopwatch.StartNew();
             try
@@ -169,26 +177,6 @@ public static class TrainCommand
         }, cancellation));
         return cmd;
     }
-
-    /// <summary>Runs a step whose <see cref="TrainingSettingException"/> is the user's option at fault (exit 2, naming it).</summary>
-    private static T Checked<T>(Func<T> body)
-    {
-        try
-        {
-            return body();
-        }
-        catch (TrainingSettingException e)
-        {
-            string option = OptionOf.GetValueOrDefault(e.Setting, e.Setting);
-            throw new UsageException($"{option}: {e.Reason}");
-        }
-    }
-
-    private static void Checked(Action body) => Checked(() =>
-    {
-        body();
-        return 0;
-    });
 
     /// <summary>The concept file's full path; a folder there, or a folder that cannot be made for it, is a usage error.</summary>
     private static string OutputPath(string value)

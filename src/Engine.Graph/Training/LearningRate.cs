@@ -11,7 +11,7 @@ public static class LearningRate
     public static float At(TrainingSettings s, int update)
     {
         if (update < s.WarmupSteps)
-            return s.LearningRate * (update + 1) / (s.WarmupSteps + 1);
+            return (float)((double)s.LearningRate * (update + 1.0) / (s.WarmupSteps + 1.0));
         if (s.Schedule == LearningRateSchedule.Constant)
             return s.LearningRate;
         int span = Math.Max(1, s.Steps - 1 - s.WarmupSteps);

@@ -226,6 +226,8 @@ public sealed record TrainingSettings
         $"loss: ntp ({(NtpTargets == NtpTargets.Codes ? "image codes over the codes" : "every image-phase token over the vocabulary")}) + z-loss {F(ZLossWeight)}" +
             (Dpp ? $" + alpha {F(Alpha)} x dpp (lambda1 {F(Lambda1)}, lambda2 {F(Lambda2)}, {ClassImages} class images)" : " (no dpp)") +
             (Casr ? $" + beta {F(BetaCasr)} x casr" : " (no casr)"),
+        $"checkpoint every {(CheckpointEvery > 0 ? $"{CheckpointEvery} steps" : "- (never)")}, validation image every " +
+            (ValidateEvery > 0 ? $"{ValidateEvery} steps (\"{ValidationPrompt ?? SubjectPrompt}\")" : "- (never)"),
     ];
 
     /// <summary>The settings as stored in concept files and checkpoints (enums by name).</summary>

@@ -105,6 +105,7 @@ public class TrainingRecipeTests
         Assert.That(Enumerable.Range(0, 5).Select(i => LearningRate.At(s, i)),
             Is.EqualTo(new[] { 0.002f, 0.004f, 0.006f, 0.008f, 0.01f }).Within(1e-7f));
         Assert.That(LearningRate.At(s, 13), Is.EqualTo(0.01f), "constant after the warmup");
+        Assert.That(LearningRate.At(s with { WarmupSteps = int.MaxValue }, 0), Is.GreaterThan(0f), "a warmup as long as an int can say");
 
         var cosine = s with { Schedule = LearningRateSchedule.Cosine, MinLearningRate = 0.001f };
         Assert.That(LearningRate.At(cosine, 4), Is.EqualTo(0.01f).Within(1e-7f), "the cosine starts at the peak");
