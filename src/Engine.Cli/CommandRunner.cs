@@ -1,4 +1,5 @@
 using System.CommandLine;
+using CoAR.Engine.Managed.Backends.Cpu;
 
 namespace CoAR.Engine.Cli;
 
@@ -15,7 +16,7 @@ public static class CommandRunner
         try
         {
             int code = await body(cancellation);
-            OpProfileReport.PrintIfCollected();
+            if (CpuOpProfile.Enabled) OpProfileReport.Print();
             return code;
         }
         catch (Exception e)

@@ -41,34 +41,46 @@ public static class BenchCommand
             var (w, h) = CliParsing.ImageSize(parse.GetValue(size)!);
             if (parse.GetValue(steps) is <= 0) throw new UsageException("--steps must be positive");
             var log = parse.GetValue(json) ? null : new Progress<string>(s => AnsiConsole.Console.MarkupLine(Markup.Escape(s)));
-            Action? startProfile = parse.GetValue(profile) ? () => { CpuOpProfile.Reset(); CpuOpProfile.Enabled = true; } : null;
-            if (parse.GetValue(train))
-            {
-                if (parse.GetValue(shape) is not null) throw new UsageException("--train runs on a checkpoint (--model, or the built-in model), not --shape");
-                if (w != h) throw new UsageException($"--train trains on square images; --size {w}x{h} is not square");
-                return Train(ModelOption.Resolve(parse.GetValue(model)), parse.GetValue(device)!, new TrainingBenchmarkSettings(w, parse.GetValue(layers),
-                    !parse.GetValue(noDpp), Steps: parse.GetValue(steps) ?? 3), parse.GetValue(json), log, startProfile);
-            }
-            var settings = new ThroughputSettings(parse.GetValue(images), parse.GetValue(prompt), parse.GetValue(context), parse.GetValue(steps) ?? 32,
-                !parse.GetValue(noCfg), Width: w, Height: h, FullImage: parse.GetValue(full));
-            if (settings.Images <= 0 || settings.PromptTokens <= 0 || settings.Context <= 0)
-                throw new UsageException("--batch, --prompt-tokens and --context must be positive");
-            using var backend = DeviceOption.Open(parse.GetValue(device)!);
-            using var m = LoadModel(parse.GetValue(model), parse.GetValue(shape), backend);
+            bool profiling = parse.GetValue(profile), profiledBefore = CpuOpProfile.Enabled;
+            Action? startProfile = profiling ? () => { CpuOpProfile.Reset(); CpuOpProfile.Enabled = true; } : null;
             try
             {
-                ThroughputBenchmark.Check(m, settings);
+                if (parse.GetValue(train))
+                {
+                    if (parse.GetValue(shape) is not null) throw new UsageException("--train runs on a checkpoint (--model, or the built-in model), not --shape");
+                    if (w != h) throw new UsageException($"--train trains on square images; --size {w}x{h} is not square");
+                    return Train(ModelOption.Resolve(parse.GetValue(model)), parse.GetValue(device)!, new TrainingBenchmarkSettings(w, parse.GetValue(layers),
+                        !parse.GetValue(noDpp), Steps: parse.GetValue(steps) ?? 3), parse.GetValue(json), log, startProfile);
+                }
+                var settings = new ThroughputSettings(parse.GetValue(images), parse.GetValue(prompt), parse.GetValue(context), parse.GetValue(steps) ?? 32,
+                    !parse.GetValue(noCfg), Width: w, Height: h, FullImage: parse.GetValue(full));
+                if (settings.Images <= 0 || settings.PromptTokens <= 0 || settings.Context <= 0)
+                    throw new UsageException("--batch, --prompt-tokens and --context must be positive");
+                using var backend = DeviceOption.Open(parse.GetValue(device)!);
+                using var m = LoadModel(parse.GetValue(model), parse.GetValue(shape), backend);
+                try
+                {
+                    ThroughputBenchmark.Check(m, settings);
+                }
+                catch (ArgumentOutOfRangeException e)
+                {
+                    throw new UsageException(e.Message.Split(" (Parameter")[0]);
+                }
+                var result = ThroughputBenchmark.Run(m, settings, log, startProfile);
+                if (parse.GetValue(json))
+                    Console.WriteLine(JsonSerializer.Serialize(result, CliJson.Options));
+                else
+                    Print(result, settings);
+                return ExitCodes.Ok;
             }
-            catch (ArgumentOutOfRangeException e)
+            finally
             {
-                throw new UsageException(e.Message.Split(" (Parameter")[0]);
+                if (profiling)
+                {
+                    OpProfileReport.Print();
+                    CpuOpProfile.Enabled = profiledBefore;
+                }
             }
-            var result = ThroughputBenchmark.Run(m, settings, log, startProfile);
-            if (parse.GetValue(json))
-                Console.WriteLine(JsonSerializer.Serialize(result, CliJson.Options));
-            else
-                Print(result, settings);
-            return ExitCodes.Ok;
         }));
         return cmd;
     }

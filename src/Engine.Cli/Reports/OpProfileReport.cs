@@ -7,10 +7,11 @@ namespace CoAR.Engine.Cli;
 /// <summary>Prints the CPU backend's per-op profile (COAR_PROFILE=1 or `coar bench --profile`) to stderr, so --json output stays clean.</summary>
 public static class OpProfileReport
 {
-    public static void PrintIfCollected()
+    /// <summary>Prints what was collected since the last print (if anything) and starts a new profile.</summary>
+    public static void Print()
     {
-        if (!CpuOpProfile.Enabled) return;
         var ops = CpuOpProfile.Snapshot();
+        CpuOpProfile.Reset();
         if (ops.Count == 0) return;
         double total = ops.Sum(o => o.Seconds);
         var table = new Table().Title($"CPU backend time by op ({total.ToString("F2", CultureInfo.InvariantCulture)} s in ops)")
