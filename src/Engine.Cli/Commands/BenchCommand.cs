@@ -40,7 +40,7 @@ public static class BenchCommand
         {
             var (w, h) = CliParsing.ImageSize(parse.GetValue(size)!);
             if (parse.GetValue(steps) is <= 0) throw new UsageException("--steps must be positive");
-            var log = parse.GetValue(json) ? null : new Progress<string>(s => AnsiConsole.Console.MarkupLine(Markup.Escape(s)));
+            var log = parse.GetValue(json) ? null : new ConsoleProgress<string>(s => AnsiConsole.Console.MarkupLine(Markup.Escape(s)));
             bool profiling = parse.GetValue(profile), profiledBefore = CpuOpProfile.Enabled;
             Action? startProfile = profiling ? () => { CpuOpProfile.Reset(); CpuOpProfile.Enabled = true; } : null;
             try
@@ -89,7 +89,7 @@ public static class BenchCommand
     {
         int target = settings.Resolution is 512 or 1024 ? settings.Resolution : 768;
         using var engine = CoarEngine.Load(new EngineParams(modelDir, device, TargetSize: target));
-        DeviceOption.NoteFallback(engine.FallbackReason);
+        DeviceOption.Report(engine.Device);
         int modelLayers = engine.Model.Config.NumLayers;
         if (settings.Layers is { } l && (l <= 0 || l > modelLayers))
             throw new UsageException($"--layers {l}: the model has {modelLayers} layers; give 1 to {modelLayers}");

@@ -79,11 +79,11 @@ public static class BenchConceptCommand
             string cache = workDir ?? Path.Combine(Path.GetTempPath(), $"coar-bench-concept-{Environment.ProcessId}-{Guid.NewGuid():N}");
             bool quiet = parse.GetValue(json);
             var console = AnsiConsole.Console;
-            var log = quiet ? null : new SyncProgress<string>(m => console.MarkupLine(Markup.Escape(m)));
+            var log = quiet ? null : new ConsoleProgress<string>(m => console.MarkupLine(Markup.Escape(m)));
             try
             {
                 using var engine = CoarEngine.Load(new EngineParams(dir, parse.GetValue(device)!, parse.GetValue(vqgan), parse.GetValue(target)), cancellation: ct);
-                DeviceOption.NoteFallback(engine.FallbackReason);
+                DeviceOption.Report(engine.Device);
                 var report = await Task.Run(() => SettingErrors.AsUsage(OptionOf, () => PlantedConceptBenchmark.Run(engine, settings, cache, log, ct)), ct);
                 string markdown = report.ToMarkdown();
                 if (parse.GetValue(output) is { } path) AtomicFile.WriteAllText(path, markdown);

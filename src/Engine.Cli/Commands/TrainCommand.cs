@@ -145,7 +145,7 @@ public static class TrainCommand
             var console = AnsiConsole.Console;
 
             using var engine = CoarEngine.Load(new EngineParams(dir, parse.GetValue(device)!, parse.GetValue(vqgan), parse.GetValue(target)), cancellation: ct);
-            DeviceOption.NoteFallback(engine.FallbackReason);
+            DeviceOption.Report(engine.Device);
             var outputs = new TrainingOutputs(Path.GetDirectoryName(outPath)!)
             {
                 ConceptPath = outPath,
@@ -153,13 +153,13 @@ public static class TrainCommand
                 Restart = parse.GetValue(restart),
                 ValidationDirectory = Path.ChangeExtension(outPath, ".validation"),
             };
-            var log = new SyncProgress<string>(m => console.MarkupLine(Markup.Escape(m)));
+            var log = new ConsoleProgress<string>(m => console.MarkupLine(Markup.Escape(m)));
             using var job = SettingErrors.AsUsage(OptionOf, () => TrainingJob.Prepare(engine, settings, files, outputs, log, ct));
 
             var clock = System.Diagnostics.Stopwatch.StartNew();
             try
             {
-                await Task.Run(() => job.Run(new SyncProgress<TrainingProgress>(pr => PrintStep(console, pr)), ct), ct);
+                await Task.Run(() => job.Run(new ConsoleProgress<TrainingProgress>(pr => PrintStep(console, pr)), ct), ct);
             }
             catch (TrainingDivergedException e)
             {
