@@ -1,4 +1,5 @@
 using System.CommandLine;
+using CoAR.Engine.Managed.Backends.Cpu;
 
 namespace CoAR.Engine.Cli;
 
@@ -14,7 +15,9 @@ public static class CommandRunner
         CliErrors.StopsGracefully = cancellation.CanBeCanceled;
         try
         {
-            return await body(cancellation);
+            int code = await body(cancellation);
+            if (CpuOpProfile.Enabled) OpProfileReport.Print();
+            return code;
         }
         catch (Exception e)
         {

@@ -30,7 +30,8 @@ public static class ThroughputBenchmark
                 $"the KV cache for {rows} rows x {positions} positions needs {kvBytes / (1L << 20)} MiB, more than the {free / (1L << 20)} MiB free on {model.Backend.Name}");
     }
 
-    public static ThroughputResult Run(ChameleonModel model, ThroughputSettings s, IProgress<string>? log = null)
+    /// <param name="beforeTimedSteps">Called just before the timed decode steps (e.g. to start a profile).</param>
+    public static ThroughputResult Run(ChameleonModel model, ThroughputSettings s, IProgress<string>? log = null, Action? beforeTimedSteps = null)
     {
         var b = model.Backend;
         var c = model.Config;
@@ -86,6 +87,7 @@ public static class ThroughputBenchmark
 
         for (int i = 0; i < s.Warmup; i++) Step();
         b.Synchronize();
+        beforeTimedSteps?.Invoke();
         clock.Restart();
         for (int i = 0; i < s.DecodeSteps; i++) Step();
         b.Synchronize();

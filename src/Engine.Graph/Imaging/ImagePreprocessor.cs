@@ -21,17 +21,47 @@ public static class ImagePreprocessor
     /// <param name="sourceName">Names the image in errors.</param>
     public static ModelInputImage Preprocess(RgbImage image, int targetSize, Random? randomOffset = null, string sourceName = "the image")
     {
+        CropSize crop = CropFor(image, targetSize, sourceName);
+        return ToModelInput(FitToCrop(image, crop, randomOffset));
+    }
+
+    /// <summary>
+    /// The image's crop size for a target resolution (the best aspect match, <see cref="CropSizes.BestFor"/>); an image
+    /// more elongated than <see cref="MaxAspectRatio"/> is an <see cref="InvalidDataException"/> naming it.
+    /// </summary>
+    public static CropSize CropFor(RgbImage image, int targetSize, string sourceName = "the image")
+    {
         ArgumentNullException.ThrowIfNull(image);
         double aspect = (double)Math.Max(image.Width, image.Height) / Math.Min(image.Width, image.Height);
         if (aspect > MaxAspectRatio)
             throw new InvalidDataException($"{sourceName}: {image.Width}x{image.Height} has an aspect ratio of {aspect:0.#}:1, "
                                            + $"more than the {MaxAspectRatio:0.#}:1 accepted (the model's sizes go to 4:1; crop the image first)");
-        CropSize crop = CropSizes.BestFor(image.Width, image.Height, CropSizes.ForTarget(targetSize));
-        return ToModelInput(FitToCrop(image, crop, randomOffset));
+        return CropSizes.BestFor(image.Width, image.Height, CropSizes.ForTarget(targetSize));
     }
 
     /// <summary>Shrink and crop <paramref name="image"/> to exactly <paramref name="crop"/>.</summary>
     public static RgbImage FitToCrop(RgbImage image, CropSize crop, Random? randomOffset = null)
+    {
+        image = Cover(image, crop);
+        int left, top;
+        if (randomOffset is null)
+        {
+            left = (image.Width - crop.Width) / 2;
+            top = (image.Height - crop.Height) / 2;
+        }
+        else
+        {
+            left = randomOffset.Next(image.Width - crop.Width + 1);
+            top = randomOffset.Next(image.Height - crop.Height + 1);
+        }
+        return image.Crop(left, top, crop.Width, crop.Height);
+    }
+
+    /// <summary>
+    /// The image scaled to just cover <paramref name="crop"/> (halved with a box filter while both sides are at least
+    /// twice the crop, then bicubic): what every crop of the image is cut from.
+    /// </summary>
+    public static RgbImage Cover(RgbImage image, CropSize crop)
     {
         ArgumentNullException.ThrowIfNull(image);
         if (crop.Width <= 0 || crop.Height <= 0)
@@ -46,19 +76,7 @@ public static class ImagePreprocessor
         int height = Math.Max(crop.Height, (int)Math.Round(image.Height * scale, MidpointRounding.ToEven));
         if (width != image.Width || height != image.Height)
             image = ImageResize.Bicubic(image, width, height);
-
-        int left, top;
-        if (randomOffset is null)
-        {
-            left = (image.Width - crop.Width) / 2;
-            top = (image.Height - crop.Height) / 2;
-        }
-        else
-        {
-            left = randomOffset.Next(image.Width - crop.Width + 1);
-            top = randomOffset.Next(image.Height - crop.Height + 1);
-        }
-        return image.Crop(left, top, crop.Width, crop.Height);
+        return image;
     }
 
     /// <summary>

@@ -28,4 +28,30 @@ public class BenchCommandTests
         Assert.That(json.RootElement.GetProperty("decode_step_milliseconds").GetDouble(), Is.GreaterThan(0));
         Assert.That(json.RootElement.GetProperty("full_image_seconds").GetDouble(), Is.GreaterThan(0));
     }
+
+    [Test]
+    public void TimesTrainingStepsAndProfilesThem()
+    {
+        var (code, output, error) = CliHarness.Run("bench", "--model", TinyModels.Default, "--device", "cpu", "--train", "--size", "64",
+            "--steps", "2", "--profile", "--json");
+        Assert.That(code, Is.EqualTo(ExitCodes.Ok), output + error);
+        using var json = JsonDocument.Parse(output);
+        Assert.That(json.RootElement.GetProperty("step_seconds").GetArrayLength(), Is.EqualTo(2));
+        Assert.That(json.RootElement.GetProperty("cpu_seconds").GetArrayLength(), Is.EqualTo(2));
+        Assert.That(json.RootElement.GetProperty("layers").GetInt32(), Is.EqualTo(3), "the model's depth when --layers is not given");
+        Assert.That(error, Does.Contain("CPU backend time by op").And.Contain("MatMulInputGrad").And.Contain("AttentionBackward"),
+            "the profile of the timed steps, on stderr");
+        Assert.That(Managed.Backends.Cpu.CpuOpProfile.Enabled, Is.False, "profiling ends with the command");
+    }
+
+    [TestCase("--layers", "4", "--layers 4")]
+    [TestCase("--size", "64x32", "not square")]
+    [TestCase("--steps", "0", "--steps")]
+    public void BadTrainingBenchSettingsAreUsageErrors(string option, string value, string message)
+    {
+        string[] size = option == "--size" ? [] : ["--size", "64"];
+        var (code, output, error) = CliHarness.Run(["bench", "--model", TinyModels.Default, "--device", "cpu", "--train", .. size, option, value]);
+        Assert.That(code, Is.EqualTo(ExitCodes.Usage), output + error);
+        Assert.That(output + error, Does.Contain(message));
+    }
 }

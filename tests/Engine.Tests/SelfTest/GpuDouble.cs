@@ -58,8 +58,9 @@ internal sealed class GpuDouble(bool faulty) : IBackend
     public void ScatterAddRows(Tensor source, Tensor indices, Tensor destination) => _cpu.ScatterAddRows(source, indices, destination);
     public void ZeroRows(Tensor indices, Tensor destination) => _cpu.ZeroRows(indices, destination);
     public void Zero(Tensor t) => _cpu.Zero(t);
-    public void SoftmaxCrossEntropy(Tensor logits, Tensor targets, Tensor losses, Tensor dLogits, float gradScale) =>
-        _cpu.SoftmaxCrossEntropy(logits, targets, losses, dLogits, gradScale);
+    public void SoftmaxCrossEntropy(Tensor logits, Tensor targets, Tensor losses, Tensor dLogits, float gradScale, float zLossScale = 0f,
+        Tensor? logSumExp = null) =>
+        _cpu.SoftmaxCrossEntropy(logits, targets, losses, dLogits, gradScale, zLossScale, logSumExp);
     public void KlDivergence(Tensor reference, Tensor logits, Tensor losses, Tensor dLogits, float gradScale) =>
         _cpu.KlDivergence(reference, logits, losses, dLogits, gradScale);
     public void Conv2d(Tensor x, Tensor weight, Tensor? bias, Conv2dGeometry geometry, Tensor y) => _cpu.Conv2d(x, weight, bias, geometry, y);

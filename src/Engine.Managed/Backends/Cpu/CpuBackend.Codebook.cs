@@ -8,14 +8,15 @@ namespace CoAR.Engine.Managed.Backends.Cpu;
 public sealed unsafe partial class CpuBackend
 {
     /// <summary>
-    /// The dot products z.e come from <see cref="CpuTileKernel"/> tiles of 4 entries x 16 positions (the codebook
-    /// packed into panels once per call, each block of positions copied to [C][16]); the distance is formed per
+    /// The dot products z.e come from <see cref="CpuTileKernel"/> tiles of 4 entries x Width positions (the codebook
+    /// packed into panels once per call, each block of positions copied to [C][Width]); the distance is formed per
     /// (entry, position) in fp32 in the reference's order, and entries are visited in ascending order with a strict
     /// less-than, so the smallest index wins ties.
     /// </summary>
     public void CodebookArgmin(Tensor z, Tensor codebook, Tensor codes)
     {
         const string op = "CodebookArgmin";
+        using var timing = CpuOpProfile.Time(op);
         CheckCodebookTypes(op, z, codebook, codes);
         var (n, c, p, entries) = OpShapes.CodebookArgmin(op, z, codebook, codes);
         if (n * p == 0) return;
@@ -46,7 +47,7 @@ public sealed unsafe partial class CpuBackend
         }
     }
 
-    /// <summary>Items [first, last) = sample * blocks + block of 16 positions.</summary>
+    /// <summary>Items [first, last) = sample * blocks + block of Width positions.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void ArgminBlocks(float* z, float* panels, float[] norms, int* codes, int first, int last, int blocks, int c, int p)
     {
@@ -98,6 +99,7 @@ public sealed unsafe partial class CpuBackend
     public void CodebookLookup(Tensor codes, Tensor codebook, Tensor z)
     {
         const string op = "CodebookLookup";
+        using var timing = CpuOpProfile.Time(op);
         CheckCodebookTypes(op, z, codebook, codes);
         var (_, c, p, entries) = OpShapes.CodebookLookup(op, codes, codebook, z);
         var ids = I32(codes);

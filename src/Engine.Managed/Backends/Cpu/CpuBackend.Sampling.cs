@@ -1,3 +1,5 @@
+using System.Buffers;
+using System.Runtime.Intrinsics;
 using CoAR.Engine.Managed.Tensors;
 
 namespace CoAR.Engine.Managed.Backends.Cpu;
@@ -7,27 +9,34 @@ public sealed unsafe partial class CpuBackend
     public void CfgCombine(Tensor cond, Tensor uncond, Tensor scales, Tensor output)
     {
         const string op = "CfgCombine";
+        using var timing = CpuOpProfile.Time(op);
         foreach (var (name, t) in new[] { ("cond", cond), ("uncond", uncond), ("scales", scales), ("output", output) })
         {
             OpCheck.Backend(this, op, name, t);
             OpCheck.DType(op, name, t, DType.F32);
         }
         var (n, v) = OpShapes.CfgCombine(op, cond, uncond, scales, output);
-        var c = F32(cond);
-        var u = F32(uncond);
-        var o = F32(output);
-        var s = F32(scales);
+        float* c = (float*)cond.Address, u = (float*)uncond.Address, o = (float*)output.Address;
+        var scale = F32(scales);
         for (int r = 0; r < n; r++)
         {
-            float g = s[r] - 1f;
-            for (int i = r * v; i < (r + 1) * v; i++)
-                o[i] = c[i] + g * (c[i] - u[i]);
+            // o = c + g (c - u), elementwise in fp32 (the reference's formula).
+            float g = scale[r] - 1f;
+            var vg = Vector512.Create(g);
+            long i = (long)r * v, end = i + v;
+            for (; i + 16 <= end; i += 16)
+            {
+                var ci = Vector512.Load(c + i);
+                (ci + vg * (ci - Vector512.Load(u + i))).Store(o + i);
+            }
+            for (; i < end; i++) o[i] = c[i] + g * (c[i] - u[i]);
         }
     }
 
     public void ConstrainLogits(Tensor logits, Tensor rules)
     {
         const string op = "ConstrainLogits";
+        using var timing = CpuOpProfile.Time(op);
         OpCheck.Backend(this, op, "logits", logits);
         OpCheck.Backend(this, op, "rules", rules);
         OpCheck.DType(op, "logits", logits, DType.F32);
@@ -58,6 +67,7 @@ public sealed unsafe partial class CpuBackend
     public void SampleTopK(Tensor logits, Tensor topK, Tensor temperature, Tensor rngKeys, Tensor output)
     {
         const string op = "SampleTopK";
+        using var timing = CpuOpProfile.Time(op);
         OpCheck.Backend(this, op, "logits", logits);
         OpCheck.Backend(this, op, "output", output);
         OpCheck.DType(op, "logits", logits, DType.F32);
@@ -71,14 +81,21 @@ public sealed unsafe partial class CpuBackend
         var temp = F32(temperature);
         var keys = I32(rngKeys);
         var o = I32(output);
-        var scratch = new float[v];
-        for (int r = 0; r < n; r++)
+        var scratch = ArrayPool<float>.Shared.Rent(v);
+        try
         {
-            if (!(temp[r] > 0) || float.IsInfinity(temp[r]))
-                throw new ArgumentOutOfRangeException(nameof(temperature), $"{op}: row {r} has temperature {temp[r]}; expected a positive number");
-            ulong seed = (uint)keys[4 * r] | (ulong)(uint)keys[4 * r + 1] << 32;
-            ulong counter = (uint)keys[4 * r + 2] | (ulong)(uint)keys[4 * r + 3] << 32;
-            o[r] = TopKSampler.Sample(l.Slice(r * v, v), k[r], temp[r], Philox.Uniform(seed, counter), scratch);
+            for (int r = 0; r < n; r++)
+            {
+                if (!(temp[r] > 0) || float.IsInfinity(temp[r]))
+                    throw new ArgumentOutOfRangeException(nameof(temperature), $"{op}: row {r} has temperature {temp[r]}; expected a positive number");
+                ulong seed = (uint)keys[4 * r] | (ulong)(uint)keys[4 * r + 1] << 32;
+                ulong counter = (uint)keys[4 * r + 2] | (ulong)(uint)keys[4 * r + 3] << 32;
+                o[r] = TopKSampler.Sample(l.Slice(r * v, v), k[r], temp[r], Philox.Uniform(seed, counter), scratch);
+            }
+        }
+        finally
+        {
+            ArrayPool<float>.Shared.Return(scratch);
         }
     }
 }

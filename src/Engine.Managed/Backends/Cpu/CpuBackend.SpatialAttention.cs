@@ -11,13 +11,14 @@ public sealed unsafe partial class CpuBackend
     [ThreadStatic] private static float[]? t_spatialScores;
 
     /// <summary>
-    /// Two tiled products per block of 16 queries (<see cref="CpuTileKernel"/>): scores [16, P] = q-panels x keys
-    /// (keys read as [C][P] rows, zero-padded to whole tiles), then, after an fp32 softmax with max subtraction,
-    /// y [C, 16] = v-panels x probabilities (stored [P][16]). Per sample, q is packed as [P/4][C][4] and v as [C/4][P][4].
+    /// Two tiled products per block of W = <see cref="CpuTileKernel.Width"/> queries (<see cref="CpuTileKernel"/>):
+    /// scores [W, P] = q-panels x keys (keys read as [C][P] rows, zero-padded to whole tiles), then, after an fp32
+    /// softmax with max subtraction, y [C, W] = v-panels x probabilities (stored [P][W]). Per sample, q is packed as [P/4][C][4] and v as [C/4][P][4].
     /// </summary>
     public void SpatialAttention(Tensor q, Tensor k, Tensor v, Tensor y)
     {
         const string op = "SpatialAttention";
+        using var timing = CpuOpProfile.Time(op);
         OpCheck.Backend(this, op, "q", q);
         OpCheck.Backend(this, op, "k", k);
         OpCheck.Backend(this, op, "v", v);
@@ -68,7 +69,7 @@ public sealed unsafe partial class CpuBackend
         public int PaddedPositions => (P + CpuTileKernel.Width - 1) / CpuTileKernel.Width * CpuTileKernel.Width;
     }
 
-    /// <summary>Query blocks [first, last) of one sample, each 16 positions; y is that sample's [C, P] plane.</summary>
+    /// <summary>Query blocks [first, last) of one sample, each Width positions; y is that sample's [C, P] plane.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void AttentionBlocks(float* queryPanels, float* keys, float* valuePanels, float* y, int first, int last, AttentionShape s)
     {
@@ -79,7 +80,7 @@ public sealed unsafe partial class CpuBackend
         float* inverseSums = stackalloc float[width];
         fixed (float* scores = scratch)
         {
-            // scores [16 queries][padded keys]; probabilities [P keys][16 queries].
+            // scores [Width queries][padded keys]; probabilities [P keys][Width queries].
             float* probabilities = scores + width * padded;
             for (int block = first; block < last; block++)
             {
