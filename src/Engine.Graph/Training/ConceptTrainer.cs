@@ -290,10 +290,10 @@ public sealed class ConceptTrainer : IDisposable
         {
             ["training_settings"] = settingsJson,
             ["steps"] = _adam.Step.ToString(CultureInfo.InvariantCulture),
-            ["final_losses"] = JsonSerializer.Serialize(new
+            ["final_losses"] = JsonSerializer.Serialize(new Dictionary<string, double>
             {
-                ntp = LastLosses.Ntp, dpp = LastLosses.Dpp, casr = LastLosses.Casr, total = LastLosses.Total,
-            }),
+                ["ntp"] = LastLosses.Ntp, ["dpp"] = LastLosses.Dpp, ["casr"] = LastLosses.Casr, ["total"] = LastLosses.Total,
+            }, TrainingJson.Default.DictionaryStringDouble),
         });
 
     public void Dispose()

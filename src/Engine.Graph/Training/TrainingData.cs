@@ -69,7 +69,7 @@ public static class TrainingData
         for (int i = 0; i < count; i++)
         {
             string file = Path.Combine(cacheDir, $"{i:D3}.json");
-            if (File.Exists(file) && JsonSerializer.Deserialize<int[]>(File.ReadAllText(file)) is { } tokens && tokens.Length == layout.SequenceLength)
+            if (File.Exists(file) && JsonSerializer.Deserialize(File.ReadAllText(file), TrainingJson.Default.Int32Array) is { } tokens && tokens.Length == layout.SequenceLength)
                 examples.Add(new TrainingExample(file, layout, tokens));
             else
                 missing.Add(i);
@@ -84,7 +84,7 @@ public static class TrainingData
                 int i = (int)(image.Prompt.Seed - (ulong)seed * 1000);
                 string file = Path.Combine(cacheDir, $"{i:D3}.json");
                 ImageFile.SavePng(image.Image, Path.ChangeExtension(file, ".png"));
-                AtomicFile.WriteAllText(file, JsonSerializer.Serialize(image.Tokens));
+                AtomicFile.WriteAllText(file, JsonSerializer.Serialize(image.Tokens, TrainingJson.Default.Int32Array));
                 examples.Add(new TrainingExample(file, layout, image.Tokens));
             }
         }

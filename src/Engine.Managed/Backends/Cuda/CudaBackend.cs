@@ -1,3 +1,4 @@
+using System.Diagnostics.CodeAnalysis;
 using CoAR.Engine.Managed.Cuda;
 using CoAR.Engine.Managed.Interop;
 using CoAR.Engine.Managed.Tensors;
@@ -248,7 +249,7 @@ public sealed unsafe partial class CudaBackend : IBackend
     }
 
     /// <summary>Queues kernel <paramref name="kernel"/> of kernels/<paramref name="file"/> on the backend's stream.</summary>
-    private void Launch<TArgs>(string file, string kernel, Dim3 grid, Dim3 block, ref TArgs args, int sharedBytes = 0) where TArgs : unmanaged
+    private void Launch<[DynamicallyAccessedMembers(KernelArgumentLayout<int>.ArgumentFields)] TArgs>(string file, string kernel, Dim3 grid, Dim3 block, ref TArgs args, int sharedBytes = 0) where TArgs : unmanaged
     {
         ObjectDisposedException.ThrowIf(_disposed, this);
         _kernels.Get(file, kernel).Launch(grid, block, sharedBytes, _stream, ref args);
