@@ -186,8 +186,8 @@ coar_status coar_engine_largest_batch(coar_engine *engine, int32_t width, int32_
 
 typedef struct coar_generate_options {
     const char *prompt;           /* the caption; concepts' placeholders ("[V]", "[S]") appear in it */
-    int32_t width;                /* pixels, a multiple of 16 (the VQGAN's patch) */
-    int32_t height;
+    int32_t width;                /* pixels: multiples of 32, at most (target_size / 32)^2 cells of 32 x 32, */
+    int32_t height;               /* aspect ratio at most 4 */
     int32_t count;                /* images, generated together in one batch; image i gets seed + i */
     uint64_t seed;
     float cfg;                    /* classifier-free guidance scale; 1: no guidance (no unconditional rows) */
