@@ -11,17 +11,10 @@ namespace CoAR.Engine.Tests.Cuda;
 /// </summary>
 public class KernelEmulatorTests
 {
-    private static string RepoRoot()
-    {
-        for (var dir = new DirectoryInfo(AppContext.BaseDirectory); dir is not null; dir = dir.Parent)
-            if (File.Exists(Path.Combine(dir.FullName, "CoAR.Engine.sln"))) return dir.FullName;
-        throw new DirectoryNotFoundException("the repository root (CoAR.Engine.sln) is not above the test binaries");
-    }
-
     [Test]
     public void EveryKernelMatchesItsReferenceOnTheEmulator()
     {
-        string script = Path.Combine(RepoRoot(), "kernels", "emulator", "run.sh");
+        string script = RepositoryPaths.Combine("kernels", "emulator", "run.sh");
         string temp = Directory.CreateTempSubdirectory("coar-emulator-").FullName;
         try
         {
