@@ -1,4 +1,4 @@
-using TensorPrimitives = System.Numerics.Tensors.TensorPrimitives;
+using System.Runtime.CompilerServices;
 using CoAR.Engine.Managed.Tensors;
 
 namespace CoAR.Engine.Managed.Backends.Cpu;
@@ -26,7 +26,7 @@ public sealed unsafe partial class CpuBackend
         var invFreq = RopeFrequencies(theta, dh);
         var pos = I32(positions).ToArray();
         nint xa = x.Address, ya = y.Address;
-        CpuParallel.For(t, 8L * heads * dh, (first, last) =>
+        CpuParallel.For(t, 8L * heads * dh, [MethodImpl(MethodImplOptions.AggressiveOptimization)] (first, last) =>
         {
             Span<float> cos = stackalloc float[half];
             Span<float> sin = stackalloc float[half];
@@ -133,7 +133,7 @@ public sealed unsafe partial class CpuBackend
         nint qa = q.Address, oa = output.Address, ka = cache.Keys.Address, va = cache.Values.Address, ta = cache.KeyTags.Address;
         nint la = logSumExp?.Address ?? 0;
         long avgKeys = pos.Length == 0 ? 0 : (long)pos.Average() + 1;
-        CpuParallel.For(t * heads, 4L * avgKeys * dh, (first, last) =>
+        CpuParallel.For(t * heads, 4L * avgKeys * dh, [MethodImpl(MethodImplOptions.AggressiveOptimization)] (first, last) =>
         {
             for (int item = first; item < last; item++)
             {
@@ -151,7 +151,7 @@ public sealed unsafe partial class CpuBackend
                         scores[j] = float.NegativeInfinity;
                         continue;
                     }
-                    float sc = TensorPrimitives.Dot(qr, new ReadOnlySpan<float>((float*)ka + kvBase + (long)j * dh, dh)) * scale;
+                    float sc = CpuVector.Dot(qr, new ReadOnlySpan<float>((float*)ka + kvBase + (long)j * dh, dh)) * scale;
                     scores[j] = sc;
                     if (sc > max) max = sc;
                 }
@@ -169,7 +169,7 @@ public sealed unsafe partial class CpuBackend
                 {
                     if (scores[j] == 0f) continue;
                     var vr = new ReadOnlySpan<float>((float*)va + kvBase + (long)j * dh, dh);
-                    TensorPrimitives.MultiplyAdd(vr, scores[j] * inv, outRow, outRow);
+                    CpuVector.MultiplyAdd(vr, scores[j] * inv, outRow);
                 }
                 if (la != 0) ((float*)la)[item] = max + MathF.Log(sum);
             }

@@ -1,3 +1,4 @@
+using System.Runtime.CompilerServices;
 using TensorPrimitives = System.Numerics.Tensors.TensorPrimitives;
 using CoAR.Engine.Managed.Tensors;
 
@@ -29,7 +30,7 @@ public sealed unsafe partial class CpuBackend
         // reads it, so no two threads write the same memory and the sums run in a fixed order (fp32, ascending tokens).
         // Per query: p = exp(s - lse), dV += p dO, dP = dO V^T, dS = p (dP - rowsum(dO * O)), dq = scale dS K,
         // dK += scale dS^T q.
-        CpuParallel.For(cacheRows * kvHeads, 6L * avgKeys * dh * group * t / Math.Max(1, cacheRows), (first, last) =>
+        CpuParallel.For(cacheRows * kvHeads, 6L * avgKeys * dh * group * t / Math.Max(1, cacheRows), [MethodImpl(MethodImplOptions.AggressiveOptimization)] (first, last) =>
         {
             for (int item = first; item < last; item++)
             {

@@ -1,4 +1,4 @@
-using TensorPrimitives = System.Numerics.Tensors.TensorPrimitives;
+using System.Runtime.CompilerServices;
 using CoAR.Engine.Managed.Tensors;
 
 namespace CoAR.Engine.Managed.Backends.Cpu;
@@ -23,7 +23,7 @@ public sealed unsafe partial class CpuBackend
 
         nint xa = x.Address, ya = y.Address;
         int blocks = (n + WeightBlockRows - 1) / WeightBlockRows;
-        CpuParallel.For(blocks, (long)m * k * WeightBlockRows, (first, last) =>
+        CpuParallel.For(blocks, (long)m * k * WeightBlockRows, [MethodImpl(MethodImplOptions.AggressiveOptimization)] (first, last) =>
         {
             var block = t_weightBlock is { } b && b.Length >= WeightBlockRows * k ? b : t_weightBlock = new float[WeightBlockRows * k];
             for (int blk = first; blk < last; blk++)
@@ -36,7 +36,7 @@ public sealed unsafe partial class CpuBackend
                     float* yr = (float*)ya + (long)i * n + n0;
                     for (int r = 0; r < rows; r++)
                     {
-                        float dot = TensorPrimitives.Dot(xr, wf.Slice(r * k, k));
+                        float dot = CpuVector.Dot(xr, wf.Slice(r * k, k));
                         yr[r] = accumulate ? yr[r] + dot : dot;
                     }
                 }

@@ -1,3 +1,4 @@
+using System.Runtime.CompilerServices;
 using TensorPrimitives = System.Numerics.Tensors.TensorPrimitives;
 using CoAR.Engine.Managed.Tensors;
 
@@ -23,7 +24,7 @@ public sealed unsafe partial class CpuBackend
             if (target[r] < -1 || target[r] >= v)
                 throw new ArgumentOutOfRangeException(nameof(targets), $"{op}: row {r} has target {target[r]}, expected a token in [0, {v}) or -1 (ignored)");
         nint la = logits.Address, lossa = losses.Address, da = dLogits.Address;
-        CpuParallel.For(n, 6L * v, (first, last) =>
+        CpuParallel.For(n, 6L * v, [MethodImpl(MethodImplOptions.AggressiveOptimization)] (first, last) =>
         {
             for (int r = first; r < last; r++)
             {
@@ -55,7 +56,7 @@ public sealed unsafe partial class CpuBackend
         OpCheck.DType(op, "reference", reference, DType.F32);
         var (n, v) = OpShapes.KlDivergence(op, reference, logits, losses, dLogits);
         nint ra = reference.Address, la = logits.Address, lossa = losses.Address, da = dLogits.Address;
-        CpuParallel.For(n, 12L * v, (first, last) =>
+        CpuParallel.For(n, 12L * v, [MethodImpl(MethodImplOptions.AggressiveOptimization)] (first, last) =>
         {
             var scratch = t_lossScratch is { } s && s.Length >= 2 * v ? s : t_lossScratch = new float[2 * v];
             var p = scratch.AsSpan(0, v);

@@ -1,9 +1,11 @@
+using System.Runtime.CompilerServices;
 using CoAR.Engine.Managed.Tensors;
 
 namespace CoAR.Engine.Managed.Backends.Cpu;
 
 public sealed unsafe partial class CpuBackend
 {
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)] // a pass over the vocabulary per row per decode step
     public void CfgCombine(Tensor cond, Tensor uncond, Tensor scales, Tensor output)
     {
         const string op = "CfgCombine";
@@ -25,6 +27,7 @@ public sealed unsafe partial class CpuBackend
         }
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)] // a pass over the vocabulary per row per decode step
     public void ConstrainLogits(Tensor logits, Tensor rules)
     {
         const string op = "ConstrainLogits";
