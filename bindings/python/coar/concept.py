@@ -5,13 +5,14 @@ import os
 
 from . import _native
 from .errors import check
+from .handle import NativeHandle
 
 
-class Concept:
+class Concept(NativeHandle):
     """A coar_concept handle. Immutable; usable from any thread and engine. close() (or `with`) frees it."""
 
-    def __init__(self, handle):
-        self._handle = ctypes.c_void_p(handle)
+    _free_function = "coar_concept_free"
+    _kind = "concept"
 
     @classmethod
     def load(cls, path, engine=None):
@@ -49,27 +50,6 @@ class Concept:
     @property
     def placeholder(self):
         return self.info["placeholder"]
-
-    def close(self):
-        if self._handle is not None and self._handle.value:
-            check(_native.lib().coar_concept_free(self._handle))
-        self._handle = None
-
-    def _live(self):
-        if self._handle is None:
-            raise ValueError("the concept is closed")
-        return self._handle
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        self.close()
-
-    def __del__(self):
-        if getattr(self, "_handle", None) is not None and self._handle.value:
-            _native.lib().coar_concept_free(self._handle)
-            self._handle = None
 
     def __repr__(self):
         return f"Concept({self.placeholder})" if self._handle is not None else "Concept(closed)"

@@ -6,6 +6,7 @@ import os
 from . import _native
 from .concept import Concept
 from .errors import check
+from .handle import NativeHandle
 from .images import copy_images, numpy_module
 from .progress import progress_bridge, train_step_bridge
 
@@ -33,13 +34,17 @@ def _run(call, bridge):
     check(status)
 
 
-class Engine:
+class Engine(NativeHandle):
     """
     A coar_engine handle: Engine(model_dir, device="auto"). One call at a time per engine (a concurrent call raises
     BusyError); separate engines run in parallel. close() (or `with`) frees its memory.
     """
 
+    _free_function = "coar_engine_free"
+    _kind = "engine"
+
     def __init__(self, model_dir, device="auto", *, vqgan_dir=None, target_size=768, progress=None, cancel=None):
+        self._handle = None  # until the load succeeds
         lib = _native.lib()
         options = lib.coar_load_options_default()
         options.device = device.encode()
@@ -50,7 +55,6 @@ class Engine:
         options.progress = bridge.c_function
         options.cancel = cancel.pointer() if cancel is not None else None
         handle = ctypes.c_void_p()
-        self._handle = None
         _run(lambda: lib.coar_engine_load(os.fsencode(model_dir), ctypes.byref(options), ctypes.byref(handle)), bridge)
         self._handle = handle
 
@@ -146,27 +150,6 @@ class Engine:
         handle = ctypes.c_void_p()
         _run(lambda: lib.coar_train_concept(self._live(), paths, len(images), ctypes.byref(options), ctypes.byref(handle)), bridge)
         return Concept(handle.value)
-
-    def close(self):
-        if self._handle is not None:
-            check(_native.lib().coar_engine_free(self._handle))
-            self._handle = None
-
-    def _live(self):
-        if self._handle is None:
-            raise ValueError("the engine is closed")
-        return self._handle
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        self.close()
-
-    def __del__(self):
-        if getattr(self, "_handle", None) is not None:
-            _native.lib().coar_engine_free(self._handle)
-            self._handle = None
 
 
 def _estimate_dict(e):

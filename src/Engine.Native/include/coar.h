@@ -134,7 +134,7 @@ typedef struct coar_load_options {
     const volatile int32_t *cancel; /* optional cancel flag */
 } coar_load_options;
 
-/* Defaults: device "auto", vqgan_dir NULL, target_size 768, no callback, no cancel flag. */
+/* Defaults: device NULL ("auto"), vqgan_dir NULL, target_size 768, no callback, no cancel flag. */
 coar_load_options coar_load_options_default(void);
 
 /* Loads a Lumina-mGPT checkpoint directory (config.json, model*.safetensors, tokenizer.json, vqgan.*).
@@ -169,8 +169,9 @@ typedef struct coar_memory_estimate {
     int32_t tokens_per_row;  /* prompt budget (128 tokens) + the image's tokens */
 } coar_memory_estimate;
 
-/* Memory to generate `images` images of width x height at once, with guidance (CFG) rows if `guided`, before
-   loading anything: reads only the checkpoint's headers. `device` is "cpu" (fp32 activations) or "cuda" (bf16). */
+/* Memory to generate `images` images of width x height (multiples of 16) at once, with guidance (CFG) rows if
+   `guided`, before loading anything: reads only the checkpoint's headers. `device` is "cpu" (fp32 activations) or
+   "cuda" (bf16). */
 coar_status coar_estimate_memory(const char *model_dir, const char *device, int32_t images, int32_t width,
                                  int32_t height, int32_t guided, coar_memory_estimate *estimate);
 
