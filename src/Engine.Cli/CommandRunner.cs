@@ -14,7 +14,9 @@ public static class CommandRunner
     {
         try
         {
-            return await body(cancellation);
+            int code = await body(cancellation);
+            OpProfileReport.PrintIfCollected();
+            return code;
         }
         catch (OperationCanceledException)
         {

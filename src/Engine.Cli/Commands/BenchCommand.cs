@@ -1,14 +1,19 @@
 using System.CommandLine;
 using System.Globalization;
 using System.Text.Json;
+using CoAR.Engine.Graph;
 using CoAR.Engine.Graph.Benchmarks;
 using CoAR.Engine.Graph.Model;
+using CoAR.Engine.Managed.Backends.Cpu;
 using CoAR.Engine.Tools;
 using Spectre.Console;
 
 namespace CoAR.Engine.Cli.Commands;
 
-/// <summary>`coar bench`: end-to-end throughput (prefill, decode step, image tokens/s, images/s, GB/s, memory).</summary>
+/// <summary>
+/// `coar bench`: end-to-end throughput (prefill, decode step, image tokens/s, images/s, GB/s, memory), or with
+/// --train the time of a concept training step; --profile adds where the time goes, op by op (CPU backend).
+/// </summary>
 public static class BenchCommand
 {
     public static Command Create()
@@ -20,24 +25,37 @@ public static class BenchCommand
         var images = new Option<int>("--batch") { Description = "Images generated together (rows: twice that with CFG)", DefaultValueFactory = _ => 1 };
         var prompt = new Option<int>("--prompt-tokens") { Description = "Prompt tokens per image in the prefill", DefaultValueFactory = _ => 64 };
         var context = new Option<int>("--context") { Description = "Tokens already in each row's KV cache during the decode steps (about mid-image at 768)", DefaultValueFactory = _ => 1200 };
-        var steps = new Option<int>("--steps") { Description = "Timed decode steps", DefaultValueFactory = _ => 32 };
+        var steps = new Option<int?>("--steps") { Description = "Timed decode steps (default 32), or training steps with --train (default 3)" };
         var noCfg = new Option<bool>("--no-cfg") { Description = "No unconditional rows" };
         var size = new Option<string>("--size") { Description = "Image size the images/s figure is extrapolated to (and --full generates)", DefaultValueFactory = _ => "768" };
         var full = new Option<bool>("--full") { Description = "Also time the generation of whole images" };
+        var train = new Option<bool>("--train") { Description = "Time concept training steps (subject pass, class pass, CASR, AdamW) at --size on synthetic images instead" };
+        var layers = new Option<int?>("--layers") { Description = "With --train: injection depth (default: the model's layers, at most 9)" };
+        var noDpp = new Option<bool>("--no-dpp") { Description = "With --train: no class-image pass (DPP) in the step" };
+        var profile = new Option<bool>("--profile") { Description = "Also print where the timed part's time goes, op by op (CPU backend; COAR_PROFILE=1 does the same for any command)" };
         var json = new Option<bool>("--json") { Description = "Print the result as JSON" };
-        var cmd = new Command("bench", "Measure generation throughput on a device: prefill tokens/s, decode step ms, image tokens/s, images/s, achieved GB/s, peak memory.");
-        foreach (var o in new Option[] { model, shape, device, images, prompt, context, steps, noCfg, size, full, json }) cmd.Options.Add(o);
+        var cmd = new Command("bench", "Measure generation throughput on a device: prefill tokens/s, decode step ms, image tokens/s, images/s, achieved GB/s, peak memory; or with --train the time of a training step.");
+        foreach (var o in new Option[] { model, shape, device, images, prompt, context, steps, noCfg, size, full, train, layers, noDpp, profile, json }) cmd.Options.Add(o);
         cmd.SetAction(parse => CommandRunner.Run(() =>
         {
             var (w, h) = CliParsing.ImageSize(parse.GetValue(size)!);
-            var settings = new ThroughputSettings(parse.GetValue(images), parse.GetValue(prompt), parse.GetValue(context), parse.GetValue(steps),
+            if (parse.GetValue(steps) is <= 0) throw new UsageException("--steps must be positive");
+            var log = parse.GetValue(json) ? null : new Progress<string>(s => AnsiConsole.Console.MarkupLine(Markup.Escape(s)));
+            Action? startProfile = parse.GetValue(profile) ? () => { CpuOpProfile.Reset(); CpuOpProfile.Enabled = true; } : null;
+            if (parse.GetValue(train))
+            {
+                if (parse.GetValue(shape) is not null) throw new UsageException("--train runs on a checkpoint (--model, or the built-in model), not --shape");
+                if (w != h) throw new UsageException($"--train trains on square images; --size {w}x{h} is not square");
+                return Train(ModelOption.Resolve(parse.GetValue(model)), parse.GetValue(device)!, new TrainingBenchmarkSettings(w, parse.GetValue(layers),
+                    !parse.GetValue(noDpp), Steps: parse.GetValue(steps) ?? 3), parse.GetValue(json), log, startProfile);
+            }
+            var settings = new ThroughputSettings(parse.GetValue(images), parse.GetValue(prompt), parse.GetValue(context), parse.GetValue(steps) ?? 32,
                 !parse.GetValue(noCfg), Width: w, Height: h, FullImage: parse.GetValue(full));
-            if (settings.Images <= 0 || settings.PromptTokens <= 0 || settings.Context <= 0 || settings.DecodeSteps <= 0)
-                throw new UsageException("--batch, --prompt-tokens, --context and --steps must be positive");
+            if (settings.Images <= 0 || settings.PromptTokens <= 0 || settings.Context <= 0)
+                throw new UsageException("--batch, --prompt-tokens and --context must be positive");
             using var backend = DeviceOption.Open(parse.GetValue(device)!);
             using var m = LoadModel(parse.GetValue(model), parse.GetValue(shape), backend);
-            var log = parse.GetValue(json) ? null : new Progress<string>(s => AnsiConsole.Console.MarkupLine(Markup.Escape(s)));
-            var result = ThroughputBenchmark.Run(m, settings, log);
+            var result = ThroughputBenchmark.Run(m, settings, log, startProfile);
             if (parse.GetValue(json))
                 Console.WriteLine(JsonSerializer.Serialize(result, CliJson.Options));
             else
@@ -45,6 +63,23 @@ public static class BenchCommand
             return ExitCodes.Ok;
         }));
         return cmd;
+    }
+
+    private static int Train(string modelDir, string device, TrainingBenchmarkSettings settings, bool json, IProgress<string>? log, Action? startProfile)
+    {
+        int target = settings.Resolution is 512 or 1024 ? settings.Resolution : 768;
+        using var engine = CoarEngine.Load(new EngineParams(modelDir, device, TargetSize: target));
+        DeviceOption.NoteFallback(engine.FallbackReason);
+        int modelLayers = engine.Model.Config.NumLayers;
+        if (settings.Layers is { } l && (l <= 0 || l > modelLayers))
+            throw new UsageException($"--layers {l}: the model has {modelLayers} layers; give 1 to {modelLayers}");
+        var result = TrainingBenchmark.Run(engine, settings, log, startProfile);
+        if (json)
+            Console.WriteLine(JsonSerializer.Serialize(result, CliJson.Options));
+        else
+            AnsiConsole.Console.MarkupLine(string.Create(CultureInfo.InvariantCulture,
+                $"training step on {result.Device} at {result.Resolution} px ({result.SequenceTokens} image tokens), {result.Layers} layers, DPP {(result.Dpp ? "on" : "off")}: best {result.BestSeconds:F2} s, median {result.MedianSeconds:F2} s over {result.StepSeconds.Length} steps"));
+        return ExitCodes.Ok;
     }
 
     private static ChameleonModel LoadModel(string? modelDir, string? shape, Managed.Backends.IBackend backend)

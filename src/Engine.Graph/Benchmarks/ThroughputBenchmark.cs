@@ -9,7 +9,8 @@ namespace CoAR.Engine.Graph.Benchmarks;
 /// <summary>End-to-end throughput of a model on its backend: prefill tokens/s, decode step time, image tokens/s, images/s, GB/s.</summary>
 public static class ThroughputBenchmark
 {
-    public static ThroughputResult Run(ChameleonModel model, ThroughputSettings s, IProgress<string>? log = null)
+    /// <param name="beforeTimedSteps">Called just before the timed decode steps (e.g. to start a profile).</param>
+    public static ThroughputResult Run(ChameleonModel model, ThroughputSettings s, IProgress<string>? log = null, Action? beforeTimedSteps = null)
     {
         var b = model.Backend;
         var c = model.Config;
@@ -64,6 +65,7 @@ public static class ThroughputBenchmark
 
         for (int i = 0; i < s.Warmup; i++) Step();
         b.Synchronize();
+        beforeTimedSteps?.Invoke();
         clock.Restart();
         for (int i = 0; i < s.DecodeSteps; i++) Step();
         b.Synchronize();

@@ -111,6 +111,7 @@ public class AttentionBackwardTests
     /// </summary>
     [TestCase(new[] { 3, 4 }, 4, 2, 6, int.MaxValue)]
     [TestCase(new[] { 40, 25 }, 4, 2, 16, 50)]
+    [TestCase(new[] { 75, 4 }, 2, 1, 20, 40)]
     public void GradientOfStoredTokensFlowsBackThroughKvGather(int[] rowLengths, int h, int hkv, int dh, int maxElements)
     {
         var rng = new Random(rowLengths.Sum() + dh);

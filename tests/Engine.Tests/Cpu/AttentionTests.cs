@@ -55,6 +55,9 @@ public class AttentionTests
     [TestCase(new[] { 3, 7, 1 }, 4, 2, 6)]
     [TestCase(new[] { 9, 4 }, 3, 1, 5)]
     [TestCase(new[] { 2, 2, 2, 2 }, 2, 2, 16)]
+    [TestCase(new[] { 150, 70 }, 4, 2, 16)]
+    [TestCase(new[] { 130 }, 2, 1, 20)]
+    [TestCase(new[] { 90, 3 }, 2, 2, 128)]
     public void MatchesNaiveAttention(int[] rowLengths, int h, int hkv, int dh)
     {
         var rng = new Random(rowLengths.Sum() * 17 + h * 3 + dh);
@@ -83,6 +86,39 @@ public class AttentionTests
         var (expected, lse) = NaiveOps.Attention(D(q), t, h, dh, keys, values, keyTags, hkv, s.Rows, s.Positions, tags, scale);
         AssertClose(Read(_cpu, s.Output), expected, 1e-5, "output");
         AssertClose(Read(_cpu, s.Lse), lse, 1e-5, "logsumexp");
+    }
+
+    /// <summary>
+    /// A row's outputs are bit-identical whether it is attended alone or packed with other rows (prefill), and a decode
+    /// step's query gives the same result alone or beside other rows' queries: an image's tokens do not depend on its batch.
+    /// </summary>
+    [Test]
+    public void RowsDoNotDependOnTheBatch()
+    {
+        int h = 4, hkv = 2, dh = 16;
+        int[] lengths = [70, 9, 130];
+        var rng = new Random(8);
+        int t = lengths.Sum();
+        var q = Random(rng, t * h * dh);
+        var k = Random(rng, t * hkv * dh);
+        var v = Random(rng, t * hkv * dh);
+        var tags = Enumerable.Range(0, t).Select(i => rng.Next(3)).ToArray();
+        float[] Run(int[] rowLengths, int first, int count)
+        {
+            var part = tags.AsSpan(first, count).ToArray();
+            float[] Slice(float[] a, int width) => a.AsSpan(first * width, count * width).ToArray();
+            using var s = Build(rowLengths, h, hkv, dh, part, Slice(q, h * dh), Slice(k, hkv * dh), Slice(v, hkv * dh), capacity: 140);
+            _cpu.KvStore(s.K, s.V, s.Tokens, s.Cache);
+            _cpu.Attention(s.Q, s.Cache, s.Tokens, 0.25f, s.Output, s.Lse);
+            return Read(_cpu, s.Output);
+        }
+        var all = Run(lengths, 0, t);
+        int start = 0;
+        foreach (int len in lengths)
+        {
+            Assert.That(Run([len], start, len), Is.EqualTo(all.AsSpan(start * h * dh, len * h * dh).ToArray()), $"row of {len} tokens alone");
+            start += len;
+        }
     }
 
     /// <summary>

@@ -32,6 +32,9 @@ public class BackwardOpTests
     [TestCase(3, 17, 5, false, false)]
     [TestCase(5, 257, 33, true, true)]
     [TestCase(70, 300, 45, true, false)]
+    [TestCase(13, 70, 1100, true, true)]
+    [TestCase(8, 130, 600, false, false)]
+    [TestCase(5, 1030, 40, true, false)]
     public void MatMulInputGradMatchesNaive(int m, int k, int n, bool bf16Weights, bool accumulate)
     {
         var rng = new Random(m * 1000 + k * 10 + n);

@@ -16,6 +16,9 @@ public class CpuOpTests
     [TestCase(7, 64, 33, true)]
     [TestCase(2, 130, 70, true)]
     [TestCase(33, 96, 47, false)]
+    [TestCase(13, 301, 1100, true)]
+    [TestCase(11, 600, 70, false)]
+    [TestCase(6, 257, 64, true)]
     public void MatMulMatchesNaive(int m, int k, int n, bool bf16Weights)
     {
         var rng = new Random(m * 1000 + k * 10 + n);
@@ -26,6 +29,28 @@ public class CpuOpTests
         using var yt = _cpu.Allocate(DType.F32, [m, n]);
         _cpu.MatMul(xt, wt, yt);
         AssertClose(Read(_cpu, yt), NaiveOps.MatMul(D(x), D(w), m, k, n), 1e-5, "y");
+    }
+
+    /// <summary>Every row's result is bit-identical whether it is multiplied alone or in a batch (an image's tokens do not depend on its batch).</summary>
+    [TestCase(true)]
+    [TestCase(false)]
+    public void MatMulRowsDoNotDependOnTheBatch(bool bf16Weights)
+    {
+        var rng = new Random(3);
+        int m = 17, k = 300, n = 600;
+        var x = Random(rng, m * k);
+        var w = bf16Weights ? RandomBf16(rng, n * k) : Random(rng, n * k);
+        using var wt = bf16Weights ? Bf16(_cpu, w, n, k) : F32(_cpu, w, n, k);
+        float[] Rows(int first, int count)
+        {
+            using var xt = F32(_cpu, x.AsSpan(first * k, count * k).ToArray(), count, k);
+            using var yt = _cpu.Allocate(DType.F32, [count, n]);
+            _cpu.MatMul(xt, wt, yt);
+            return Read(_cpu, yt);
+        }
+        var all = Rows(0, m);
+        foreach (var (first, count) in new[] { (0, 1), (5, 1), (16, 1), (3, 2), (7, 4), (10, 5), (2, 13) })
+            Assert.That(Rows(first, count), Is.EqualTo(all.AsSpan(first * n, count * n).ToArray()), $"rows {first}..{first + count - 1} alone");
     }
 
     [Test]

@@ -125,6 +125,32 @@ public class LossOpTests
         Assert.That(Read(_cpu, lt), Is.EqualTo(Read(_cpu, dLogits)));
     }
 
+    /// <summary>Reference logits of -inf (tokens the reference forbids) have p = 0 and add nothing, not NaN.</summary>
+    [Test]
+    public void KlDivergenceSkipsMaskedReferenceLogits()
+    {
+        var rng = new Random(6);
+        int n = 2, v = 100;
+        var reference = Random(rng, n * v, 3f);
+        for (int j = 0; j < n * v; j += 3) reference[j] = float.NegativeInfinity;
+        var logits = Random(rng, n * v, 3f);
+        using var rt = F32(_cpu, reference, n, v);
+        using var lt = F32(_cpu, logits, n, v);
+        using var losses = _cpu.Allocate(DType.F32, [n]);
+        using var dLogits = _cpu.Allocate(DType.F32, [n, v]);
+        _cpu.KlDivergence(rt, lt, losses, dLogits, 1f);
+        for (int r = 0; r < n; r++)
+        {
+            var row = Enumerable.Range(r * v, v).ToArray();
+            double lseP = Math.Log(row.Where(j => !float.IsNegativeInfinity(reference[j])).Sum(j => Math.Exp(reference[j])));
+            double lseQ = Math.Log(row.Sum(j => Math.Exp(logits[j])));
+            double expected = row.Where(j => !float.IsNegativeInfinity(reference[j]))
+                .Sum(j => Math.Exp(reference[j] - lseP) * (reference[j] - lseP - (logits[j] - lseQ)));
+            Assert.That(Read(_cpu, losses)[r], Is.EqualTo(expected).Within(1e-5 * (1 + expected)), $"row {r}");
+        }
+        Assert.That(Read(_cpu, dLogits).All(float.IsFinite), Is.True, "gradient is finite");
+    }
+
     /// <summary>
     /// Context tokens start at the frozen model's statistics, so P_ctx starts near P_frozen: equal distributions give
     /// exactly 0, and a tiny perturbation gives a tiny KL with the right value, not cancellation noise.

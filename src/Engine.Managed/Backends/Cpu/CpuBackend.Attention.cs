@@ -1,12 +1,11 @@
 using System.Runtime.CompilerServices;
+using TensorPrimitives = System.Numerics.Tensors.TensorPrimitives;
 using CoAR.Engine.Managed.Tensors;
 
 namespace CoAR.Engine.Managed.Backends.Cpu;
 
 public sealed unsafe partial class CpuBackend
 {
-    [ThreadStatic] private static float[]? t_scores;
-
     public void Rope(Tensor x, Tensor positions, float theta, Tensor y) => Rotate("Rope", "x", x, "y", y, positions, theta, 1f);
 
     /// <summary>
@@ -15,6 +14,7 @@ public sealed unsafe partial class CpuBackend
     /// </summary>
     private void Rotate(string op, string xName, Tensor x, string yName, Tensor y, Tensor positions, float theta, float direction)
     {
+        using var timing = CpuOpProfile.Time(op);
         OpCheck.Backend(this, op, xName, x);
         OpCheck.Backend(this, op, "positions", positions);
         OpCheck.Backend(this, op, yName, y);
@@ -71,6 +71,7 @@ public sealed unsafe partial class CpuBackend
     public void KvStore(Tensor keys, Tensor values, TokenMap tokens, KvLayer cache)
     {
         const string op = "KvStore";
+        using var timing = CpuOpProfile.Time(op);
         OpCheck.Backend(this, op, "keys", keys);
         OpCheck.Backend(this, op, "values", values);
         OpCheck.Backend(this, op, "cache.Keys", cache.Keys);
@@ -119,6 +120,7 @@ public sealed unsafe partial class CpuBackend
     public void Attention(Tensor q, KvLayer cache, TokenMap tokens, float scale, Tensor output, Tensor? logSumExp = null)
     {
         const string op = "Attention";
+        using var timing = CpuOpProfile.Time(op);
         CheckAttentionTypes(op, q, cache);
         OpCheck.Backend(this, op, "output", output);
         OpCheck.DType(op, "output", output, DType.F32);
@@ -129,52 +131,23 @@ public sealed unsafe partial class CpuBackend
         }
         var (t, heads, dh, kvHeads) = OpShapes.Attention(op, q, cache, tokens, output, logSumExp);
         var (rows, pos, tags) = ReadTokenSlots(op, tokens, cache);
-        int capacity = cache.Capacity, group = heads / kvHeads;
-        nint qa = q.Address, oa = output.Address, ka = cache.Keys.Address, va = cache.Values.Address, ta = cache.KeyTags.Address;
-        nint la = logSumExp?.Address ?? 0;
+        var layout = AttentionLayout(q, cache, pos, tags, heads, kvHeads, dh, scale);
+        var blocks = CpuAttention.Blocks(rows);
+        nint oa = output.Address, la = logSumExp?.Address ?? 0;
         long avgKeys = pos.Length == 0 ? 0 : (long)pos.Average() + 1;
-        CpuParallel.For(t * heads, 4L * avgKeys * dh, [MethodImpl(MethodImplOptions.AggressiveOptimization)] (first, last) =>
+        CpuParallel.For(blocks.Count * heads, 4L * avgKeys * dh * CpuAttention.BlockQueries, [MethodImpl(MethodImplOptions.AggressiveOptimization)] (first, last) =>
         {
             for (int item = first; item < last; item++)
-            {
-                int i = item / heads, h = item % heads;
-                int row = rows[i], keys = pos[i] + 1, tag = tags[i];
-                var scores = t_scores is { } s && s.Length >= keys ? s : t_scores = new float[Math.Max(keys, 256)];
-                var qr = new ReadOnlySpan<float>((float*)qa + (long)item * dh, dh);
-                long kvBase = ((long)row * kvHeads + h / group) * capacity * dh;
-                int* keyTags = (int*)ta + (long)row * capacity;
-                float max = float.NegativeInfinity;
-                for (int j = 0; j < keys; j++)
-                {
-                    if (!Visible(tag, keyTags[j]))
-                    {
-                        scores[j] = float.NegativeInfinity;
-                        continue;
-                    }
-                    float sc = CpuVector.Dot(qr, new ReadOnlySpan<float>((float*)ka + kvBase + (long)j * dh, dh)) * scale;
-                    scores[j] = sc;
-                    if (sc > max) max = sc;
-                }
-                float sum = 0;
-                for (int j = 0; j < keys; j++)
-                {
-                    float e = scores[j] == float.NegativeInfinity ? 0f : MathF.Exp(scores[j] - max);
-                    scores[j] = e;
-                    sum += e;
-                }
-                var outRow = new Span<float>((float*)oa + (long)item * dh, dh);
-                outRow.Clear();
-                float inv = 1f / sum;
-                for (int j = 0; j < keys; j++)
-                {
-                    if (scores[j] == 0f) continue;
-                    var vr = new ReadOnlySpan<float>((float*)va + kvBase + (long)j * dh, dh);
-                    CpuVector.MultiplyAdd(vr, scores[j] * inv, outRow);
-                }
-                if (la != 0) ((float*)la)[item] = max + MathF.Log(sum);
-            }
+                CpuAttention.Forward(layout, blocks[item / heads], item % heads, (float*)oa, (float*)la);
         });
     }
+
+    /// <summary>The token map's positions and tags and the tensors' addresses and sizes, for <see cref="CpuAttention"/>.</summary>
+    private static CpuAttention.Layout AttentionLayout(Tensor q, KvLayer cache, int[] pos, int[] tags, int heads, int kvHeads, int dh, float scale) => new()
+    {
+        Q = (float*)q.Address, Keys = (float*)cache.Keys.Address, Values = (float*)cache.Values.Address, KeyTags = (int*)cache.KeyTags.Address,
+        Positions = pos, Tags = tags, Heads = heads, KvHeads = kvHeads, HeadDim = dh, Capacity = cache.Capacity, Scale = scale,
+    };
 
     /// <summary>Attention reads q and the cache in F32 (their shapes: <see cref="OpShapes"/>).</summary>
     private void CheckAttentionTypes(string op, Tensor q, KvLayer cache)

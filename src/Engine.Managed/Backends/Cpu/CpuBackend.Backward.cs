@@ -1,4 +1,3 @@
-using System.Runtime.CompilerServices;
 using TensorPrimitives = System.Numerics.Tensors.TensorPrimitives;
 using CoAR.Engine.Managed.Tensors;
 
@@ -7,15 +6,10 @@ namespace CoAR.Engine.Managed.Backends.Cpu;
 /// <summary>Input gradients of the dense ops: GEMM, norms, RoPE, SwiGLU. Weights are frozen, so none of their gradients.</summary>
 public sealed unsafe partial class CpuBackend
 {
-    /// <summary>dy rows per input-gradient work item: enough that widening the weight slice is a small share of the work.</summary>
-    private const int InputGradRows = 64;
-
-    /// <summary>dx columns per input-gradient work item: a dx row slice (1 KiB) stays in L1 across a weight block.</summary>
-    private const int InputGradColumns = 256;
-
     public void MatMulInputGrad(Tensor dy, Tensor w, Tensor dx, bool accumulate = false)
     {
         const string op = "MatMulInputGrad";
+        using var timing = CpuOpProfile.Time(op);
         OpCheck.Backend(this, op, "dy", dy);
         OpCheck.Backend(this, op, "w", w);
         OpCheck.Backend(this, op, "dx", dx);
@@ -23,52 +17,13 @@ public sealed unsafe partial class CpuBackend
         OpCheck.DType(op, "dx", dx, DType.F32);
         CheckWeight(op, "w", w);
         var (m, n, k) = OpShapes.MatMulInputGrad(op, dy, w, dx);
-
-        // Items are (row block, column block) tiles of dx: disjoint writes, and each sums over all n in fp32
-        // (dx[i, c] += dy[i, r] * w[r, c], r ascending, so the result does not depend on the thread count).
-        nint dya = dy.Address, dxa = dx.Address;
-        int rowBlocks = (m + InputGradRows - 1) / InputGradRows;
-        int columnBlocks = (k + InputGradColumns - 1) / InputGradColumns;
-        CpuParallel.For(rowBlocks * columnBlocks, (long)Math.Min(m, InputGradRows) * n * Math.Min(k, InputGradColumns), [MethodImpl(MethodImplOptions.AggressiveOptimization)] (first, last) =>
-        {
-            var block = t_weightBlock is { } b && b.Length >= WeightBlockRows * InputGradColumns
-                ? b : t_weightBlock = new float[WeightBlockRows * InputGradColumns];
-            for (int item = first; item < last; item++)
-            {
-                int i0 = item / columnBlocks * InputGradRows, i1 = Math.Min(m, i0 + InputGradRows);
-                int c0 = item % columnBlocks * InputGradColumns, cols = Math.Min(InputGradColumns, k - c0);
-                if (!accumulate)
-                    for (int i = i0; i < i1; i++)
-                        new Span<float>((float*)dxa + (long)i * k + c0, cols).Clear();
-                for (int n0 = 0; n0 < n; n0 += WeightBlockRows)
-                {
-                    int rows = Math.Min(WeightBlockRows, n - n0);
-                    for (int r = 0; r < rows; r++)
-                        WeightSlice(w, (long)(n0 + r) * k + c0, cols, block.AsSpan(r * cols, cols));
-                    for (int i = i0; i < i1; i++)
-                    {
-                        float* dyRow = (float*)dya + (long)i * n + n0;
-                        var dxRow = new Span<float>((float*)dxa + (long)i * k + c0, cols);
-                        for (int r = 0; r < rows; r++)
-                            TensorPrimitives.MultiplyAdd(block.AsSpan(r * cols, cols), dyRow[r], dxRow, dxRow);
-                    }
-                }
-            }
-        });
-    }
-
-    /// <summary>Copies <paramref name="length"/> weight elements from <paramref name="offset"/> into fp32 scratch.</summary>
-    private static void WeightSlice(Tensor w, long offset, int length, Span<float> destination)
-    {
-        if (w.DType == DType.F32)
-            new ReadOnlySpan<float>((float*)w.Address + offset, length).CopyTo(destination);
-        else
-            BFloat16.ToSingle(new ReadOnlySpan<ushort>((ushort*)w.Address + offset, length), destination);
+        CpuGemm.InputGrad((float*)dy.Address, w, (float*)dx.Address, m, n, k, accumulate);
     }
 
     public void RmsNormBackward(Tensor x, Tensor weight, float eps, Tensor dy, Tensor dx, bool accumulate = false)
     {
         const string op = "RmsNormBackward";
+        using var timing = CpuOpProfile.Time(op);
         CheckGradTypes(op, x, dy, dx);
         OpCheck.Backend(this, op, "weight", weight);
         CheckWeight(op, "weight", weight);
@@ -77,7 +32,7 @@ public sealed unsafe partial class CpuBackend
         nint xa = x.Address, dya = dy.Address, dxa = dx.Address;
         // y_j = w_j x_j r with r = (s/d + eps)^-1/2, s = sum x^2, so dr/dx_k = -r^3 x_k / d and
         // dx_k = r w_k dy_k - x_k r^3/d * sum_j(dy_j w_j x_j). The sum is taken in fp64.
-        CpuParallel.For(t, 6L * d, [MethodImpl(MethodImplOptions.AggressiveOptimization)] (first, last) =>
+        CpuParallel.For(t, 6L * d, (first, last) =>
         {
             for (int i = first; i < last; i++)
             {
@@ -100,6 +55,7 @@ public sealed unsafe partial class CpuBackend
     public void HeadLayerNormBackward(Tensor x, Tensor gamma, float eps, Tensor dy, Tensor dx)
     {
         const string op = "HeadLayerNormBackward";
+        using var timing = CpuOpProfile.Time(op);
         CheckGradTypes(op, x, dy, dx);
         OpCheck.Backend(this, op, "gamma", gamma);
         CheckWeight(op, "gamma", gamma);
@@ -108,7 +64,7 @@ public sealed unsafe partial class CpuBackend
         int headsPerGroup = heads / groups;
         nint xa = x.Address, dya = dy.Address, dxa = dx.Address;
         // With xhat = (x - mean) * inv and g = dy * gamma: dx = inv * (g - mean(g) - xhat * mean(g * xhat)).
-        CpuParallel.For(t * heads, 8L * dh, [MethodImpl(MethodImplOptions.AggressiveOptimization)] (first, last) =>
+        CpuParallel.For(t * heads, 8L * dh, (first, last) =>
         {
             for (int i = first; i < last; i++)
             {
@@ -145,6 +101,7 @@ public sealed unsafe partial class CpuBackend
     public void SwiGluBackward(Tensor gate, Tensor up, Tensor dOut, Tensor dGate, Tensor dUp)
     {
         const string op = "SwiGluBackward";
+        using var timing = CpuOpProfile.Time(op);
         var args = new[] { ("gate", gate), ("up", up), ("dOut", dOut), ("dGate", dGate), ("dUp", dUp) };
         foreach (var (name, t) in args)
         {
@@ -159,7 +116,7 @@ public sealed unsafe partial class CpuBackend
         int width = (int)gate.RowElements;
         nint ga = gate.Address, ua = up.Address, da = dOut.Address, dga = dGate.Address, dua = dUp.Address;
         // silu(g) = g s with s = sigmoid(g); silu'(g) = s (1 + g (1 - s)).
-        CpuParallel.For(rows, 10L * width, [MethodImpl(MethodImplOptions.AggressiveOptimization)] (first, last) =>
+        CpuParallel.For(rows, 10L * width, (first, last) =>
         {
             for (int i = first; i < last; i++)
             {

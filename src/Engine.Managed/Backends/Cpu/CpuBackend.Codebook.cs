@@ -16,6 +16,7 @@ public sealed unsafe partial class CpuBackend
     public void CodebookArgmin(Tensor z, Tensor codebook, Tensor codes)
     {
         const string op = "CodebookArgmin";
+        using var timing = CpuOpProfile.Time(op);
         CheckCodebookTypes(op, z, codebook, codes);
         var (n, c, p, entries) = OpShapes.CodebookArgmin(op, z, codebook, codes);
         if (n * p == 0) return;
@@ -98,6 +99,7 @@ public sealed unsafe partial class CpuBackend
     public void CodebookLookup(Tensor codes, Tensor codebook, Tensor z)
     {
         const string op = "CodebookLookup";
+        using var timing = CpuOpProfile.Time(op);
         CheckCodebookTypes(op, z, codebook, codes);
         var (_, c, p, entries) = OpShapes.CodebookLookup(op, codes, codebook, z);
         var ids = I32(codes);

@@ -18,6 +18,7 @@ public sealed unsafe partial class CpuBackend
     public void Conv2d(Tensor x, Tensor weight, Tensor? bias, Conv2dGeometry geometry, Tensor y)
     {
         const string op = "Conv2d";
+        using var timing = CpuOpProfile.Time(op);
         OpCheck.Backend(this, op, "x", x);
         OpCheck.Backend(this, op, "weight", weight);
         OpCheck.Backend(this, op, "y", y);

@@ -8,6 +8,7 @@ public sealed unsafe partial class CpuBackend
     public void SwiGlu(Tensor gate, Tensor up, Tensor output)
     {
         const string op = "SwiGlu";
+        using var timing = CpuOpProfile.Time(op);
         OpCheck.Backend(this, op, "gate", gate);
         OpCheck.Backend(this, op, "up", up);
         OpCheck.Backend(this, op, "output", output);
@@ -38,6 +39,7 @@ public sealed unsafe partial class CpuBackend
     public void Add(Tensor a, Tensor b, Tensor y)
     {
         const string op = "Add";
+        using var timing = CpuOpProfile.Time(op);
         OpCheck.Backend(this, op, "a", a);
         OpCheck.Backend(this, op, "b", b);
         OpCheck.Backend(this, op, "y", y);

@@ -8,6 +8,7 @@ public sealed unsafe partial class CpuBackend
     public void RmsNorm(Tensor x, Tensor weight, float eps, Tensor y)
     {
         const string op = "RmsNorm";
+        using var timing = CpuOpProfile.Time(op);
         OpCheck.Backend(this, op, "x", x);
         OpCheck.Backend(this, op, "weight", weight);
         OpCheck.Backend(this, op, "y", y);
@@ -33,6 +34,7 @@ public sealed unsafe partial class CpuBackend
     public void HeadLayerNorm(Tensor x, Tensor gamma, Tensor beta, float eps, Tensor y)
     {
         const string op = "HeadLayerNorm";
+        using var timing = CpuOpProfile.Time(op);
         OpCheck.Backend(this, op, "x", x);
         OpCheck.Backend(this, op, "gamma", gamma);
         OpCheck.Backend(this, op, "beta", beta);

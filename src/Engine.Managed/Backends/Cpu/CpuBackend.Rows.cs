@@ -9,6 +9,7 @@ public sealed unsafe partial class CpuBackend
     public void ScatterRows(Tensor source, Tensor indices, Tensor destination)
     {
         const string op = "ScatterRows";
+        using var timing = CpuOpProfile.Time(op);
         var idx = CheckScatter(op, source, indices, destination);
         // With repeated indices the result would depend on write order (and differ on a GPU), so they are refused.
         var seen = new HashSet<int>();
@@ -24,6 +25,7 @@ public sealed unsafe partial class CpuBackend
     public void ScatterAddRows(Tensor source, Tensor indices, Tensor destination)
     {
         const string op = "ScatterAddRows";
+        using var timing = CpuOpProfile.Time(op);
         OpCheck.DType(op, "source", source, DType.F32);
         var idx = CheckScatter(op, source, indices, destination);
         int d = source.Dim(1);
@@ -38,6 +40,7 @@ public sealed unsafe partial class CpuBackend
     public void ZeroRows(Tensor indices, Tensor destination)
     {
         const string op = "ZeroRows";
+        using var timing = CpuOpProfile.Time(op);
         OpCheck.Backend(this, op, "indices", indices);
         OpCheck.Backend(this, op, "destination", destination);
         OpCheck.DType(op, "indices", indices, DType.I32);
@@ -51,6 +54,7 @@ public sealed unsafe partial class CpuBackend
 
     public void Zero(Tensor t)
     {
+        using var timing = CpuOpProfile.Time("Zero");
         OpCheck.Backend(this, "Zero", "t", t);
         NativeMemory.Clear((void*)t.Address, (nuint)t.ByteLength);
     }

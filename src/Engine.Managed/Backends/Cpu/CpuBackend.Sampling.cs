@@ -9,6 +9,7 @@ public sealed unsafe partial class CpuBackend
     public void CfgCombine(Tensor cond, Tensor uncond, Tensor scales, Tensor output)
     {
         const string op = "CfgCombine";
+        using var timing = CpuOpProfile.Time(op);
         foreach (var (name, t) in new[] { ("cond", cond), ("uncond", uncond), ("scales", scales), ("output", output) })
         {
             OpCheck.Backend(this, op, name, t);
@@ -31,6 +32,7 @@ public sealed unsafe partial class CpuBackend
     public void ConstrainLogits(Tensor logits, Tensor rules)
     {
         const string op = "ConstrainLogits";
+        using var timing = CpuOpProfile.Time(op);
         OpCheck.Backend(this, op, "logits", logits);
         OpCheck.Backend(this, op, "rules", rules);
         OpCheck.DType(op, "logits", logits, DType.F32);
@@ -61,6 +63,7 @@ public sealed unsafe partial class CpuBackend
     public void SampleTopK(Tensor logits, Tensor topK, Tensor temperature, Tensor rngKeys, Tensor output)
     {
         const string op = "SampleTopK";
+        using var timing = CpuOpProfile.Time(op);
         OpCheck.Backend(this, op, "logits", logits);
         OpCheck.Backend(this, op, "output", output);
         OpCheck.DType(op, "logits", logits, DType.F32);

@@ -18,6 +18,7 @@ public sealed unsafe partial class CpuBackend
     public void SpatialAttention(Tensor q, Tensor k, Tensor v, Tensor y)
     {
         const string op = "SpatialAttention";
+        using var timing = CpuOpProfile.Time(op);
         OpCheck.Backend(this, op, "q", q);
         OpCheck.Backend(this, op, "k", k);
         OpCheck.Backend(this, op, "v", v);

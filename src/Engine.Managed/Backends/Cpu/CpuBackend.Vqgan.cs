@@ -16,6 +16,7 @@ public sealed unsafe partial class CpuBackend
     public void GroupNorm(Tensor x, Tensor gamma, Tensor beta, int groups, float eps, bool swish, Tensor y)
     {
         const string op = "GroupNorm";
+        using var timing = CpuOpProfile.Time(op);
         OpCheck.Backend(this, op, "x", x);
         OpCheck.Backend(this, op, "gamma", gamma);
         OpCheck.Backend(this, op, "beta", beta);
@@ -105,6 +106,7 @@ public sealed unsafe partial class CpuBackend
     public void Upsample2x(Tensor x, Tensor y)
     {
         const string op = "Upsample2x";
+        using var timing = CpuOpProfile.Time(op);
         OpCheck.Backend(this, op, "x", x);
         OpCheck.Backend(this, op, "y", y);
         OpCheck.DType(op, "x", x, DType.F32);

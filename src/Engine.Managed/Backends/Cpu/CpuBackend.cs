@@ -64,6 +64,7 @@ public sealed unsafe partial class CpuBackend : IBackend
 
     public void Copy(Tensor source, Tensor destination)
     {
+        using var timing = CpuOpProfile.Time("Copy");
         OpCheck.DType("Copy", "destination", destination, source.DType);
         if (source.ElementCount != destination.ElementCount)
             throw new ArgumentException($"Copy: {source.Describe()} and {destination.Describe()} differ in element count");

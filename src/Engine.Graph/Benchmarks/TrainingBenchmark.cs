@@ -1,0 +1,60 @@
+using CoAR.Engine.Graph.Generation;
+using CoAR.Engine.Graph.Training;
+
+namespace CoAR.Engine.Graph.Benchmarks;
+
+/// <summary>What a training-step benchmark runs: the concept training step of `coar train` at a resolution.</summary>
+/// <param name="Resolution">Square image size in pixels (768: 2357 image-phase tokens).</param>
+/// <param name="Layers">Injection depth; null: the model's layer count, at most the paper's 9.</param>
+/// <param name="Dpp">One class-image pass per step (NTP + KL against the frozen model) besides the subject pass.</param>
+/// <param name="Warmup">Untimed steps first (JIT, buffers).</param>
+/// <param name="Steps">Timed steps.</param>
+public sealed record TrainingBenchmarkSettings(int Resolution = 768, int? Layers = null, bool Dpp = true, int Warmup = 1, int Steps = 3);
+
+/// <summary>Step times of a training benchmark, in seconds: every timed step, the best and the median.</summary>
+public sealed record TrainingBenchmarkResult(string Device, int Resolution, int Layers, bool Dpp, int SequenceTokens, double[] StepSeconds)
+{
+    public double BestSeconds => StepSeconds.Min();
+    public double MedianSeconds => StepSeconds.Order().ElementAt(StepSeconds.Length / 2);
+}
+
+/// <summary>
+/// Times CoAR training steps (subject pass, class pass with DPP, CASR, AdamW) on the loaded model with synthetic
+/// images: random image codes in the real layout, fed as tokens, so no VQGAN encode and no class-image generation
+/// precede the steps; each step costs what a step of `coar train` costs at that resolution.
+/// </summary>
+public static class TrainingBenchmark
+{
+    public static TrainingBenchmarkResult Run(CoarEngine engine, TrainingBenchmarkSettings s, IProgress<string>? log = null,
+        Action? beforeTimedSteps = null)
+    {
+        if (s.Steps <= 0 || s.Warmup < 0) throw new ArgumentOutOfRangeException(nameof(s), "timed steps must be positive and warm-up steps not negative");
+        int layers = s.Layers ?? Math.Min(9, engine.Model.Config.NumLayers);
+        var ids = engine.Prompt.Vocabulary.ToImageTokenIds();
+        var layout = ImageLayout.For(s.Resolution, s.Resolution, ids);
+        var rng = new Random(1);
+        TrainingExample Synthetic(string name) =>
+            TrainingExample.FromCodes(name, layout, Enumerable.Range(0, layout.LatentWidth * layout.LatentHeight).Select(_ => rng.Next(ids.CodeCount)).ToArray());
+        var settings = new TrainingSettings
+        {
+            ClassNoun = "toy", Depth = layers, Resolution = s.Resolution, Dpp = s.Dpp, Steps = s.Warmup + s.Steps, CheckpointEvery = 0,
+        };
+        using var trainer = new ConceptTrainer(engine, settings, [Synthetic("synthetic photo")], s.Dpp ? [Synthetic("synthetic class image")] : []);
+        trainer.Initialize();
+        trainer.Train(s.Warmup);
+        beforeTimedSteps?.Invoke();
+        var times = new List<double>();
+        trainer.Train(s.Warmup + s.Steps, new SynchronousProgress<TrainingProgress>(p =>
+        {
+            times.Add(p.StepTime.TotalSeconds);
+            log?.Report($"step {p.Step - s.Warmup}/{s.Steps}: {p.StepTime.TotalMilliseconds:F0} ms");
+        }));
+        return new TrainingBenchmarkResult(engine.Backend.Name, s.Resolution, layers, s.Dpp, layout.SequenceLength, times.ToArray());
+    }
+
+    /// <summary>Reports on the calling thread, at once (Progress&lt;T&gt; posts to the thread pool and may report late).</summary>
+    private sealed class SynchronousProgress<T>(Action<T> report) : IProgress<T>
+    {
+        public void Report(T value) => report(value);
+    }
+}
