@@ -54,6 +54,7 @@ public static class TopKSampler
     /// expected O(n) (a full sort of 65536 logits per draw would dominate a small model's decode step). Reorders values.
     /// NaN is treated as smaller than everything.
     /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static float Select(Span<float> values, int index)
     {
         int lo = 0, hi = values.Length - 1;

@@ -5,9 +5,9 @@ using System.Runtime.InteropServices;
 namespace CoAR.Engine.Managed.Backends.Cpu;
 
 /// <summary>
-/// The vector primitives of the forward pass's hot loops (dot products, scaled accumulation, norms' sums), compiled
-/// fully optimized from their first call. TensorPrimitives does the same math, but its methods start unoptimized
-/// under a host's default tiered JIT and run 10-20x slower for the first seconds (bench/RESULTS.md, "Embedding hosts").
+/// The vector primitives of the forward pass's norms and residual adds, compiled fully optimized from their first
+/// call. TensorPrimitives does the same math, but its methods start unoptimized under a host's default tiered JIT and
+/// run 10-20x slower for the first seconds (bench/RESULTS.md, "Embedding hosts").
 /// </summary>
 internal static class CpuVector
 {
@@ -33,21 +33,6 @@ internal static class CpuVector
         for (; i < n; i++)
             sum = MathF.FusedMultiplyAdd(Unsafe.Add(ref pa, i), Unsafe.Add(ref pb, i), sum);
         return sum;
-    }
-
-    /// <summary>accumulator[i] += x[i] * scale.</summary>
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    public static void MultiplyAdd(ReadOnlySpan<float> x, float scale, Span<float> accumulator)
-    {
-        int n = SameLength(x.Length, accumulator.Length);
-        ref float px = ref MemoryMarshal.GetReference(x);
-        ref float pa = ref MemoryMarshal.GetReference(accumulator);
-        var s = new Vector<float>(scale);
-        int w = Vector<float>.Count, i = 0;
-        for (; i + w <= n; i += w)
-            Store(Vector.FusedMultiplyAdd(Load(ref px, i), s, Load(ref pa, i)), ref pa, i);
-        for (; i < n; i++)
-            Unsafe.Add(ref pa, i) = MathF.FusedMultiplyAdd(Unsafe.Add(ref px, i), scale, Unsafe.Add(ref pa, i));
     }
 
     /// <summary>y[i] = x[i] * scale (y may be x).</summary>
