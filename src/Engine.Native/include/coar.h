@@ -210,7 +210,7 @@ typedef struct coar_image {
     int32_t width;
     int32_t height;
     uint8_t *rgb;                 /* width * height * 3 bytes: RGB, row-major, top row first */
-    int32_t *tokens;              /* the image-phase tokens the model produced (header, rows, end of image, end of turn) */
+    int32_t *tokens;              /* the image-phase tokens: header, rows, end of image, end of turn */
     int32_t token_count;
     uint64_t seed;                /* generating with this seed alone reproduces this image */
 } coar_image;

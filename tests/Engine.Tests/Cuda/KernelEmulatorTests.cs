@@ -14,7 +14,7 @@ public class KernelEmulatorTests
     [Test]
     public void EveryKernelMatchesItsReferenceOnTheEmulator()
     {
-        string script = RepositoryPaths.Combine("kernels", "emulator", "run.sh");
+        string script = Path.Combine(RepoRoot.Path, "kernels", "emulator", "run.sh");
         string temp = Directory.CreateTempSubdirectory("coar-emulator-").FullName;
         try
         {

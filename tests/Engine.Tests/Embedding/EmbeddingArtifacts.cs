@@ -18,7 +18,7 @@ internal static class EmbeddingArtifacts
 
     private static readonly Lazy<string> Feed = new(() =>
     {
-        string feed = RepositoryPaths.Combine("artifacts", "packages");
+        string feed = Path.Combine(RepoRoot.Path, "artifacts", "packages");
         if (Directory.Exists(feed)) Directory.Delete(feed, recursive: true);
         // The README's command, without the build the suite has just done.
         DotnetCommand(PackCommand, "--no-build").Succeeded(PackCommand);
@@ -28,7 +28,7 @@ internal static class EmbeddingArtifacts
     private static readonly Lazy<string> Native = new(() =>
     {
         DotnetCommand(PublishCommand, "--no-build").Succeeded(PublishCommand);
-        string library = RepositoryPaths.Combine("artifacts", "native", "libcoar.so");
+        string library = Path.Combine(RepoRoot.Path, "artifacts", "native", "libcoar.so");
         if (!File.Exists(library)) throw new FileNotFoundException($"{PublishCommand} made no {library}", library);
         return library;
     });
@@ -39,7 +39,7 @@ internal static class EmbeddingArtifacts
     /// <summary>The NativeAOT libcoar.so.</summary>
     public static string NativeLibrary => Native.Value;
 
-    public static string NativeHeaderDirectory => RepositoryPaths.Combine("src", "Engine.Native", "include");
+    public static string NativeHeaderDirectory => Path.Combine(RepoRoot.Path, "src", "Engine.Native", "include");
 
     /// <summary>The version every package and libcoar carry (Directory.Build.props).</summary>
     public static string PackageVersion { get; } =
@@ -77,7 +77,7 @@ internal static class EmbeddingArtifacts
     /// <summary>The fenced code block that follows `&lt;!-- snippet: NAME --&gt;` in README.md.</summary>
     public static string ReadmeSnippet(string name)
     {
-        string readme = File.ReadAllText(RepositoryPaths.Combine("README.md"));
+        string readme = File.ReadAllText(Path.Combine(RepoRoot.Path, "README.md"));
         var match = Regex.Match(readme, $@"<!-- snippet: {Regex.Escape(name)} -->\s*```[a-z]*\n(?<code>.*?)```", RegexOptions.Singleline);
         if (!match.Success) throw new InvalidDataException($"README.md has no code block after <!-- snippet: {name} -->");
         return match.Groups["code"].Value;
@@ -92,7 +92,7 @@ internal static class EmbeddingArtifacts
         var lines = ReadmeSnippet(name).Split('\n', StringSplitOptions.RemoveEmptyEntries);
         Assert.That(lines[0].Trim(), Is.EqualTo(buildCommand), $"README snippet '{name}' builds as the tests do");
         foreach (var dir in new[] { "src", "bindings", "artifacts" })
-            Directory.CreateSymbolicLink(Path.Combine(work, dir), RepositoryPaths.Combine(dir));
+            Directory.CreateSymbolicLink(Path.Combine(work, dir), Path.Combine(RepoRoot.Path, dir));
         return ExternalProcess.Run("bash", ["-euo", "pipefail", "-c", string.Join('\n', lines.Skip(1))], work, environment);
     }
 
@@ -105,7 +105,7 @@ internal static class EmbeddingArtifacts
     private static ExternalProcess.Result DotnetCommand(string command, params string[] extra)
     {
         var words = command.Split(' ', StringSplitOptions.RemoveEmptyEntries);
-        return ExternalProcess.Run(words[0], [.. words.Skip(1), .. extra, "-v", "quiet", "-nologo"], RepositoryPaths.Root,
+        return ExternalProcess.Run(words[0], [.. words.Skip(1), .. extra, "-v", "quiet", "-nologo"], RepoRoot.Path,
             timeout: TimeSpan.FromMinutes(8));
     }
 }

@@ -14,7 +14,7 @@ public class NativeLibraryTests
     private static readonly Lazy<string> TestProgram = new(() =>
     {
         string output = Path.Combine(Directory.CreateTempSubdirectory("coar-c-test-").FullName, "coar_test");
-        Compile(RepositoryPaths.Combine("tests", "Embedding", "c", "coar_test.c"), output, "-fsanitize=address", "-fno-omit-frame-pointer");
+        Compile(Path.Combine(RepoRoot.Path, "tests", "Embedding", "c", "coar_test.c"), output, "-fsanitize=address", "-fno-omit-frame-pointer");
         return output;
     });
 
@@ -31,7 +31,7 @@ public class NativeLibraryTests
         {
             var environment = new Dictionary<string, string>
             {
-                ["LSAN_OPTIONS"] = $"suppressions={RepositoryPaths.Combine("tests", "Embedding", "c", "lsan.supp")}:print_suppressions=0",
+                ["LSAN_OPTIONS"] = $"suppressions={Path.Combine(RepoRoot.Path, "tests", "Embedding", "c", "lsan.supp")}:print_suppressions=0",
                 ["ASAN_OPTIONS"] = "detect_leaks=1:abort_on_error=0",
             };
             var run = ExternalProcess.Run(TestProgram.Value, [scenario, work], work, environment, TimeSpan.FromMinutes(3));
@@ -49,7 +49,7 @@ public class NativeLibraryTests
     {
         string header = File.ReadAllText(Path.Combine(EmbeddingArtifacts.NativeHeaderDirectory, "coar.h"));
         var declared = Regex.Matches(header, @"^[a-z_ *0-9]*?\b(coar_[a-z_]+)\(", RegexOptions.Multiline).Select(m => m.Groups[1].Value).ToHashSet();
-        var symbols = ExternalProcess.Run("nm", ["-D", "--defined-only", EmbeddingArtifacts.NativeLibrary], RepositoryPaths.Root).Succeeded("nm").Output;
+        var symbols = ExternalProcess.Run("nm", ["-D", "--defined-only", EmbeddingArtifacts.NativeLibrary], RepoRoot.Path).Succeeded("nm").Output;
         var exported = Regex.Matches(symbols, @" T (coar_[a-z_]+)").Select(m => m.Groups[1].Value).ToHashSet();
         Assert.That(exported, Is.EquivalentTo(declared));
     }
@@ -82,6 +82,6 @@ public class NativeLibraryTests
             "-std=c11", "-D_POSIX_C_SOURCE=200809L", "-Wall", "-Wextra", "-Werror", "-g", .. flags,
             "-I", EmbeddingArtifacts.NativeHeaderDirectory, source, "-o", output,
             "-L", libraryDir, "-l:libcoar.so", $"-Wl,-rpath,{libraryDir}", "-lpthread",
-        ], RepositoryPaths.Root).Succeeded($"gcc {Path.GetFileName(source)}");
+        ], RepoRoot.Path).Succeeded($"gcc {Path.GetFileName(source)}");
     }
 }

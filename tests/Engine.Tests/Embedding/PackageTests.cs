@@ -41,7 +41,7 @@ public class PackageTests
         using var pe = new PEReader(dll);
         var metadata = pe.GetMetadataReader();
         var resources = metadata.ManifestResources.Select(h => metadata.GetString(metadata.GetManifestResource(h).Name)).ToHashSet();
-        var kernels = Directory.GetFiles(RepositoryPaths.Combine("kernels"), "*.cu*").Select(f => $"kernels/{Path.GetFileName(f)}").ToList();
+        var kernels = Directory.GetFiles(Path.Combine(RepoRoot.Path, "kernels"), "*.cu*").Select(f => $"kernels/{Path.GetFileName(f)}").ToList();
         Assert.That(kernels, Is.Not.Empty);
         Assert.That(resources, Is.SupersetOf(kernels));
     }
@@ -67,7 +67,7 @@ public class PackageTests
         {
             string project = Path.Combine(home, "host");
             Directory.CreateDirectory(project);
-            File.Copy(RepositoryPaths.Combine("tests", "Embedding", "dotnet", "Consumer.csproj"), Path.Combine(project, "Consumer.csproj"));
+            File.Copy(Path.Combine(RepoRoot.Path, "tests", "Embedding", "dotnet", "Consumer.csproj"), Path.Combine(project, "Consumer.csproj"));
             File.WriteAllText(Path.Combine(project, "Program.cs"), EmbeddingArtifacts.ReadmeSnippet("dotnet"));
             File.WriteAllText(Path.Combine(project, "nuget.config"), $"""
                 <?xml version="1.0" encoding="utf-8"?>

@@ -15,7 +15,7 @@ public class PythonBindingTests
     public void ThePytestSuitePasses()
     {
         var run = ExternalProcess.Run(Python, ["-m", "pytest", "-q", "-p", "no:cacheprovider", "tests"],
-            RepositoryPaths.Combine("bindings", "python"), Environment(), TimeSpan.FromMinutes(4));
+            Path.Combine(RepoRoot.Path, "bindings", "python"), Environment(), TimeSpan.FromMinutes(4));
         Assert.That(run.ExitCode, Is.EqualTo(0), run.Output);
         Assert.That(run.Output, Does.Match(@"\d+ passed").And.Not.Contain("failed").And.Not.Contain("skipped"), run.Output);
     }
@@ -47,7 +47,7 @@ public class PythonBindingTests
     private static Dictionary<string, string> Environment() => new()
     {
         ["COAR_LIBRARY"] = EmbeddingArtifacts.NativeLibrary,
-        ["PYTHONPATH"] = RepositoryPaths.Combine("bindings", "python"),
+        ["PYTHONPATH"] = Path.Combine(RepoRoot.Path, "bindings", "python"),
         ["PYTHONDONTWRITEBYTECODE"] = "1",
         ["COAR_HOME"] = Path.GetDirectoryName(Tools.BuiltInModel.EnsureCreated())!,
     };
