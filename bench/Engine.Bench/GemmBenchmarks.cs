@@ -5,16 +5,17 @@ using CoAR.Engine.Managed.Tensors;
 namespace CoAR.Engine.Bench;
 
 /// <summary>
-/// The CPU backend's MatMul (fp32 and bf16 weights) against OpenBLAS sgemm on the same shapes and threads.
-/// GFLOP/s = 2 M N K / time. Shapes: a 7B decode step row (1 x 4096 x 4096), a small batch, a prefill block.
+/// The CPU backend's MatMul (fp32 and bf16 weights) and its input gradient (bf16 weights, as training runs it) against
+/// OpenBLAS sgemm on the same shapes and threads. GFLOP/s = 2 M N K / time. Shapes: a 7B decode step row
+/// (1 x 4096 x 4096), a small batch, a prefill block, and the tiny model's output head over a 256-row loss chunk.
 /// </summary>
 [MemoryDiagnoser]
 public unsafe class GemmBenchmarks
 {
     private readonly CpuBackend _cpu = new();
-    private Tensor _x = null!, _wF32 = null!, _wBf16 = null!, _y = null!;
+    private Tensor _x = null!, _wF32 = null!, _wBf16 = null!, _y = null!, _dx = null!;
 
-    [Params("1x4096x4096", "16x4096x4096", "256x1024x1024")]
+    [Params("1x4096x4096", "16x4096x4096", "256x1024x1024", "256x64x65536")]
     public string Shape { get; set; } = "";
 
     private (int M, int K, int N) Dims => Shape.Split('x').Select(int.Parse).ToArray() is [var m, var k, var n] ? (m, k, n) : default;
@@ -36,6 +37,8 @@ public unsafe class GemmBenchmarks
         BFloat16.FromSingle(w, bits);
         _cpu.Upload<ushort>(bits, _wBf16);
         _y = _cpu.Allocate(DType.F32, [m, n]);
+        _cpu.Upload<float>(Rand(m * n), _y);
+        _dx = _cpu.Allocate(DType.F32, [m, k]);
     }
 
     [Benchmark(Baseline = true)]
@@ -51,6 +54,10 @@ public unsafe class GemmBenchmarks
     [Benchmark]
     public void EngineBf16Weights() => _cpu.MatMul(_x, _wBf16, _y);
 
+    /// <summary>dx [M, K] = dy [M, N] W [N, K]: the same multiply-adds as the forward, the backward's layout.</summary>
+    [Benchmark]
+    public void EngineInputGradBf16Weights() => _cpu.MatMulInputGrad(_y, _wBf16, _dx);
+
     [GlobalCleanup]
     public void Cleanup()
     {
@@ -58,5 +65,6 @@ public unsafe class GemmBenchmarks
         _wF32.Dispose();
         _wBf16.Dispose();
         _y.Dispose();
+        _dx.Dispose();
     }
 }

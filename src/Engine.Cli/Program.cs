@@ -18,6 +18,7 @@ public static class Program
         root.Subcommands.Add(GenerateCommand.CreateCompose());
         root.Subcommands.Add(TrainCommand.Create());
         root.Subcommands.Add(BenchCommand.Create());
+        root.Subcommands.Add(BenchConceptCommand.Create());
         root.Subcommands.Add(EncodeCommand.CreateEncode());
         root.Subcommands.Add(EncodeCommand.CreateDecode());
         root.Subcommands.Add(InfoCommand.Create());

@@ -97,23 +97,19 @@ public sealed class CoarEngine : IDisposable
         Generator.Generate(prompts, progress, cancellation);
 
     /// <summary>
-    /// Trains a concept from image files (a subject's photos or a style's reference) and returns it; DPP's class
-    /// images are made once and cached under <paramref name="workDir"/>. For checkpoints and validation images use
-    /// <see cref="ConceptTrainer"/> directly, as `coar train` does.
+    /// Trains a concept from image files (a subject's photos or a style's reference) and returns it, by the same path as
+    /// `coar train` (<see cref="TrainingJob"/>): the settings are checked against this model first
+    /// (<see cref="TrainingSettingException"/>), DPP's class images are made once and cached under
+    /// <paramref name="workDir"/>, validation images (if the settings ask) go to workDir/validation. The resolution
+    /// defaults to this engine's target size (<see cref="EngineParams.TargetSize"/>) and may not exceed it.
     /// </summary>
+    /// <param name="log">Notes (a clamped depth), the effective settings and the memory plan, line by line.</param>
     public Concept TrainConcept(IReadOnlyList<string> imageFiles, TrainingSettings settings, string workDir,
-        IProgress<TrainingProgress>? progress = null, CancellationToken cancellation = default)
+        IProgress<TrainingProgress>? progress = null, CancellationToken cancellation = default, IProgress<string>? log = null)
     {
-        var ids = Prompt.Vocabulary.ToImageTokenIds();
-        var subject = TrainingData.EncodePhotos(imageFiles, settings.Resolution, Vqgan, ids, settings.RandomCrops, settings.Seed);
-        var classImages = settings.Dpp
-            ? TrainingData.ClassImages(this, settings.ClassPrompt, settings.ClassImages, settings.Resolution, settings.Seed,
-                TrainingData.ClassImageDirectory(workDir, settings, Fingerprint), cancellation: cancellation)
-            : [];
-        using var trainer = new ConceptTrainer(this, settings, subject, classImages);
-        trainer.Initialize();
-        trainer.Train(progress: progress, cancellation: cancellation);
-        return trainer.Concept.Clone();
+        var outputs = new TrainingOutputs(workDir) { ValidationDirectory = Path.Combine(workDir, "validation") };
+        using var job = TrainingJob.Prepare(this, settings, imageFiles, outputs, log, cancellation);
+        return job.Run(progress, cancellation);
     }
 
     public void Dispose()

@@ -132,7 +132,7 @@ internal unsafe struct NativeTrainOptions
     public int ClassImages;
     public int SelfRegularization;
     public int Accumulation;
-    public int RandomCrops;
+    public int RandomCrop;
     public int Seed;
     public byte* WorkDir;
     public delegate* unmanaged[Cdecl]<NativeTrainStep*, void*, int> OnStep;

@@ -22,6 +22,12 @@ public static class LossCases
             var logits = RowCases.F32Accumulator(c, "dLogits", Uniform(r, 3 * 65536, 12f), 3, 65536);
             c.Backend.SoftmaxCrossEntropy(logits, c.Ints([65535, 7, 40000]), c.Output("losses", DType.F32, 3), logits, 1f / 3);
         }, Tolerances.F32);
+        yield return new OpCase("SoftmaxCrossEntropy", "z-loss and logsumexp,n=4,V=1000,ignored row", (c, r) =>
+        {
+            var logits = c.Float(DType.F32, Uniform(r, 4 * 1000, 8f), 4, 1000);
+            c.Backend.SoftmaxCrossEntropy(logits, c.Ints([17, 999, -1, 0]), c.Output("losses", DType.F32, 4),
+                c.Output("dLogits", DType.F32, 4, 1000), 0.5f, zLossScale: 0.01f, logSumExp: c.Output("logSumExp", DType.F32, 4));
+        }, Tolerances.F32);
         yield return new OpCase("SoftmaxCrossEntropy", "odd V,n=2,V=1001", (c, r) =>
         {
             var logits = c.Float(DType.F32, Uniform(r, 2 * 1001, 5f), 2, 1001);

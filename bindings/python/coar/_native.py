@@ -141,7 +141,7 @@ class TrainOptions(ctypes.Structure):
         ("class_images", ctypes.c_int32),
         ("self_regularization", ctypes.c_int32),
         ("accumulation", ctypes.c_int32),
-        ("random_crops", ctypes.c_int32),
+        ("random_crop", ctypes.c_int32),
         ("seed", ctypes.c_int32),
         ("work_dir", ctypes.c_char_p),
         ("on_step", TrainStepFn),

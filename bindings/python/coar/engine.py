@@ -115,11 +115,12 @@ class Engine(NativeHandle):
 
     def train_concept(self, images, class_noun, *, kind="subject", placeholder=None, steps=None, layers=None,
                       learning_rate=None, resolution=None, prior_preservation=None, class_images=None,
-                      self_regularization=None, accumulation=None, random_crops=None, seed=None, work_dir=None,
+                      self_regularization=None, accumulation=None, random_crop=None, seed=None, work_dir=None,
                       on_step=None, progress=None, cancel=None):
         """
         Trains a concept from image files (a subject's photos or a style reference) and returns a Concept. Options
-        left None keep the CoAR paper's defaults for the kind. on_step gets a TrainStepReport after every step; an
+        left None keep the CoAR paper's defaults for the kind (layers and resolution: the kind's depth clamped to the
+        model, the engine's target size). on_step gets a TrainStepReport after every step; an
         exception it raises stops training and propagates. progress=True draws a bar over the steps.
         """
         if kind not in _KINDS:
@@ -132,11 +133,11 @@ class Engine(NativeHandle):
         if placeholder is not None:
             options.placeholder = placeholder.encode()
         for name, value in (("steps", steps), ("layers", layers), ("learning_rate", learning_rate), ("resolution", resolution),
-                            ("class_images", class_images), ("accumulation", accumulation), ("random_crops", random_crops),
-                            ("seed", seed)):
+                            ("class_images", class_images), ("accumulation", accumulation), ("seed", seed)):
             if value is not None:
                 setattr(options, name, value)
-        for name, value in (("prior_preservation", prior_preservation), ("self_regularization", self_regularization)):
+        for name, value in (("prior_preservation", prior_preservation), ("self_regularization", self_regularization),
+                            ("random_crop", random_crop)):
             if value is not None:
                 setattr(options, name, int(bool(value)))
         options.work_dir = os.fsencode(work_dir) if work_dir is not None else None

@@ -6,39 +6,46 @@ constexpr int kLossThreads = 512;  // CudaBackend.LossThreads (LOSS_THREADS)
 // A target outside [-1, v): the caller's contract on a GPU, NaN for the row.
 static int invalid_target(int v) { return rng() % 2 ? v : -2; }
 
-// Row r with target -1 is ignored (loss 0, gradient 0 exactly), with a target outside [-1, v) NaN; the others are
-// compared with float64 (logsumexp - picked; (softmax - onehot) * scale).
-static void check_softmax_xent(int n, int v, int shift, bool in_place) {
+// Row r with target -1 is ignored (loss 0, lse 0, gradient 0 exactly), with a target outside [-1, v) NaN; the others
+// are compared with float64 (logsumexp - picked; (softmax - onehot) * scale + softmax * 2 lse z_scale). with_lse: the
+// optional logsumexp output is given (and a z-loss scale), else null.
+static void check_softmax_xent(int n, int v, int shift, bool in_place, bool with_lse) {
     auto ls = logit_rows(n, v);
     std::vector<int> targets(n);
     for (int r = 0; r < n; ++r) {
         do targets[r] = rng() % v; while (std::isinf(ls[(size_t)r * v + targets[r]]));
     }
     if (n >= 3) { targets[1] = -1; targets[2] = invalid_target(v); }
-    Buf<float> logits = upload<float>(ls, shift), d_apart((size_t)n * v, Unwritten, shift), losses(n, Unwritten);
+    Buf<float> logits = upload<float>(ls, shift), d_apart((size_t)n * v, Unwritten, shift), losses(n, Unwritten), lse(n, Unwritten);
     Buf<float>& d = in_place ? logits : d_apart;
     Buf<int> bt = int_buf(targets);
-    const float scale = 0.37f;
-    std::vector<double> want_loss(n), want_d((size_t)n * v);
+    const float scale = 0.37f, z_scale = with_lse ? 0.013f : 0.0f;
+    std::vector<double> want_loss(n), want_lse(n), want_d((size_t)n * v);
     for (int r = 0; r < n; ++r) {
         const float* l = &ls[(size_t)r * v];
         double* g = &want_d[(size_t)r * v];
         if (targets[r] < 0 || targets[r] >= v) {
-            want_loss[r] = targets[r] == -1 ? 0 : NaN;
+            want_loss[r] = want_lse[r] = targets[r] == -1 ? 0 : NaN;
             for (int c = 0; c < v; ++c) g[c] = want_loss[r];
             continue;
         }
         double m = -INFINITY, sum = 0;
         for (int c = 0; c < v; ++c) m = std::max(m, (double)l[c]);
         for (int c = 0; c < v; ++c) sum += std::exp(l[c] - m);
-        want_loss[r] = m + std::log(sum) - l[targets[r]];
-        for (int c = 0; c < v; ++c) g[c] = (std::exp(l[c] - m) / sum - (c == targets[r])) * scale;
+        want_lse[r] = m + std::log(sum);
+        want_loss[r] = want_lse[r] - l[targets[r]];
+        for (int c = 0; c < v; ++c) {
+            const double p = std::exp(l[c] - m) / sum;
+            g[c] = (p - (c == targets[r])) * scale + p * 2 * want_lse[r] * z_scale;
+        }
     }
     const int vec = v % 4 == 0 && shift == 0;
     emu::launch(dim3{(unsigned)n, 1, 1}, block_of(kLossThreads), 0, nullptr,
-                [&] { softmax_xent_f32(losses.p(), d.p(), logits.p(), bt.p(), v, scale, vec); });
-    std::string name = dims("softmax_xent_f32 n=%d V=%d%s%s", n, v, vec ? " vec" : " scalar", in_place ? " in-place" : "");
+                [&] { softmax_xent_f32(losses.p(), with_lse ? lse.p() : nullptr, d.p(), logits.p(), bt.p(), v, scale, z_scale, vec); });
+    std::string name = dims("softmax_xent_f32 n=%d V=%d%s%s%s", n, v, vec ? " vec" : " scalar", in_place ? " in-place" : "",
+                            with_lse ? " z-loss" : "");
     check_close(name + " loss", want_loss, losses, 1e-6);
+    if (with_lse) check_close(name + " lse", want_lse, lse, 1e-6);
     check_close(name + " dlogits", want_d, d, 1e-5);
     if (n >= 3) {  // the ignored row exactly 0, not merely small
         std::vector<float> zeros(v, 0.0f);
@@ -83,11 +90,11 @@ static void check_kl(int n, int v, int shift, bool in_place) {
 }
 
 static void loss_checks() {
-    check_softmax_xent(4, 1000, 0, false);
-    check_softmax_xent(3, 1001, 0, true);
-    check_softmax_xent(3, 4100, 0, true);
-    check_softmax_xent(3, 70, 1, false);
-    check_softmax_xent(1, 65536, 0, true);
+    check_softmax_xent(4, 1000, 0, false, false);
+    check_softmax_xent(3, 1001, 0, true, true);
+    check_softmax_xent(3, 4100, 0, true, false);
+    check_softmax_xent(3, 70, 1, false, true);
+    check_softmax_xent(1, 65536, 0, true, true);
     check_kl(3, 1000, 0, true);
     check_kl(3, 4099, 0, false);
     check_kl(2, 40, 1, false);

@@ -78,7 +78,7 @@ public static class BenchCommand
             Console.WriteLine(JsonSerializer.Serialize(result, CliJson.Options));
         else
             AnsiConsole.Console.MarkupLine(string.Create(CultureInfo.InvariantCulture,
-                $"training step on {result.Device} at {result.Resolution} px ({result.SequenceTokens} image tokens), {result.Layers} layers, DPP {(result.Dpp ? "on" : "off")}: best {result.BestSeconds:F2} s, median {result.MedianSeconds:F2} s over {result.StepSeconds.Length} steps"));
+                $"training step on {result.Device} at {result.Resolution} px ({result.SequenceTokens} image tokens), {result.Layers} layers, DPP {(result.Dpp ? "on" : "off")}: best {result.BestSeconds:F2} s, median {result.MedianSeconds:F2} s over {result.StepSeconds.Length} steps ({result.CpuSeconds.Min():F2} CPU s per step at best)"));
         return ExitCodes.Ok;
     }
 

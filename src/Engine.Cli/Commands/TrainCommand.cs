@@ -2,19 +2,50 @@ using System.CommandLine;
 using System.Globalization;
 using System.Text.Json;
 using CoAR.Engine.Graph;
-using CoAR.Engine.Graph.Concepts;
-using CoAR.Engine.Graph.Generation;
 using CoAR.Engine.Graph.Training;
-using CoAR.Engine.Managed.Imaging;
 using Spectre.Console;
 
 namespace CoAR.Engine.Cli.Commands;
 
-/// <summary>`coar train`: learn a subject or style as per-layer context tokens through the frozen model.</summary>
+/// <summary>
+/// `coar train`: learn a subject or style as per-layer context tokens through the frozen model. The options fill a
+/// <see cref="TrainingSettings"/>; everything after that is <see cref="TrainingJob"/>, the path the library's
+/// <see cref="CoarEngine.TrainConcept"/> takes too.
+/// </summary>
 public static class TrainCommand
 {
+    /// <summary>The option each <see cref="TrainingSettings"/> property comes from, to name it in errors.</summary>
+    private static readonly Dictionary<string, string> OptionOf = new()
+    {
+        [nameof(TrainingSettings.ClassNoun)] = "--class",
+        [nameof(TrainingSettings.Placeholder)] = "--placeholder",
+        [nameof(TrainingSettings.Template)] = "--placeholder",
+        [nameof(TrainingSettings.Steps)] = "--steps",
+        [nameof(TrainingSettings.Depth)] = "--layers",
+        [nameof(TrainingSettings.Resolution)] = "--resolution",
+        [nameof(TrainingSettings.LearningRate)] = "--lr",
+        [nameof(TrainingSettings.Beta1)] = "--beta1",
+        [nameof(TrainingSettings.Beta2)] = "--beta2",
+        [nameof(TrainingSettings.WeightDecay)] = "--weight-decay",
+        [nameof(TrainingSettings.DecayedTokens)] = "--decay",
+        [nameof(TrainingSettings.GradientClip)] = "--clip",
+        [nameof(TrainingSettings.WarmupSteps)] = "--warmup",
+        [nameof(TrainingSettings.Schedule)] = "--schedule",
+        [nameof(TrainingSettings.MinLearningRate)] = "--min-lr",
+        [nameof(TrainingSettings.ZLossWeight)] = "--z-loss",
+        [nameof(TrainingSettings.ClassImages)] = "--class-images",
+        [nameof(TrainingSettings.Accumulation)] = "--accumulate",
+        [nameof(TrainingSettings.Crop)] = "--crop",
+        [nameof(TrainingSettings.Seed)] = "--seed",
+        [nameof(TrainingSettings.CheckpointEvery)] = "--checkpoint-every",
+        [nameof(TrainingSettings.ValidateEvery)] = "--validate-every",
+        [nameof(TrainingSettings.ValidationPrompt)] = "--validation-prompt",
+    };
+
     public static Command Create()
     {
+        var defaults = new TrainingSettings { ClassNoun = "x" };
+        string F(float v) => v.ToString("G", CultureInfo.InvariantCulture);
         var model = ModelOption.Create();
         var images = new Option<string>("--images", "-i") { Description = "Folder of photos of the subject (3-5), or the style's reference image", Required = true };
         var classNoun = new Option<string?>("--class") { Description = "The subject's class noun, e.g. dog (required for subjects; a style's name for styles)" };
@@ -22,27 +53,48 @@ public static class TrainCommand
         kind.AcceptOnlyFromAmong("subject", "style");
         var placeholder = new Option<string?>("--placeholder") { Description = "Placeholder in prompts (default [V] for subjects, [S] for styles)" };
         var steps = new Option<int?>("--steps") { Description = "Optimizer steps (default 1000 for subjects, 600 for styles)" };
-        var layers = new Option<int?>("--layers") { Description = "Injection depth N: the first N layers get context tokens (default 9 subject, 3 style)" };
-        var lr = new Option<float>("--lr") { Description = "Learning rate (AdamW)", DefaultValueFactory = _ => 1e-2f };
-        var resolution = new Option<int>("--resolution") { Description = "Training resolution in pixels (the model's: 512, 768 or 1024)", DefaultValueFactory = _ => 768 };
+        var layers = new Option<int?>("--layers")
+        {
+            Description = $"Injection depth N: the first N layers get context tokens (default {TrainingSettings.SubjectDepth} subject, {TrainingSettings.StyleDepth} style, at most the model's layers)",
+        };
+        var target = new Option<int>("--target") { Description = "The checkpoint's resolution (Lumina-mGPT-7B-512, -768 or -1024): bounds the training resolution", DefaultValueFactory = _ => 768 };
+        target.AcceptOnlyFromAmong("512", "768", "1024");
+        var resolution = new Option<int?>("--resolution") { Description = "Training resolution in pixels, a multiple of 32 (default: the --target)" };
+        var lr = new Option<float>("--lr") { Description = "Peak learning rate (the paper's)", DefaultValueFactory = _ => defaults.LearningRate };
+        var beta1 = new Option<float>("--beta1") { Description = "AdamW beta1 (Lumina-mGPT's)", DefaultValueFactory = _ => defaults.Beta1 };
+        var beta2 = new Option<float>("--beta2") { Description = "AdamW beta2 (Lumina-mGPT's)", DefaultValueFactory = _ => defaults.Beta2 };
+        var weightDecay = new Option<float>("--weight-decay") { Description = "Decoupled AdamW weight decay (Lumina-mGPT's 7B recipe)", DefaultValueFactory = _ => defaults.WeightDecay };
+        var decay = new Option<string>("--decay") { Description = "Which context tokens the weight decay shrinks", DefaultValueFactory = _ => "all" };
+        decay.AcceptOnlyFromAmong("all", "text", "image", "none");
+        var clip = new Option<float>("--clip") { Description = "Clip the gradient to this global L2 norm (0: off; Lumina-mGPT's 4)", DefaultValueFactory = _ => defaults.GradientClip };
+        var warmup = new Option<int>("--warmup") { Description = "Warmup steps: the learning rate ramps up linearly over them", DefaultValueFactory = _ => defaults.WarmupSteps };
+        var schedule = new Option<string>("--schedule") { Description = "Learning rate after the warmup: constant (Lumina-mGPT's 7B script) or cosine down to --min-lr", DefaultValueFactory = _ => "constant" };
+        schedule.AcceptOnlyFromAmong("constant", "cosine");
+        var minLr = new Option<float>("--min-lr") { Description = "Where the cosine schedule ends", DefaultValueFactory = _ => defaults.MinLearningRate };
+        var zLoss = new Option<float>("--z-loss") { Description = "Weight of the z-loss, mean logsumexp(logits)^2, on every NTP term (Lumina-mGPT's 7B recipe; 0: off)", DefaultValueFactory = _ => defaults.ZLossWeight };
         var noDpp = new Option<bool>("--no-dpp") { Description = "No dual prior preservation (no class images)" };
         var noCasr = new Option<bool>("--no-casr") { Description = "No context-aware self-regularization" };
-        var classImages = new Option<int>("--class-images") { Description = "Class images for DPP, generated once by the frozen model and cached", DefaultValueFactory = _ => 8 };
-        var accumulation = new Option<int>("--accumulate") { Description = "Passes per optimizer step (gradient accumulation)", DefaultValueFactory = _ => 1 };
-        var randomCrops = new Option<int>("--random-crops") { Description = "Random-offset crops per photo as augmentation (0: center crop)", DefaultValueFactory = _ => 0 };
+        var classImages = new Option<int>("--class-images") { Description = "Class images for DPP, generated once by the frozen model and cached", DefaultValueFactory = _ => defaults.ClassImages };
+        var accumulation = new Option<int>("--accumulate") { Description = "Passes averaged into each optimizer step (gradient accumulation; 1: the paper's batch 1)", DefaultValueFactory = _ => 1 };
+        var crop = new Option<string>("--crop") { Description = "random: a new seeded crop offset each time a photo is drawn (Lumina-mGPT's); center: always the center", DefaultValueFactory = _ => "random" };
+        crop.AcceptOnlyFromAmong("random", "center");
         var validateEvery = new Option<int>("--validate-every") { Description = "Render a validation image every K steps (0: never)", DefaultValueFactory = _ => 0 };
         var validationPrompt = new Option<string?>("--validation-prompt") { Description = "Prompt of the validation images (default: the training prompt)" };
-        var checkpointEvery = new Option<int>("--checkpoint-every") { Description = "Write a resumable checkpoint every K steps", DefaultValueFactory = _ => 100 };
+        var checkpointEvery = new Option<int>("--checkpoint-every") { Description = "Write a resumable checkpoint every K steps (0: never)", DefaultValueFactory = _ => defaults.CheckpointEvery };
         var restart = new Option<bool>("--restart") { Description = "Ignore an existing checkpoint of this run and start over" };
-        var seed = new Option<int>("--seed") { Description = "Seed of the class images, crops and validation images", DefaultValueFactory = _ => 0 };
+        var seed = new Option<int>("--seed") { Description = "Seed of the class images, the photo order (shuffled every epoch), the crops and the validation images", DefaultValueFactory = _ => 0 };
         var device = DeviceOption.Create();
         var vqgan = new Option<string?>("--vqgan") { Description = "Directory of vqgan.safetensors + vqgan.json (default: the model directory)" };
         var output = new Option<string>("--out", "-o") { Description = "The concept file to write (.safetensors)", Required = true };
         var json = new Option<bool>("--json") { Description = "Print the summary as JSON" };
 
-        var cmd = new Command("train", "Train a CoAR concept (subject or style): context tokens learned through the frozen model.");
-        foreach (var o in new Option[] { model, images, classNoun, kind, placeholder, steps, layers, lr, resolution, noDpp, noCasr, classImages,
-                     accumulation, randomCrops, validateEvery, validationPrompt, checkpointEvery, restart, seed, device, vqgan, output, json })
+        var cmd = new Command("train",
+            "Train a CoAR concept (subject or style): context tokens learned through the frozen model. The optimizer defaults are the paper's " +
+            $"(lr {F(defaults.LearningRate)}, batch 1) with the rest of Lumina-mGPT's fine-tuning recipe: AdamW({F(defaults.Beta1)}, {F(defaults.Beta2)}), " +
+            $"weight decay {F(defaults.WeightDecay)}, gradient clip {F(defaults.GradientClip)}, {defaults.WarmupSteps} warmup steps then constant, z-loss {F(defaults.ZLossWeight)}.");
+        foreach (var o in new Option[] { model, images, classNoun, kind, placeholder, steps, layers, target, resolution, lr, beta1, beta2, weightDecay, decay,
+                     clip, warmup, schedule, minLr, zLoss, noDpp, noCasr, classImages, accumulation, crop, validateEvery, validationPrompt, checkpointEvery,
+                     restart, seed, device, vqgan, output, json })
             cmd.Options.Add(o);
         cmd.SetAction((parse, cancellation) => CommandRunner.RunAsync(async ct =>
         {
@@ -50,13 +102,22 @@ public static class TrainCommand
             string? noun = parse.GetValue(classNoun);
             if (!style && string.IsNullOrWhiteSpace(noun))
                 throw new UsageException("--class is required for a subject (the class noun, e.g. --class dog)");
-            var settings = (style ? TrainingSettings.ForStyle(noun ?? "style") : new TrainingSettings { ClassNoun = noun! }) with
+            var settings = (style ? TrainingSettings.ForStyle(string.IsNullOrWhiteSpace(noun) ? "style" : noun) : new TrainingSettings { ClassNoun = noun! }) with
             {
-                LearningRate = parse.GetValue(lr),
                 Resolution = parse.GetValue(resolution),
+                LearningRate = parse.GetValue(lr),
+                Beta1 = parse.GetValue(beta1),
+                Beta2 = parse.GetValue(beta2),
+                WeightDecay = parse.GetValue(weightDecay),
+                DecayedTokens = Enum.Parse<DecayedTokens>(parse.GetValue(decay)!, ignoreCase: true),
+                GradientClip = parse.GetValue(clip),
+                WarmupSteps = parse.GetValue(warmup),
+                Schedule = Enum.Parse<LearningRateSchedule>(parse.GetValue(schedule)!, ignoreCase: true),
+                MinLearningRate = parse.GetValue(minLr),
+                ZLossWeight = parse.GetValue(zLoss),
                 ClassImages = parse.GetValue(classImages),
                 Accumulation = parse.GetValue(accumulation),
-                RandomCrops = parse.GetValue(randomCrops),
+                Crop = Enum.Parse<CropMode>(parse.GetValue(crop)!, ignoreCase: true),
                 Seed = parse.GetValue(seed),
                 CheckpointEvery = parse.GetValue(checkpointEvery),
                 ValidateEvery = parse.GetValue(validateEvery),
@@ -67,56 +128,38 @@ public static class TrainCommand
             if (parse.GetValue(layers) is { } l) settings = settings with { Depth = l };
             if (parse.GetValue(noDpp)) settings = settings with { Dpp = false };
             if (parse.GetValue(noCasr)) settings = settings with { Casr = false };
-            try
-            {
-                settings.Validate();
-            }
-            catch (ArgumentException e)
-            {
-                throw new UsageException(e.Message);
-            }
+            // What needs no model fails before the model loads; what needs it, before any class image is made.
+            Checked(settings.Validate);
             var files = TrainingData.ImageFiles(parse.GetValue(images)!);
-            string outPath = Path.GetFullPath(parse.GetValue(output)!);
+            string outPath = OutputPath(parse.GetValue(output)!);
             string dir = ModelOption.Resolve(parse.GetValue(model));
             var console = AnsiConsole.Console;
 
-            // The checkpoint's resolution bounds the prompt's image area: train at 1024 on the 1024 model, and so on.
-            int target = settings.Resolution is 512 or 768 or 1024 ? settings.Resolution : 768;
-            using var engine = CoarEngine.Load(new EngineParams(dir, parse.GetValue(device)!, parse.GetValue(vqgan), target), cancellation: ct);
+            using var engine = CoarEngine.Load(new EngineParams(dir, parse.GetValue(device)!, parse.GetValue(vqgan), parse.GetValue(target)), cancellation: ct);
             DeviceOption.NoteFallback(engine.FallbackReason);
-            var ids = engine.Prompt.Vocabulary.ToImageTokenIds();
-            var subject = TrainingData.EncodePhotos(files, settings.Resolution, engine.Vqgan, ids, settings.RandomCrops, settings.Seed);
-            console.MarkupLine($"{subject.Count} training image(s) from {files.Count} file(s), {settings.Resolution} px");
-            List<TrainingExample> classSet = [];
-            if (settings.Dpp)
+            var outputs = new TrainingOutputs(Path.GetDirectoryName(outPath)!)
             {
-                string cacheDir = TrainingData.ClassImageDirectory(Path.GetDirectoryName(outPath)!, settings, engine.Fingerprint);
-                classSet = TrainingData.ClassImages(engine, settings.ClassPrompt, settings.ClassImages, settings.Resolution, settings.Seed, cacheDir,
-                    new Progress<string>(m => console.MarkupLine(Markup.Escape(m))), ct);
-            }
-
-            using var trainer = new ConceptTrainer(engine, settings, subject, classSet);
-            console.MarkupLine(Markup.Escape(trainer.MemoryPlan.ToString()));
-            string settingsJson = JsonSerializer.Serialize(settings);
-            string checkpoint = Path.ChangeExtension(outPath, ".checkpoint.safetensors");
-            if (!parse.GetValue(restart) && File.Exists(checkpoint) && trainer.TryResume(checkpoint, settingsJson, out int resumed))
-                console.MarkupLine($"resuming from step {resumed} ({Markup.Escape(checkpoint)})");
-            else
-                trainer.Initialize();
+                ConceptPath = outPath,
+                CheckpointPath = Path.ChangeExtension(outPath, ".checkpoint.safetensors"),
+                Restart = parse.GetValue(restart),
+                ValidationDirectory = Path.ChangeExtension(outPath, ".validation"),
+            };
+            var log = new SyncProgress<string>(m => console.MarkupLine(Markup.Escape(m)));
+            using var job = Checked(() => TrainingJob.Prepare(engine, settings, files, outputs, log, ct));
 
             var clock = System.Diagnostics.Stopwatch.StartNew();
-            int startStep = trainer.Step;
-            await Task.Run(() => trainer.Train(settings.Steps, new Progress<TrainingProgress>(pr => PrintStep(console, pr)), ct, step =>
+            try
             {
-                if (settings.CheckpointEvery > 0 && step % settings.CheckpointEvery == 0 && step < settings.Steps)
-                    trainer.SaveCheckpoint(checkpoint, settingsJson);
-                if (settings.ValidateEvery > 0 && step % settings.ValidateEvery == 0)
-                    Validate(engine, trainer.Concept, settings, outPath, step);
-            }), ct);
-            trainer.SaveConcept(outPath, settingsJson);
-            if (File.Exists(checkpoint)) File.Delete(checkpoint);
-            var summary = new TrainingSummary(outPath, trainer.Step, trainer.Step - startStep, clock.Elapsed.TotalSeconds,
-                trainer.LastLosses.Ntp, trainer.LastLosses.Dpp, trainer.LastLosses.Casr, trainer.LastLosses.Total, trainer.Concept.Parameters, engine.Backend.Name);
+                await Task.Run(() => job.Run(new SyncProgress<TrainingProgress>(pr => PrintStep(console, pr)), ct), ct);
+            }
+            catch (TrainingDivergedException e)
+            {
+                throw new UsageException($"--lr: {e.Message}; the concept was not written");
+            }
+            var trainer = job.Trainer;
+            var last = trainer.LastLosses;
+            var summary = new TrainingSummary(outPath, trainer.Step, trainer.Step - job.StartStep, clock.Elapsed.TotalSeconds,
+                last.Ntp, last.ZLoss, last.Dpp, last.Casr, last.Total, trainer.Concept.Parameters, engine.Backend.Name);
             if (parse.GetValue(json))
                 Console.WriteLine(JsonSerializer.Serialize(summary, CliJson.Options));
             else
@@ -127,22 +170,51 @@ public static class TrainCommand
         return cmd;
     }
 
+    /// <summary>Runs a step whose <see cref="TrainingSettingException"/> is the user's option at fault (exit 2, naming it).</summary>
+    private static T Checked<T>(Func<T> body)
+    {
+        try
+        {
+            return body();
+        }
+        catch (TrainingSettingException e)
+        {
+            string option = OptionOf.GetValueOrDefault(e.Setting, e.Setting);
+            throw new UsageException($"{option}: {e.Reason}");
+        }
+    }
+
+    private static void Checked(Action body) => Checked(() =>
+    {
+        body();
+        return 0;
+    });
+
+    /// <summary>The concept file's full path; a folder there, or a folder that cannot be made for it, is a usage error.</summary>
+    private static string OutputPath(string value)
+    {
+        if (string.IsNullOrWhiteSpace(value)) throw new UsageException("--out: no file name given (e.g. --out dog.safetensors)");
+        string full = Path.GetFullPath(value);
+        if (Directory.Exists(full) || value.EndsWith('/'))
+            throw new UsageException($"--out '{value}' is a folder; give the concept file's name, e.g. {Path.Combine(value, "concept.safetensors")}");
+        try
+        {
+            Directory.CreateDirectory(Path.GetDirectoryName(full)!);
+        }
+        catch (IOException e)
+        {
+            throw new UsageException($"--out '{value}': its folder cannot be made ({e.Message})");
+        }
+        return full;
+    }
+
     private static void PrintStep(IAnsiConsole console, TrainingProgress p)
     {
         var l = p.Losses;
         console.MarkupLine(string.Create(CultureInfo.InvariantCulture,
-            $"step {p.Step,5}/{p.Steps}  loss {l.Total:F4}  ntp {l.Ntp:F4}  dpp {l.Dpp:F4}  casr {l.Casr:F6}  lr {p.LearningRate:G3}  {p.StepTime.TotalMilliseconds:F0} ms"));
-    }
-
-    /// <summary>A validation image with the concept as it is now, beside the output: NAME.validation/step-00100.png.</summary>
-    private static void Validate(CoarEngine engine, Concept concept, TrainingSettings s, string outPath, int step)
-    {
-        string prompt = s.ValidationPrompt ?? s.SubjectPrompt;
-        var image = engine.Generate([new ImagePrompt(prompt, s.Resolution, s.Resolution, (ulong)s.Seed, new SamplingSettings()) { Concepts = [concept.Clone()] }])[0];
-        string dir = Path.ChangeExtension(outPath, ".validation");
-        ImageFile.SavePng(image.Image, Path.Combine(dir, $"step-{step:D5}.png"));
+            $"step {p.Step,5}/{p.Steps}  loss {l.Total:F4}  ntp {l.Ntp:F4}  z {l.ZLoss:F2}  dpp {l.Dpp:F4}  casr {l.Casr:F6}  lr {p.LearningRate:G3}  |g| {p.GradientNorm:G3}  {p.StepTime.TotalMilliseconds:F0} ms"));
     }
 }
 
-public sealed record TrainingSummary(string Concept, int Steps, int StepsRun, double Seconds, double Ntp, double Dpp, double Casr, double Total,
+public sealed record TrainingSummary(string Concept, int Steps, int StepsRun, double Seconds, double Ntp, double ZLoss, double Dpp, double Casr, double Total,
     int Parameters, string Device);

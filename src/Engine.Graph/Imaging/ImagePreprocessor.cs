@@ -22,6 +22,27 @@ public static class ImagePreprocessor
     /// <summary>Shrink and crop <paramref name="image"/> to exactly <paramref name="crop"/>.</summary>
     public static RgbImage FitToCrop(RgbImage image, CropSize crop, Random? randomOffset = null)
     {
+        image = Cover(image, crop);
+        int left, top;
+        if (randomOffset is null)
+        {
+            left = (image.Width - crop.Width) / 2;
+            top = (image.Height - crop.Height) / 2;
+        }
+        else
+        {
+            left = randomOffset.Next(image.Width - crop.Width + 1);
+            top = randomOffset.Next(image.Height - crop.Height + 1);
+        }
+        return image.Crop(left, top, crop.Width, crop.Height);
+    }
+
+    /// <summary>
+    /// The image scaled to just cover <paramref name="crop"/> (halved with a box filter while both sides are at least
+    /// twice the crop, then bicubic): what every crop of the image is cut from.
+    /// </summary>
+    public static RgbImage Cover(RgbImage image, CropSize crop)
+    {
         ArgumentNullException.ThrowIfNull(image);
         if (crop.Width <= 0 || crop.Height <= 0)
             throw new ArgumentOutOfRangeException(nameof(crop), crop, "crop size must be positive");
@@ -35,19 +56,7 @@ public static class ImagePreprocessor
         int height = Math.Max(crop.Height, (int)Math.Round(image.Height * scale, MidpointRounding.ToEven));
         if (width != image.Width || height != image.Height)
             image = ImageResize.Bicubic(image, width, height);
-
-        int left, top;
-        if (randomOffset is null)
-        {
-            left = (image.Width - crop.Width) / 2;
-            top = (image.Height - crop.Height) / 2;
-        }
-        else
-        {
-            left = randomOffset.Next(image.Width - crop.Width + 1);
-            top = randomOffset.Next(image.Height - crop.Height + 1);
-        }
-        return image.Crop(left, top, crop.Width, crop.Height);
+        return image;
     }
 
     /// <summary>

@@ -11,10 +11,13 @@ using CoAR.Engine.Managed.Tensors;
 namespace CoAR.Engine.Graph.Training;
 
 /// <summary>
-/// Trains a concept's context tokens through the frozen model (spec: CoAR section 2-3). One step = one subject photo
-/// (cycled) for next-token prediction + one class image for dual prior preservation (NTP with the image slots, and
-/// KL against the frozen model), their gradients accumulated into the context tokens, plus the CASR pull of the
-/// image tokens towards the frozen model's mean image state; then one AdamW update.
+/// Trains a concept's context tokens through the frozen model (spec: CoAR sections 2-3). One step averages K passes
+/// (K = <see cref="TrainingSettings.Accumulation"/>), each one subject image for next-token prediction and one class
+/// image for dual prior preservation (NTP with the image slots, and KL against the frozen model), and adds the CASR
+/// pull of the image tokens towards the frozen model's mean image state:
+/// L = (1/K) sum_k [NTP_k + alpha (lambda1 NTP^c_k + lambda2 KL_k)] + beta CASR, every NTP term with Lumina's z-loss.
+/// The update applies exactly the gradient of that L (the loss it reports), clipped by its global norm, through AdamW
+/// at the scheduled learning rate. Which images a pass draws, and their crops, are pure functions of (seed, pass).
 /// </summary>
 public sealed class ConceptTrainer : IDisposable
 {
@@ -22,8 +25,9 @@ public sealed class ConceptTrainer : IDisposable
     private readonly ChameleonModel _model;
     private readonly IBackend _b;
     private readonly TrainingSettings _s;
-    private readonly IReadOnlyList<TrainingExample> _subject;
+    private readonly TrainingImages _subject;
     private readonly IReadOnlyList<TrainingExample> _classImages;
+    private readonly ImageTokenIds _ids;
     private readonly OutputLoss _loss;
     private readonly Concept _concept;
     private readonly AdamW _adam;
@@ -34,29 +38,40 @@ public sealed class ConceptTrainer : IDisposable
 
     public ConceptTrainer(CoarEngine engine, TrainingSettings settings, IReadOnlyList<TrainingExample> subject,
         IReadOnlyList<TrainingExample> classImages)
+        : this(engine, settings, TrainingImages.FromExamples(subject), classImages)
     {
-        settings.Validate();
-        if (subject.Count == 0) throw new ArgumentException("training needs at least one image of the concept");
-        if (settings.Dpp && classImages.Count == 0) throw new ArgumentException("DPP needs class images");
-        if (settings.Depth > engine.Model.Config.NumLayers)
-            throw new ArgumentOutOfRangeException(nameof(settings), $"depth {settings.Depth} exceeds the model's {engine.Model.Config.NumLayers} layers");
+    }
+
+    /// <param name="settings">Resolved for this engine's model here (<see cref="TrainingSettings.Resolve"/>): an unset depth becomes the kind's default.</param>
+    public ConceptTrainer(CoarEngine engine, TrainingSettings settings, TrainingImages subject, IReadOnlyList<TrainingExample> classImages)
+    {
+        (_s, Notes) = settings.Resolve(engine.Model.Config, engine.Prompt);
+        if (_s.Dpp && classImages.Count == 0) throw new ArgumentException("DPP needs class images");
         _engine = engine;
         _model = engine.Model;
         _b = _model.Backend;
-        _s = settings;
         _subject = subject;
-        _classImages = settings.Dpp ? classImages : [];
-        _loss = new OutputLoss(_model);
-        int d = _model.Config.HiddenSize;
-        _concept = new Concept(settings.Kind, settings.Placeholder, settings.ClassNoun, settings.Depth, settings.TextSlots, settings.ImageSlots, d);
-        _adam = new AdamW(_concept.Parameters, settings.LearningRate, settings.Beta1, settings.Beta2, settings.WeightDecay, settings.AdamEps);
-        _casrMean = new float[settings.Depth * d];
+        _classImages = _s.Dpp ? classImages : [];
+        _ids = engine.Prompt.Vocabulary.ToImageTokenIds();
+        _loss = _s.NtpTargets == NtpTargets.Codes
+            ? new OutputLoss(_model, head: _model.Weights.LmHead.Rows(_ids.FirstCode, _ids.CodeCount))
+            : new OutputLoss(_model);
+        int d = _model.Config.HiddenSize, depth = _s.EffectiveDepth;
+        _concept = new Concept(_s.Kind, _s.Placeholder, _s.ClassNoun, depth, _s.TextSlots, _s.ImageSlots, d);
+        _adam = new AdamW(_concept.Parameters, _s.Beta1, _s.Beta2, _s.WeightDecay, _s.AdamEps);
+        _casrMean = new float[depth * d];
         _plan = Plan();
         _activations = new Workspace(_b);
         // Size the reusable activation buffers for the longest sequence up front, so no pass reallocates them.
         var longest = ForwardBatch.Single(new int[_plan.MaxTokens]) with { LogitIndices = Enumerable.Range(0, _plan.MaxTokens).ToArray() };
         new TrainingActivations(_b, _model.Config, longest, _plan.Mode, _activations).Dispose();
     }
+
+    /// <summary>The settings this trainer runs with (depth and resolution made concrete).</summary>
+    public TrainingSettings Settings => _s;
+
+    /// <summary>What resolving the settings against the model changed (a clamped default depth), to tell the user.</summary>
+    public IReadOnlyList<string> Notes { get; }
 
     public Concept Concept => _concept;
     public TrainingPlan MemoryPlan => _plan;
@@ -65,16 +80,17 @@ public sealed class ConceptTrainer : IDisposable
 
     /// <summary>
     /// Sets the starting point from the frozen model: image tokens and the CASR target to the mean hidden state at
-    /// each layer's input over the image-code positions of the subject photos; text tokens to the hidden state of the
-    /// class noun's last token in the class prompt (a DECISION; the paper leaves it open).
+    /// each layer's input over the image-code positions of the subject images (center crops); text tokens to the
+    /// hidden state of the class noun's last token in the class prompt (a DECISION; the paper leaves it open).
     /// </summary>
     public void Initialize()
     {
-        int d = _model.Config.HiddenSize, depth = _s.Depth;
+        int d = _model.Config.HiddenSize, depth = _concept.Depth;
         var sums = new double[depth * d];
         long count = 0;
-        foreach (var ex in _subject)
+        for (int item = 0; item < _subject.Count; item++)
         {
+            var ex = _subject.Centered(item);
             var prompt = ClassPromptIds(ex.Layout);
             int[] tokens = [.. prompt, .. ex.ImageTokens];
             var codeRows = Enumerable.Range(prompt.Length, ex.ImageTokens.Length).Where(i => ex.Layout.Ids.IsCode(tokens[i])).ToArray();
@@ -93,7 +109,7 @@ public sealed class ConceptTrainer : IDisposable
 
         if (_s.TextSlots > 0)
         {
-            var ids = ClassPromptIds(_subject[0].Layout);
+            var ids = ClassPromptIds(_subject.Centered(0).Layout);
             int noun = Array.LastIndexOf(ids, _engine.Prompt.Vocabulary.EndOfTurn) - 1;
             var capture = new LayerInputCapture(_b, depth, [noun]);
             RunFrozen(ids, capture);
@@ -108,69 +124,100 @@ public sealed class ConceptTrainer : IDisposable
         Action<int>? afterStep = null)
     {
         int last = until ?? _s.Steps;
-        int d = _model.Config.HiddenSize;
-        var table = new ContextTable([_concept]);
-        using var tableTensor = _b.Allocate(DType.F32, [table.Rows, d], "context_table");
-        using var tableGrad = _b.Allocate(DType.F32, [table.Rows, d], "context_grad");
-        var gradHost = new float[table.Rows * d];
-        var textGrad = new float[_concept.Text.Length];
-        var imageGrad = new float[_concept.Image.Length];
         var parameters = new float[_concept.Parameters];
-        var gradient = new float[_concept.Parameters];
         while (_adam.Step < last)
         {
             cancellation.ThrowIfCancellationRequested();
             var clock = Stopwatch.StartNew();
             int step = _adam.Step;
-            _b.Upload<float>(table.Values(), tableTensor);
-            _b.Zero(tableGrad);
-            double ntp = 0, dppNtp = 0, dppKl = 0;
-            for (int a = 0; a < _s.Accumulation; a++)
-            {
-                int pass = step * _s.Accumulation + a;
-                ntp += SubjectPass(_subject[pass % _subject.Count], tableTensor, tableGrad, table) / _s.Accumulation;
-                if (_s.Dpp)
-                {
-                    var (n, k) = ClassPass(_classImages[pass % _classImages.Count], tableTensor, tableGrad, table);
-                    dppNtp += n / _s.Accumulation;
-                    dppKl += k / _s.Accumulation;
-                }
-            }
-            _b.Download<float>(tableGrad, gradHost);
-            Array.Clear(textGrad);
-            Array.Clear(imageGrad);
-            table.AccumulateInto(gradHost, [(textGrad, imageGrad)]);
-            double casr = _s.Casr ? AddCasrGradient(imageGrad) : 0;
-
+            var (gradient, losses) = Gradient(step, cancellation);
+            double norm = GradientClip.Apply(gradient, _s.GradientClip);
+            if (!double.IsFinite(losses.Total) || !double.IsFinite(norm))
+                throw new TrainingDivergedException(
+                    $"step {step + 1}: the loss is {losses.Total} and the gradient norm {norm}: training diverged (lower the learning rate {_s.LearningRate})");
+            float lr = LearningRate.At(_s, step);
             _concept.Text.CopyTo(parameters, 0);
             _concept.Image.CopyTo(parameters, _concept.Text.Length);
-            textGrad.CopyTo(gradient, 0);
-            imageGrad.CopyTo(gradient, textGrad.Length);
-            _adam.Update(parameters, gradient);
+            _adam.Update(parameters, gradient, lr, DecayedRange());
             parameters.AsSpan(0, _concept.Text.Length).CopyTo(_concept.Text);
             parameters.AsSpan(_concept.Text.Length).CopyTo(_concept.Image);
 
-            double dpp = _s.Lambda1 * dppNtp + _s.Lambda2 * dppKl;
-            LastLosses = new StepLosses(ntp, dpp, dppNtp, dppKl, casr, ntp + (_s.Dpp ? _s.Alpha * dpp : 0) + (_s.Casr ? _s.BetaCasr * casr : 0));
-            progress?.Report(new TrainingProgress(_adam.Step, _s.Steps, LastLosses, _s.LearningRate, clock.Elapsed, null));
+            LastLosses = losses;
+            progress?.Report(new TrainingProgress(_adam.Step, _s.Steps, losses, lr, norm, clock.Elapsed));
             afterStep?.Invoke(_adam.Step);
         }
     }
 
-    /// <summary>NTP on a subject photo behind "a photo of [V] class" and the image slots; returns the mean cross-entropy.</summary>
-    private double SubjectPass(TrainingExample ex, Tensor table, Tensor tableGrad, ContextTable layout)
+    /// <summary>
+    /// The loss of update <paramref name="step"/> at the concept's current values, and its exact gradient w.r.t. the
+    /// concept's parameters laid out [text..., image...] (before clipping): what <see cref="Train"/> applies.
+    /// </summary>
+    public (float[] Gradient, StepLosses Losses) Gradient(int step, CancellationToken cancellation = default)
+    {
+        int d = _model.Config.HiddenSize, k = _s.Accumulation;
+        var table = new ContextTable([_concept]);
+        using var tableTensor = _b.Allocate(DType.F32, [table.Rows, d], "context_table");
+        using var tableGrad = _b.Allocate(DType.F32, [table.Rows, d], "context_grad");
+        _b.Upload<float>(table.Values(), tableTensor);
+        _b.Zero(tableGrad);
+        double ntp = 0, z = 0, classNtp = 0, classZ = 0, classKl = 0;
+        for (int a = 0; a < k; a++)
+        {
+            cancellation.ThrowIfCancellationRequested();
+            long pass = (long)step * k + a;
+            int item = TrainingDraws.Item(_s.Seed, TrainingDraws.Stream.SubjectOrder, pass, _subject.Count);
+            var subject = SubjectPass(_subject.Draw(item, pass), tableTensor, tableGrad, table, 1f / k);
+            ntp += subject.CrossEntropy / k;
+            z += subject.ZLoss / k;
+            if (_s.Dpp)
+            {
+                int c = TrainingDraws.Item(_s.Seed, TrainingDraws.Stream.ClassOrder, pass, _classImages.Count);
+                var cls = ClassPass(_classImages[c], tableTensor, tableGrad, table, 1f / k);
+                classNtp += cls.CrossEntropy / k;
+                classZ += cls.ZLoss / k;
+                classKl += cls.Kl / k;
+            }
+        }
+        var gradHost = new float[table.Rows * d];
+        _b.Download<float>(tableGrad, gradHost);
+        var textGrad = new float[_concept.Text.Length];
+        var imageGrad = new float[_concept.Image.Length];
+        table.AccumulateInto(gradHost, [(textGrad, imageGrad)]);
+        double casr = _s.Casr ? AddCasrGradient(imageGrad) : 0;
+
+        double dpp = _s.Lambda1 * (classNtp + _s.ZLossWeight * classZ) + _s.Lambda2 * classKl;
+        double total = ntp + _s.ZLossWeight * z + (_s.Dpp ? _s.Alpha * dpp : 0) + (_s.Casr ? _s.BetaCasr * casr : 0);
+        return ([.. textGrad, .. imageGrad], new StepLosses(ntp, z, dpp, classNtp, classZ, classKl, casr, total));
+    }
+
+    /// <summary>The parameter range [text..., image...] the weight decay applies to.</summary>
+    private Range DecayedRange()
+    {
+        int t = _concept.Text.Length, all = _concept.Parameters;
+        return _s.DecayedTokens switch
+        {
+            DecayedTokens.All => 0..all,
+            DecayedTokens.Text => 0..t,
+            DecayedTokens.Image => t..all,
+            _ => 0..0,
+        };
+    }
+
+    /// <summary>NTP on a subject image behind "a photo of [V] class" and the image slots, weighted <paramref name="weight"/>.</summary>
+    private OutputLoss.Values SubjectPass(TrainingExample ex, Tensor table, Tensor tableGrad, ContextTable layout, float weight)
     {
         var placeholders = _s.TextSlots > 0 ? new[] { new PromptPlaceholder(_s.Placeholder, _s.TextSlots) } : [];
         var prompt = _engine.Prompt.Build(_s.SubjectPrompt, ex.Layout.WidthPx, ex.Layout.HeightPx, placeholders);
         var sequence = ConceptSequence.Build(prompt, [_concept], layout, identityMask: false, _engine.Prompt.SlotFillerId);
-        return ContextPass(sequence, ex, table, tableGrad, ntpWeight: 1f, reference: null, klWeight: 0f).CrossEntropy;
+        return ContextPass(sequence, ex, table, tableGrad, ntpWeight: weight, reference: null, klWeight: 0f);
     }
 
     /// <summary>
     /// DPP on a class image: the class prompt (no placeholder) with the concept's image slots, NTP weighted by
-    /// alpha * lambda1 and KL(frozen || with context) by alpha * lambda2, the frozen pass having no slots at all.
+    /// alpha * lambda1 and KL(frozen || with context) by alpha * lambda2 (times <paramref name="weight"/>), the frozen
+    /// pass having no slots at all.
     /// </summary>
-    private (double Ntp, double Kl) ClassPass(TrainingExample ex, Tensor table, Tensor tableGrad, ContextTable layout)
+    private OutputLoss.Values ClassPass(TrainingExample ex, Tensor table, Tensor tableGrad, ContextTable layout, float weight)
     {
         var classIds = ClassPromptIds(ex.Layout);
         int[] frozenTokens = [.. classIds, .. ex.ImageTokens];
@@ -181,8 +228,7 @@ public sealed class ConceptTrainer : IDisposable
         _b.Copy(frozenHidden, reference);
         var sequence = ConceptSequence.Build(_engine.Prompt.Build(_s.ClassPrompt, ex.Layout.WidthPx, ex.Layout.HeightPx), [_concept], layout,
             identityMask: false, _engine.Prompt.SlotFillerId);
-        var v = ContextPass(sequence, ex, table, tableGrad, _s.Alpha * _s.Lambda1, reference, _s.Alpha * _s.Lambda2);
-        return (v.CrossEntropy, v.Kl);
+        return ContextPass(sequence, ex, table, tableGrad, weight * _s.Alpha * _s.Lambda1, reference, weight * _s.Alpha * _s.Lambda2);
     }
 
     private OutputLoss.Values ContextPass(ConceptSequence sequence, TrainingExample ex, Tensor table, Tensor tableGrad,
@@ -195,25 +241,29 @@ public sealed class ConceptTrainer : IDisposable
         EnsureCache(tokens.Length);
         using var saved = new TrainingActivations(_b, _model.Config, batch, _plan.Mode, _activations);
         var hidden = _model.ForwardHidden(batch, _cache!, contextTable: table, save: saved);
-        var targets = batch.LogitIndices.Select(i => tokens[i + 1]).ToArray();
+        var targets = batch.LogitIndices.Select(i => Target(tokens[i + 1])).ToArray();
         using var dHidden = _b.Allocate(hidden.DType, hidden.Shape, "d_hidden");
-        var values = _loss.Compute(hidden, targets, ntpWeight, reference, klWeight, dHidden);
+        var values = _loss.Compute(hidden, targets, ntpWeight, reference, klWeight, dHidden, _s.ZLossWeight);
         _model.Backward(saved, _cache!, dHidden, tableGrad);
         return values;
     }
 
+    /// <summary>A next token as the loss sees it: itself, or with <see cref="NtpTargets.Codes"/> its code index (-1, ignored, if not a code).</summary>
+    private int Target(int token) =>
+        _s.NtpTargets == NtpTargets.ImagePhase ? token : _ids.IsCode(token) ? token - _ids.FirstCode : -1;
+
     /// <summary>One row from position 0; logits at every position that predicts an image-phase token.</summary>
-    private static ForwardBatch TargetBatch(int[] tokens, int imageStart, IReadOnlyList<ContextInjection> injections, int[] tags) =>
+    internal static ForwardBatch TargetBatch(int[] tokens, int imageStart, IReadOnlyList<ContextInjection> injections, int[] tags) =>
         new(tokens, new int[tokens.Length], Enumerable.Range(0, tokens.Length).ToArray(), tags,
             Enumerable.Range(imageStart - 1, tokens.Length - imageStart).ToArray()) { Injections = injections };
 
     /// <summary>(1/N) sum_l ||image[l] - E[l]||^2 summed over image slots; adds its beta-weighted gradient.</summary>
     private double AddCasrGradient(float[] imageGrad)
     {
-        int d = _model.Config.HiddenSize;
+        int d = _model.Config.HiddenSize, depth = _concept.Depth;
         double loss = 0;
-        float scale = 2f * _s.BetaCasr / _s.Depth;
-        for (int l = 0; l < _s.Depth; l++)
+        float scale = 2f * _s.BetaCasr / depth;
+        for (int l = 0; l < depth; l++)
             for (int k = 0; k < _s.ImageSlots; k++)
             {
                 var v = _concept.ImageVector(l, k);
@@ -226,7 +276,7 @@ public sealed class ConceptTrainer : IDisposable
                     g[j] += scale * diff;
                 }
             }
-        return loss / _s.Depth;
+        return loss / depth;
     }
 
     private int[] ClassPromptIds(ImageLayout layout) => _engine.Prompt.Build(_s.ClassPrompt, layout.WidthPx, layout.HeightPx).Ids;
@@ -247,52 +297,61 @@ public sealed class ConceptTrainer : IDisposable
 
     private TrainingPlan Plan()
     {
-        int promptBudget = 96 + _s.TextSlots + _s.ImageSlots;
-        int maxTokens = _subject.Concat(_classImages).Max(e => e.ImageTokens.Length) + promptBudget;
+        // The longest prompt (the size digits aside, every image's is the same) plus the slots.
+        int size = _s.Resolution!.Value;
+        var placeholders = _s.TextSlots > 0 ? new[] { new PromptPlaceholder(_s.Placeholder, _s.TextSlots) } : [];
+        int promptTokens = Math.Max(_engine.Prompt.Build(_s.SubjectPrompt, size, size, placeholders).Ids.Length,
+            _engine.Prompt.Build(_s.ClassPrompt, size, size).Ids.Length);
+        int promptBudget = promptTokens + 8 + _s.ImageSlots;
+        int maxTokens = Math.Max(_subject.MaxImageTokens, _classImages.Count > 0 ? _classImages.Max(e => e.ImageTokens.Length) : 0) + promptBudget;
         var (free, _) = _b.MemoryInfo();
         return TrainingPlan.For(_model.Config, maxTokens, _b.ActivationType, free, _b.Name);
     }
 
     // ---- checkpoints: the concept, the optimizer moments and the step, written atomically ----
 
-    public void SaveCheckpoint(string path, string settingsJson) =>
+    public void SaveCheckpoint(string path) =>
         ConceptFile.Save(path, _concept, _engine.Fingerprint,
             new Dictionary<string, string>
             {
                 ["checkpoint_step"] = _adam.Step.ToString(CultureInfo.InvariantCulture),
-                ["training_settings"] = settingsJson,
+                ["training_settings"] = _s.ToJson(),
                 ["casr_mean_set"] = "true",
             },
             new Dictionary<string, float[]> { ["adam.m"] = _adam.M, ["adam.v"] = _adam.V, ["casr.mean"] = _casrMean });
 
-    /// <summary>Restores a checkpoint written by <see cref="SaveCheckpoint"/> for the same settings; false if it is for other settings.</summary>
-    public bool TryResume(string path, string settingsJson, out int step)
+    /// <summary>Restores a checkpoint written by <see cref="SaveCheckpoint"/> with the same settings; false if it is for other settings.</summary>
+    public bool TryResume(string path, out int step)
     {
         step = 0;
         var info = ConceptFile.Load(path, _engine.Fingerprint, out var extra);
-        if (info.Metadata.GetValueOrDefault("training_settings") != settingsJson) return false;
+        if (info.Metadata.GetValueOrDefault("training_settings") != _s.ToJson()) return false;
         foreach (var key in new[] { "adam.m", "adam.v", "casr.mean" })
             if (!extra.ContainsKey(key) || !info.Metadata.ContainsKey("checkpoint_step"))
                 throw new InvalidDataException($"{path}: not a training checkpoint (no '{key}' or step); delete it or pass --restart");
         var c = info.Concept;
         if (c.Text.Length != _concept.Text.Length || c.Image.Length != _concept.Image.Length) return false;
+        if (extra["adam.m"].Length != _adam.M.Length || extra["adam.v"].Length != _adam.V.Length || extra["casr.mean"].Length != _casrMean.Length)
+            throw new InvalidDataException($"{path}: the optimizer state does not match the concept's {_concept.Parameters} parameters; delete it or pass --restart");
+        if (!int.TryParse(info.Metadata["checkpoint_step"], NumberStyles.None, CultureInfo.InvariantCulture, out step) || step > _s.Steps)
+            throw new InvalidDataException($"{path}: checkpoint step '{info.Metadata["checkpoint_step"]}' is not a step of this run; delete it or pass --restart");
         c.Text.CopyTo(_concept.Text, 0);
         c.Image.CopyTo(_concept.Image, 0);
         extra["casr.mean"].CopyTo(_casrMean, 0);
-        step = int.Parse(info.Metadata["checkpoint_step"], CultureInfo.InvariantCulture);
         _adam.Restore(extra["adam.m"], extra["adam.v"], step);
         return true;
     }
 
-    /// <summary>The final concept file: tokens and what made them.</summary>
-    public void SaveConcept(string path, string settingsJson) =>
+    /// <summary>The final concept file: tokens and what made them (every effective setting, steps, final losses).</summary>
+    public void SaveConcept(string path) =>
         ConceptFile.Save(path, _concept, _engine.Fingerprint, new Dictionary<string, string>
         {
-            ["training_settings"] = settingsJson,
+            ["training_settings"] = _s.ToJson(),
+            ["training_recipe"] = string.Join("\n", _s.Describe()),
             ["steps"] = _adam.Step.ToString(CultureInfo.InvariantCulture),
             ["final_losses"] = JsonSerializer.Serialize(new Dictionary<string, double>
             {
-                ["ntp"] = LastLosses.Ntp, ["dpp"] = LastLosses.Dpp, ["casr"] = LastLosses.Casr, ["total"] = LastLosses.Total,
+                ["ntp"] = LastLosses.Ntp, ["z_loss"] = LastLosses.ZLoss, ["dpp"] = LastLosses.Dpp, ["casr"] = LastLosses.Casr, ["total"] = LastLosses.Total,
             }, TrainingJson.Default.DictionaryStringDouble),
         });
 
@@ -301,27 +360,5 @@ public sealed class ConceptTrainer : IDisposable
         _cache?.Dispose();
         _loss.Dispose();
         _activations.Dispose();
-    }
-
-    /// <summary>Copies the hidden state at chosen positions at the input of each of the first layers of a forward pass.</summary>
-    private sealed class LayerInputCapture(IBackend backend, int layers, int[] positions) : IActivationObserver
-    {
-        public float[][] Rows { get; } = new float[layers][];
-
-        public void Observe(string name, Tensor value)
-        {
-            int layer;
-            if (name == "tok_embd") layer = 0;
-            else if (name.StartsWith("blk.", StringComparison.Ordinal) && name.EndsWith(".out", StringComparison.Ordinal))
-                layer = int.Parse(name.AsSpan(4, name.Length - 8), CultureInfo.InvariantCulture) + 1;
-            else return;
-            if (layer >= layers) return;
-            int d = value.Dim(1);
-            var all = TensorReader.ReadFloats(backend, value);
-            var rows = new float[positions.Length * d];
-            for (int i = 0; i < positions.Length; i++)
-                all.AsSpan(positions[i] * d, d).CopyTo(rows.AsSpan(i * d, d));
-            Rows[layer] = rows;
-        }
     }
 }

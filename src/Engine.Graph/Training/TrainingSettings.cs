@@ -1,11 +1,19 @@
+using System.Globalization;
+using System.Text.Json;
+using System.Text.Json.Serialization;
 using CoAR.Engine.Graph.Concepts;
+using CoAR.Engine.Graph.Model;
+using CoAR.Engine.Graph.Text;
 
 namespace CoAR.Engine.Graph.Training;
 
 /// <summary>
-/// How a concept is trained. Defaults are the CoAR paper's subject settings (lr 1e-2, 1000 steps, depth 9, one text
-/// and one image token per layer, lambda1 = lambda2 = 0.5, alpha 1e-2, beta 5e-4, resolution 768); the optimizer is
-/// AdamW(0.9, 0.999, weight decay 0) (the paper does not say: a DECISION, see the README's method notes).
+/// How a concept is trained. The method's defaults are the CoAR paper's subject settings (1000 steps, depth 9, one text
+/// and one image token per layer, lambda1 = lambda2 = 0.5, alpha 1e-2, beta 5e-4, resolution 768). The optimizer
+/// follows the paper's sentence "learning rate 1e-2 and batch size 1, keeping all other Lumina-mGPT hyperparameters
+/// unchanged": the rest is Lumina-mGPT's fine-tuning recipe (its finetune solver and 7B script): AdamW with betas
+/// (0.9, 0.95) and weight decay 0.1 on every trained parameter, gradient-norm clipping at 4, a short linear warmup then
+/// a constant rate (the script's min_lr equals its lr), and a z-loss of weight 1e-5. See the README's method notes.
 /// </summary>
 public sealed record TrainingSettings
 {
@@ -13,15 +21,44 @@ public sealed record TrainingSettings
     public string Placeholder { get; init; } = "[V]";
     public required string ClassNoun { get; init; }
     public int Steps { get; init; } = 1000;
-    public int Depth { get; init; } = 9;
+
+    /// <summary>Injection depth N; null: the paper's (9 for a subject, 3 for a style), clamped to the model's layers.</summary>
+    public int? Depth { get; init; }
+
     public int TextSlots { get; init; } = 1;
     public int ImageSlots { get; init; } = 1;
+
+    /// <summary>Training resolution in pixels; null: the engine's target size (the checkpoint's resolution).</summary>
+    public int? Resolution { get; init; }
+
+    // ---- optimizer: Lumina-mGPT's fine-tuning recipe with the paper's learning rate ----
+
     public float LearningRate { get; init; } = 1e-2f;
     public float Beta1 { get; init; } = 0.9f;
-    public float Beta2 { get; init; } = 0.999f;
-    public float WeightDecay { get; init; }
+    public float Beta2 { get; init; } = 0.95f;
     public float AdamEps { get; init; } = 1e-8f;
-    public int Resolution { get; init; } = 768;
+
+    /// <summary>Decoupled (AdamW) weight decay: each update first shrinks the decayed tokens by lr * decay.</summary>
+    public float WeightDecay { get; init; } = 0.1f;
+
+    /// <summary>Which context tokens the weight decay shrinks (Lumina decays every trained parameter: all).</summary>
+    public DecayedTokens DecayedTokens { get; init; } = DecayedTokens.All;
+
+    /// <summary>Largest L2 norm of the whole gradient (all context tokens) before the update; 0: no clipping.</summary>
+    public float GradientClip { get; init; } = 4f;
+
+    /// <summary>Updates whose learning rate ramps up linearly, lr * (s + 1) / (warmup + 1) at update s.</summary>
+    public int WarmupSteps { get; init; } = 5;
+
+    public LearningRateSchedule Schedule { get; init; } = LearningRateSchedule.Constant;
+
+    /// <summary>Where the cosine schedule ends (ignored by the constant one).</summary>
+    public float MinLearningRate { get; init; }
+
+    /// <summary>Weight of Lumina's z-loss, mean(logsumexp(logits)^2) over the NTP targets, added to every NTP term.</summary>
+    public float ZLossWeight { get; init; } = 1e-5f;
+
+    // ---- the CoAR objective ----
 
     /// <summary>Dual prior preservation on class images the frozen model makes (subjects only; styles skip it).</summary>
     public bool Dpp { get; init; } = true;
@@ -34,13 +71,20 @@ public sealed record TrainingSettings
     public bool Casr { get; init; } = true;
     public float BetaCasr { get; init; } = 5e-4f;
 
-    /// <summary>Passes whose gradients are accumulated before one optimizer step (1: one subject photo per step).</summary>
+    /// <summary>The NTP targets: every image-phase token over the vocabulary (default), or the codes over the codes.</summary>
+    public NtpTargets NtpTargets { get; init; } = NtpTargets.ImagePhase;
+
+    /// <summary>Passes whose gradients are averaged into one optimizer step (1: one subject photo per step, the paper's batch 1).</summary>
     public int Accumulation { get; init; } = 1;
 
-    /// <summary>Seeded random-offset crops per photo as augmentation; 0: one center crop per photo.</summary>
-    public int RandomCrops { get; init; }
+    // ---- data ----
 
-    public int Seed { get; init; } = 0;
+    /// <summary>Random: a fresh seeded crop offset every time a photo is drawn (Lumina's data loader); center: always the center.</summary>
+    public CropMode Crop { get; init; } = CropMode.Random;
+
+    /// <summary>Seeds the class images, the photo order (shuffled every epoch), the crops and the validation images.</summary>
+    public int Seed { get; init; }
+
     public int CheckpointEvery { get; init; } = 100;
     public int ValidateEvery { get; init; }
     public string? ValidationPrompt { get; init; }
@@ -50,28 +94,145 @@ public sealed record TrainingSettings
 
     public string ClassTemplate { get; init; } = "a photo of a {class}";
 
+    public const int SubjectDepth = 9, StyleDepth = 3;
+
     public static TrainingSettings ForStyle(string styleName) => new()
     {
-        Kind = ConceptKind.Style, Placeholder = "[S]", ClassNoun = styleName, Steps = 600, Depth = 3, Dpp = false,
+        Kind = ConceptKind.Style, Placeholder = "[S]", ClassNoun = styleName, Steps = 600, Dpp = false,
         Template = "a picture in {placeholder} style",
     };
 
     public string SubjectPrompt => Template.Replace("{placeholder}", Placeholder).Replace("{class}", ClassNoun);
     public string ClassPrompt => ClassTemplate.Replace("{class}", ClassNoun);
 
+    /// <summary>The depth this run uses (the kind's default where <see cref="Depth"/> is null).</summary>
+    [JsonIgnore]
+    public int EffectiveDepth => Depth ?? (Kind == ConceptKind.Style ? StyleDepth : SubjectDepth);
+
+    /// <summary>
+    /// Checks what can be checked without a model; a setting that cannot work is a <see cref="TrainingSettingException"/>
+    /// naming it (a front end maps it to its own option name).
+    /// </summary>
     public void Validate()
     {
-        if (Steps <= 0) throw new ArgumentOutOfRangeException(nameof(Steps), Steps, "steps must be positive");
-        if (Depth <= 0) throw new ArgumentOutOfRangeException(nameof(Depth), Depth, "depth (layers) must be positive");
-        if (TextSlots < 0 || ImageSlots < 0 || TextSlots + ImageSlots == 0)
-            throw new ArgumentException("a concept needs at least one text or image token per layer");
-        if (!(LearningRate > 0)) throw new ArgumentOutOfRangeException(nameof(LearningRate), LearningRate, "the learning rate must be positive");
-        if (RandomCrops < 0) throw new ArgumentOutOfRangeException(nameof(RandomCrops), RandomCrops, "random crops must be 0 or more");
-        if (Accumulation <= 0) throw new ArgumentOutOfRangeException(nameof(Accumulation), Accumulation, "accumulation must be positive");
-        if (Resolution % 32 != 0 || Resolution < 32)
-            throw new ArgumentOutOfRangeException(nameof(Resolution), Resolution, "the resolution must be a positive multiple of 32");
-        if (TextSlots > 0 && !Template.Contains("{placeholder}"))
-            throw new ArgumentException($"the prompt template '{Template}' has no {{placeholder}} for the text tokens");
-        if (Dpp && ClassImages <= 0) throw new ArgumentOutOfRangeException(nameof(ClassImages), ClassImages, "DPP needs class images");
+        static void Require(bool ok, string setting, string message)
+        {
+            if (!ok) throw new TrainingSettingException(setting, message);
+        }
+        static bool Finite(float v) => float.IsFinite(v);
+
+        Require(!string.IsNullOrWhiteSpace(ClassNoun), nameof(ClassNoun), "the class noun must not be empty (e.g. dog)");
+        Require(!string.IsNullOrWhiteSpace(Placeholder), nameof(Placeholder), "the placeholder must not be empty (e.g. [V])");
+        Require(!ClassNoun.Contains(Placeholder, StringComparison.Ordinal), nameof(ClassNoun),
+            $"the class noun '{ClassNoun}' contains the placeholder {Placeholder}");
+        Require(Steps > 0, nameof(Steps), $"steps must be positive, got {Steps}");
+        Require(Depth is null or > 0, nameof(Depth), $"the depth (layers) must be positive, got {Depth}");
+        Require(TextSlots >= 0 && ImageSlots >= 0 && TextSlots + ImageSlots > 0, nameof(TextSlots),
+            $"a concept needs at least one text or image token per layer (got {TextSlots} text, {ImageSlots} image)");
+        Require(TextSlots <= 64 && ImageSlots <= 64, nameof(TextSlots), "at most 64 text and 64 image tokens per layer");
+        Require(Resolution is not { } r || (r >= 32 && r % 32 == 0), nameof(Resolution),
+            $"the resolution must be a positive multiple of 32 pixels, got {Resolution}");
+
+        Require(Finite(LearningRate) && LearningRate > 0, nameof(LearningRate), $"the learning rate must be a positive number, got {F(LearningRate)}");
+        Require(Finite(Beta1) && Beta1 is >= 0 and < 1, nameof(Beta1), $"beta1 must be in [0, 1), got {F(Beta1)}");
+        Require(Finite(Beta2) && Beta2 is >= 0 and < 1, nameof(Beta2), $"beta2 must be in [0, 1), got {F(Beta2)}");
+        Require(Finite(AdamEps) && AdamEps > 0, nameof(AdamEps), $"Adam's epsilon must be a positive number, got {F(AdamEps)}");
+        Require(Finite(WeightDecay) && WeightDecay >= 0, nameof(WeightDecay), $"the weight decay must be a number >= 0, got {F(WeightDecay)}");
+        Require(WeightDecay * LearningRate < 1, nameof(WeightDecay),
+            $"lr x weight decay = {F(WeightDecay * LearningRate)} would flip the tokens' sign every update (it must be below 1)");
+        Require(Enum.IsDefined(DecayedTokens), nameof(DecayedTokens), $"unknown decayed tokens '{DecayedTokens}'");
+        Require(Finite(GradientClip) && GradientClip >= 0, nameof(GradientClip), $"the gradient clip must be a number >= 0 (0: off), got {F(GradientClip)}");
+        Require(WarmupSteps >= 0, nameof(WarmupSteps), $"warmup steps must be 0 or more, got {WarmupSteps}");
+        Require(Enum.IsDefined(Schedule), nameof(Schedule), $"unknown schedule '{Schedule}'");
+        Require(Finite(MinLearningRate) && MinLearningRate >= 0 && MinLearningRate <= LearningRate, nameof(MinLearningRate),
+            $"the minimum learning rate must be in [0, lr = {F(LearningRate)}], got {F(MinLearningRate)}");
+        Require(Finite(ZLossWeight) && ZLossWeight >= 0, nameof(ZLossWeight), $"the z-loss weight must be a number >= 0, got {F(ZLossWeight)}");
+
+        foreach (var (name, value) in new[] { (nameof(Lambda1), Lambda1), (nameof(Lambda2), Lambda2), (nameof(Alpha), Alpha), (nameof(BetaCasr), BetaCasr) })
+            Require(Finite(value) && value >= 0, name, $"{name} must be a number >= 0, got {F(value)}");
+        Require(!Dpp || ClassImages is > 0 and <= 10_000, nameof(ClassImages), $"DPP needs 1 to 10000 class images, got {ClassImages}");
+        Require(Accumulation is > 0 and <= 10_000, nameof(Accumulation), $"accumulation must be 1 to 10000 passes per step, got {Accumulation}");
+        Require(Enum.IsDefined(Crop), nameof(Crop), $"unknown crop mode '{Crop}'");
+        Require(Enum.IsDefined(NtpTargets), nameof(NtpTargets), $"unknown NTP targets '{NtpTargets}'");
+        Require(Seed >= 0, nameof(Seed), $"the seed must be 0 or more, got {Seed}");
+        Require(CheckpointEvery >= 0, nameof(CheckpointEvery), $"checkpoint-every must be 0 (never) or more, got {CheckpointEvery}");
+        Require(ValidateEvery >= 0, nameof(ValidateEvery), $"validate-every must be 0 (never) or more, got {ValidateEvery}");
+        Require(ValidationPrompt is null || ValidationPrompt.Contains(Placeholder, StringComparison.Ordinal) || TextSlots == 0, nameof(ValidationPrompt),
+            $"the validation prompt \"{ValidationPrompt}\" does not contain the placeholder {Placeholder}");
+        Require(TextSlots == 0 || Template.Contains("{placeholder}", StringComparison.Ordinal), nameof(Template),
+            $"the prompt template '{Template}' has no {{placeholder}} for the text tokens");
     }
+
+    /// <summary>
+    /// These settings made concrete for a model: validated, the depth chosen (a default deeper than the model is clamped
+    /// to its layer count, with a note; an explicit one is an error), the resolution checked against the engine's target
+    /// size, and the prompts built once. Nothing expensive happens before this passes.
+    /// </summary>
+    public (TrainingSettings Settings, IReadOnlyList<string> Notes) Resolve(ChameleonConfig config, LuminaPrompt prompt)
+    {
+        Validate();
+        var notes = new List<string>();
+        int layers = config.NumLayers;
+        int depth = EffectiveDepth;
+        if (depth > layers)
+        {
+            if (Depth is not null)
+                throw new TrainingSettingException(nameof(Depth), $"the depth {depth} exceeds the model's {layers} layers (use {layers} or fewer)");
+            notes.Add($"depth {depth} (the paper's for a {Kind.ToString().ToLowerInvariant()}) exceeds the model's {layers} layers: using {layers}");
+            depth = layers;
+        }
+        int resolution = Resolution ?? prompt.TargetSize;
+        try
+        {
+            LuminaImageSizes.Validate(resolution, resolution, prompt.TargetSize);
+        }
+        catch (ArgumentException)
+        {
+            throw new TrainingSettingException(nameof(Resolution),
+                $"{resolution} px is larger than the model's target size {prompt.TargetSize} (train at {prompt.TargetSize} or less, or load the engine for a larger checkpoint)");
+        }
+        if (WarmupSteps >= Steps)
+            notes.Add($"the warmup ({WarmupSteps} steps) is as long as the run ({Steps}): the learning rate never reaches {F(LearningRate)}");
+        var resolved = this with { Depth = depth, Resolution = resolution };
+        var placeholders = TextSlots > 0 ? new[] { new PromptPlaceholder(Placeholder, TextSlots) } : [];
+        Check(() => prompt.Build(resolved.ClassPrompt, resolution, resolution), nameof(ClassNoun), "the class prompt");
+        Check(() => prompt.Build(resolved.SubjectPrompt, resolution, resolution, placeholders), nameof(Template), "the training prompt");
+        if (ValidationPrompt is not null)
+            Check(() => prompt.Build(ValidationPrompt, resolution, resolution, placeholders), nameof(ValidationPrompt), "the validation prompt");
+        return (resolved, notes);
+    }
+
+    private static void Check(Action build, string setting, string what)
+    {
+        try
+        {
+            build();
+        }
+        catch (ArgumentException e)
+        {
+            throw new TrainingSettingException(setting, $"{what} does not build: {e.Message}");
+        }
+    }
+
+    /// <summary>Every effective setting as "name value" lines, for the start of a run.</summary>
+    public IReadOnlyList<string> Describe() =>
+    [
+        $"concept: {Kind.ToString().ToLowerInvariant()} {Placeholder}, class \"{ClassNoun}\", depth {EffectiveDepth}, {TextSlots} text + {ImageSlots} image token(s) per layer",
+        $"prompts: \"{SubjectPrompt}\"; class \"{ClassPrompt}\"",
+        $"steps {Steps}, {Accumulation} pass(es) per step, resolution {Resolution?.ToString(CultureInfo.InvariantCulture) ?? "target"}, crop {Crop.ToString().ToLowerInvariant()}, photo order shuffled per epoch, seed {Seed}",
+        $"optimizer: AdamW(beta1 {F(Beta1)}, beta2 {F(Beta2)}, eps {F(AdamEps)}), weight decay {F(WeightDecay)} on {DecayedTokens.ToString().ToLowerInvariant()} tokens, gradient clip {(GradientClip > 0 ? F(GradientClip) : "off")}",
+        $"learning rate {F(LearningRate)}: {WarmupSteps} warmup step(s), then " +
+            (Schedule == LearningRateSchedule.Constant ? "constant" : $"cosine to {F(MinLearningRate)}"),
+        $"loss: ntp ({(NtpTargets == NtpTargets.Codes ? "image codes over the codes" : "every image-phase token over the vocabulary")}) + z-loss {F(ZLossWeight)}" +
+            (Dpp ? $" + alpha {F(Alpha)} x dpp (lambda1 {F(Lambda1)}, lambda2 {F(Lambda2)}, {ClassImages} class images)" : " (no dpp)") +
+            (Casr ? $" + beta {F(BetaCasr)} x casr" : " (no casr)"),
+    ];
+
+    /// <summary>The settings as stored in concept files and checkpoints (enums by name).</summary>
+    public string ToJson() => JsonSerializer.Serialize(this, TrainingJson.Default.TrainingSettings);
+
+    public static TrainingSettings FromJson(string json) =>
+        JsonSerializer.Deserialize(json, TrainingJson.Default.TrainingSettings) ?? throw new InvalidDataException("empty training settings");
+
+    private static string F(float v) => v.ToString("G4", CultureInfo.InvariantCulture);
 }

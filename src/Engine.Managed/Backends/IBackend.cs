@@ -161,10 +161,12 @@ public interface IBackend : IDisposable
 
     /// <summary>
     /// Per row r: loss[r] = logsumexp(logits[r]) - logits[r, targets[r]]; dLogits[r] = (softmax(logits[r]) - onehot) *
-    /// gradScale. logits [n, V] F32, targets [n] I32, losses [n] F32, dLogits [n, V] F32 (may alias logits). A target of
-    /// -1 ignores the row (loss 0, gradient 0).
+    /// gradScale + softmax(logits[r]) * 2 lse[r] * zLossScale (the gradient of zLossScale * lse^2, the z-loss). logits
+    /// [n, V] F32, targets [n] I32, losses [n] F32, dLogits [n, V] F32 (may alias logits), logSumExp [n] F32 or null
+    /// (receives lse[r]). A target of -1 ignores the row (loss 0, lse 0, gradient 0).
     /// </summary>
-    void SoftmaxCrossEntropy(Tensor logits, Tensor targets, Tensor losses, Tensor dLogits, float gradScale);
+    void SoftmaxCrossEntropy(Tensor logits, Tensor targets, Tensor losses, Tensor dLogits, float gradScale,
+        float zLossScale = 0f, Tensor? logSumExp = null);
 
     /// <summary>
     /// Per row r: loss[r] = KL(P || Q) = sum_v p (log p - log q) with p = softmax(reference[r]), q = softmax(logits[r]);

@@ -38,10 +38,11 @@ public static partial class OpShapes
     }
 
     /// <summary>The loss rows (see <see cref="LossRows"/>) and targets [n].</summary>
-    public static (int N, int V) SoftmaxCrossEntropy(string op, Tensor logits, Tensor targets, Tensor losses, Tensor dLogits)
+    public static (int N, int V) SoftmaxCrossEntropy(string op, Tensor logits, Tensor targets, Tensor losses, Tensor dLogits, Tensor? logSumExp)
     {
         int n = LossRows(op, logits, losses, dLogits);
         OpCheck.Shape(op, "targets", targets, n);
+        if (logSumExp is not null) OpCheck.Shape(op, "logSumExp", logSumExp, n);
         return (n, logits.Dim(1));
     }
 

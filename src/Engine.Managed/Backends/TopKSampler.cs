@@ -44,9 +44,19 @@ public static class TopKSampler
     public static float KthLargest(ReadOnlySpan<float> logits, int k, Span<float> scratch)
     {
         if (k <= 0 || k >= logits.Length) return float.NegativeInfinity;
-        var a = scratch[..logits.Length];
-        logits.CopyTo(a);
-        return Select(a, k - 1);
+        // -inf (what the layout constraint leaves outside the image codes: most of the row) sorts below every other
+        // value but NaN, so the selection runs over the rest; a row with NaN takes the full copy, where NaN's order holds.
+        int count = 0;
+        bool nan = false;
+        foreach (float x in logits)
+        {
+            if (float.IsNegativeInfinity(x)) continue;
+            scratch[count++] = x;
+            nan |= float.IsNaN(x);
+        }
+        if (!nan) return k > count ? float.NegativeInfinity : Select(scratch[..count], k - 1);
+        logits.CopyTo(scratch);
+        return Select(scratch[..logits.Length], k - 1);
     }
 
     /// <summary>

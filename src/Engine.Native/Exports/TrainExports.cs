@@ -16,10 +16,10 @@ internal static unsafe class TrainExports
         var s = kind == (int)ConceptKind.Style ? TrainingSettings.ForStyle("") : new TrainingSettings { ClassNoun = "" };
         return new NativeTrainOptions
         {
-            Kind = (int)s.Kind, Placeholder = Placeholders[(int)s.Kind], Steps = s.Steps, Layers = s.Depth, TextSlots = s.TextSlots,
-            ImageSlots = s.ImageSlots, LearningRate = s.LearningRate, Resolution = s.Resolution, PriorPreservation = s.Dpp ? 1 : 0,
-            ClassImages = s.ClassImages, SelfRegularization = s.Casr ? 1 : 0, Accumulation = s.Accumulation, RandomCrops = s.RandomCrops,
-            Seed = s.Seed,
+            Kind = (int)s.Kind, Placeholder = Placeholders[(int)s.Kind], Steps = s.Steps, Layers = s.Depth ?? 0, TextSlots = s.TextSlots,
+            ImageSlots = s.ImageSlots, LearningRate = s.LearningRate, Resolution = s.Resolution ?? 0, PriorPreservation = s.Dpp ? 1 : 0,
+            ClassImages = s.ClassImages, SelfRegularization = s.Casr ? 1 : 0, Accumulation = s.Accumulation,
+            RandomCrop = s.Crop == CropMode.Random ? 1 : 0, Seed = s.Seed,
         };
     }
 
@@ -58,9 +58,10 @@ internal static unsafe class TrainExports
         var settings = template with
         {
             ClassNoun = noun, Placeholder = NativeStrings.Required(o.Placeholder, $"{call}: options->placeholder"), Steps = o.Steps,
-            Depth = o.Layers, TextSlots = o.TextSlots, ImageSlots = o.ImageSlots, LearningRate = o.LearningRate, Resolution = o.Resolution,
-            Dpp = o.PriorPreservation != 0, ClassImages = o.ClassImages, Casr = o.SelfRegularization != 0, Accumulation = o.Accumulation,
-            RandomCrops = o.RandomCrops, Seed = o.Seed,
+            Depth = o.Layers == 0 ? null : o.Layers, TextSlots = o.TextSlots, ImageSlots = o.ImageSlots, LearningRate = o.LearningRate,
+            Resolution = o.Resolution == 0 ? null : o.Resolution, Dpp = o.PriorPreservation != 0, ClassImages = o.ClassImages,
+            Casr = o.SelfRegularization != 0, Accumulation = o.Accumulation, Crop = o.RandomCrop != 0 ? CropMode.Random : CropMode.Center,
+            Seed = o.Seed,
         };
         settings.Validate();
         return settings;

@@ -285,16 +285,17 @@ typedef struct coar_train_options {
     const char *class_noun;       /* required: "dog" for a subject; the style's name for a style */
     const char *placeholder;      /* "[V]" (subjects) / "[S]" (styles) */
     int32_t steps;
-    int32_t layers;               /* depth: the first N layers get context tokens */
+    int32_t layers;               /* depth: the first N layers get context tokens; 0: the kind's (9 subject, 3 style),
+                                     clamped to the model's layers */
     int32_t text_slots;
     int32_t image_slots;
     float learning_rate;
-    int32_t resolution;           /* training crops, a multiple of 32 */
+    int32_t resolution;           /* training crops, a multiple of 32; 0: the engine's target size */
     int32_t prior_preservation;   /* DPP on class images the frozen model makes (subjects) */
     int32_t class_images;
     int32_t self_regularization;  /* CASR */
     int32_t accumulation;         /* passes per optimizer step */
-    int32_t random_crops;         /* seeded random crops per photo; 0: one center crop */
+    int32_t random_crop;          /* 1: a fresh seeded random crop each time a photo is drawn; 0: the center crop */
     int32_t seed;
     /* Where DPP's class images are cached and reused by later runs; NULL: the cache directory of
        coar_builtin_model (COAR_HOME, ...). */
@@ -304,9 +305,10 @@ typedef struct coar_train_options {
     const volatile int32_t *cancel; /* optional cancel flag */
 } coar_train_options;
 
-/* The CoAR paper's settings for a kind. Subject: "[V]", 1000 steps, 9 layers, 1 text + 1 image token, lr 1e-2,
-   768, DPP with 8 class images, CASR, accumulation 1, no random crops, seed 0. Style: "[S]", 600 steps, 3 layers,
-   no DPP. class_noun is NULL: set it. */
+/* The CoAR paper's settings for a kind (the optimizer otherwise follows Lumina-mGPT's fine-tuning recipe). Subject:
+   "[V]", 1000 steps, layers 0 (9), 1 text + 1 image token, lr 1e-2, resolution 0 (the engine's target size), DPP with
+   8 class images, CASR, accumulation 1, random crops, seed 0. Style: "[S]", 600 steps, layers 0 (3), no DPP.
+   class_noun is NULL: set it. */
 coar_train_options coar_train_options_default(coar_concept_kind kind);
 
 /* Trains a concept from image files (JPEG, PNG, ...: a subject's photos, or a style reference). On success

@@ -585,9 +585,11 @@ static void scenario_concepts(void)
     coar_images_free(photos);
 
     coar_train_options t = coar_train_options_default(COAR_CONCEPT_SUBJECT);
-    CHECK(t.steps == 1000 && t.layers == 9 && strcmp(t.placeholder, "[V]") == 0 && t.prior_preservation == 1, "subject defaults");
+    CHECK(t.steps == 1000 && t.layers == 0 && strcmp(t.placeholder, "[V]") == 0 && t.prior_preservation == 1 && t.random_crop == 1,
+          "subject defaults");
     coar_train_options style = coar_train_options_default(COAR_CONCEPT_STYLE);
-    CHECK(style.steps == 600 && style.layers == 3 && strcmp(style.placeholder, "[S]") == 0 && style.prior_preservation == 0, "style defaults");
+    CHECK(style.steps == 600 && style.layers == 0 && strcmp(style.placeholder, "[S]") == 0 && style.prior_preservation == 0,
+          "style defaults");
 
     char *class_cache = work_path("class-cache");
     t.class_noun = "ball";

@@ -63,6 +63,39 @@ public class LossOpTests
         }, grad);
     }
 
+    /// <summary>The z-loss (Lumina-mGPT's zLossScale * logsumexp^2) rides on the cross-entropy's gradient.</summary>
+    [Test]
+    public void ZLossGradientMatchesFiniteDifferencesAndLogSumExpIsReturned()
+    {
+        var rng = new Random(5);
+        int n = 4, v = 31;
+        int[] targets = [3, 30, -1, 0];
+        var logits = D(Random(rng, n * v, 5f));
+        for (int j = 0; j < v; j++) logits[j] += 4; // a row with a large logsumexp, where the z-loss matters
+        using var lt = GradCheck.NewTensor(_cpu, logits, n, v);
+        using var tt = I32(_cpu, targets);
+        using var losses = _cpu.Allocate(DType.F32, [n]);
+        using var lse = _cpu.Allocate(DType.F32, [n]);
+        using var dLogits = _cpu.Allocate(DType.F32, [n, v]);
+        const float gradScale = 0.25f, zScale = 0.02f;
+        _cpu.SoftmaxCrossEntropy(lt, tt, losses, dLogits, gradScale, zScale, lse);
+        var wantLse = targets.Select((t, r) => t < 0 ? 0 : LogSumExp(logits, r * v, v)).ToArray();
+        AssertClose(Read(_cpu, lse), wantLse, 1e-6, "logsumexp");
+        AssertClose(Read(_cpu, losses), NaiveCrossEntropy(logits, targets, v), 1e-6, "cross-entropy (the z-loss is not in it)");
+        var grad = GradCheck.ReadDouble(_cpu, dLogits);
+        Assert.That(grad.Skip(2 * v).Take(v), Is.All.EqualTo(0.0), "the ignored row gets no z-loss gradient either");
+
+        using var scratch = _cpu.Allocate(DType.F32, [n, v]);
+        GradCheck.AssertMatches("dLogits with z-loss", logits, x =>
+        {
+            GradCheck.Load(_cpu, lt, x);
+            _cpu.SoftmaxCrossEntropy(lt, tt, losses, scratch, 1f, 0f, lse);
+            var l = Read(_cpu, losses);
+            var z = Read(_cpu, lse);
+            return Enumerable.Range(0, n).Sum(r => gradScale * (double)l[r] + zScale * (double)z[r] * z[r]);
+        }, grad);
+    }
+
     /// <summary>A full 65536-token vocabulary, gradient written over the logits themselves.</summary>
     [Test]
     public void CrossEntropyOverAFullVocabularyInPlace()

@@ -26,7 +26,10 @@ public class ConceptTrainerTests
     });
 
     private static readonly Lazy<List<TrainingExample>> ClassImages = new(() =>
-        TrainingData.ClassImages(Engine, "a photo of a dog", 2, 64, seed: 3, TinyModels.NewTempDir("class")));
+    {
+        var key = new TrainingData.ClassImageKey("a photo of a dog", TrainingData.ClassImageSampling, Engine.Fingerprint, "cpu", 64, 3);
+        return TrainingData.ClassImages(Engine, key, 2, TinyModels.NewTempDir("class"));
+    });
 
     private static TrainingSettings Settings(int steps = 4) => new()
     {
@@ -43,14 +46,18 @@ public class ConceptTrainerTests
     [Test]
     public void TrainingLowersTheSubjectLoss()
     {
-        using var t = Trainer(Settings(40) with { Dpp = false });
+        var s = Settings(40) with { Dpp = false };
+        using var t = Trainer(s);
         var losses = new List<double>();
         t.Train(progress: new SyncProgress<TrainingProgress>(p => losses.Add(p.Losses.Ntp)));
         Assert.That(losses, Has.Count.EqualTo(40));
-        // Steps alternate between the two photos: each photo's loss must fall, by a margin random drift cannot explain.
+        // Each epoch draws both photos in a shuffled order: each photo's loss must fall, by a margin random drift cannot explain.
+        var photoOf = Enumerable.Range(0, 40).Select(step => TrainingDraws.Item(s.Seed, TrainingDraws.Stream.SubjectOrder, step, 2)).ToArray();
+        Assert.That(photoOf.Chunk(2).Select(c => c.Order().ToArray()), Is.All.EqualTo(new[] { 0, 1 }), "every epoch draws each photo once");
+        Assert.That(photoOf.Chunk(2).Select(c => c[0]).Distinct().Count(), Is.EqualTo(2), "the order changes between epochs");
         for (int photo = 0; photo < 2; photo++)
         {
-            var own = losses.Where((_, i) => i % 2 == photo).ToList();
+            var own = losses.Where((_, i) => photoOf[i] == photo).ToList();
             Assert.That(own[^1], Is.LessThan(own[0] - 0.5), $"photo {photo}: NTP loss {own[0]:F3} -> {own[^1]:F3}");
             Assert.That(own.Zip(own.Skip(1)).Count(p => p.Second > p.First), Is.LessThan(3), "the loss falls step after step");
         }
@@ -93,8 +100,7 @@ public class ConceptTrainerTests
     [Test]
     public void AResumedRunEndsBitIdenticalToAnUninterruptedOne()
     {
-        var s = Settings(6);
-        string json = System.Text.Json.JsonSerializer.Serialize(s);
+        var s = Settings(6) with { Accumulation = 2, Schedule = LearningRateSchedule.Cosine, WarmupSteps = 2 };
         using var straight = Trainer(s);
         straight.Train();
 
@@ -102,15 +108,16 @@ public class ConceptTrainerTests
         using (var first = Trainer(s))
         {
             first.Train(3);
-            first.SaveCheckpoint(checkpoint, json);
+            first.SaveCheckpoint(checkpoint);
         }
         using var second = new ConceptTrainer(Engine, s, Subject.Value, ClassImages.Value);
-        Assert.That(second.TryResume(checkpoint, json, out int step), Is.True);
+        Assert.That(second.TryResume(checkpoint, out int step), Is.True);
         Assert.That(step, Is.EqualTo(3));
         second.Train();
         Assert.That(second.Concept.Text, Is.EqualTo(straight.Concept.Text));
         Assert.That(second.Concept.Image, Is.EqualTo(straight.Concept.Image));
-        Assert.That(second.TryResume(checkpoint, json + " ", out _), Is.False, "a checkpoint of other settings is not resumed");
+        using var other = new ConceptTrainer(Engine, s with { Beta2 = 0.99f }, Subject.Value, ClassImages.Value);
+        Assert.That(other.TryResume(checkpoint, out _), Is.False, "a checkpoint of other settings is not resumed");
     }
 
     [Test]
@@ -119,10 +126,15 @@ public class ConceptTrainerTests
         using var t = Trainer(Settings(3));
         t.Train();
         string file = Path.Combine(TinyModels.NewTempDir("concept"), "dog.safetensors");
-        t.SaveConcept(file, "{}");
+        t.SaveConcept(file);
         var info = ConceptFile.Load(file, Engine.Fingerprint);
         Assert.That(info.Concept.Text, Is.EqualTo(t.Concept.Text));
         Assert.That(info.Metadata["steps"], Is.EqualTo("3"));
+        var stored = TrainingSettings.FromJson(info.Metadata["training_settings"]);
+        Assert.That(stored, Is.EqualTo(t.Settings), "every effective setting is in the metadata");
+        Assert.That(stored.Beta2, Is.EqualTo(0.95f));
+        Assert.That(info.Metadata["training_recipe"], Does.Contain("AdamW(beta1 0.9, beta2 0.95").And.Contain("weight decay 0.1 on all tokens")
+            .And.Contain("gradient clip 4").And.Contain("5 warmup step(s), then constant").And.Contain("z-loss 1E-05"));
         Assert.That(new FileInfo(file).Length, Is.LessThan(64 * 1024), "a concept is a small file");
 
         var plain = new ImagePrompt("a photo of a dog", 64, 64, 9, new SamplingSettings());
@@ -152,7 +164,8 @@ public class ConceptTrainerTests
         var concept = Engine.TrainConcept(files, Settings(3) with { ClassImages = 1 }, dir, new SyncProgress<TrainingProgress>(p => steps.Add(p.Step)));
         Assert.That(steps, Is.EqualTo(new[] { 1, 2, 3 }));
         Assert.That(concept.Depth, Is.EqualTo(2));
-        Assert.That(Directory.GetFiles(dir, "*.json", SearchOption.AllDirectories), Has.Length.EqualTo(1), "one cached class image");
+        Assert.That(Directory.GetFiles(dir, "0*.json", SearchOption.AllDirectories), Has.Length.EqualTo(1), "one cached class image");
+        Assert.That(Directory.GetFiles(dir, "key.json", SearchOption.AllDirectories), Has.Length.EqualTo(1), "and what made it");
     }
 
     private sealed class SyncProgress<T>(Action<T> report) : IProgress<T>

@@ -49,7 +49,7 @@ public sealed unsafe partial class CpuBackend
     }
 
     /// <summary>inv_freq[j] = theta^(-2j/Dh) rounded to fp32, as the reference computes it.</summary>
-    internal static float[] RopeFrequencies(float theta, int headDim)
+    public static float[] RopeFrequencies(float theta, int headDim)
     {
         var f = new float[headDim / 2];
         for (int j = 0; j < f.Length; j++)
@@ -58,7 +58,7 @@ public sealed unsafe partial class CpuBackend
     }
 
     /// <summary>The angle pos * inv_freq is formed in fp32 (as the reference does); cos and sin of it in fp64.</summary>
-    internal static void RopeAngles(int position, ReadOnlySpan<float> invFreq, Span<float> cos, Span<float> sin)
+    public static void RopeAngles(int position, ReadOnlySpan<float> invFreq, Span<float> cos, Span<float> sin)
     {
         for (int j = 0; j < invFreq.Length; j++)
         {

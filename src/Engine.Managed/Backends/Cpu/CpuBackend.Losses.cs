@@ -10,19 +10,25 @@ namespace CoAR.Engine.Managed.Backends.Cpu;
 /// </summary>
 public sealed unsafe partial class CpuBackend
 {
-    public void SoftmaxCrossEntropy(Tensor logits, Tensor targets, Tensor losses, Tensor dLogits, float gradScale)
+    public void SoftmaxCrossEntropy(Tensor logits, Tensor targets, Tensor losses, Tensor dLogits, float gradScale,
+        float zLossScale = 0f, Tensor? logSumExp = null)
     {
         const string op = "SoftmaxCrossEntropy";
         using var timing = CpuOpProfile.Time(op);
         CheckLossTypes(op, logits, losses, dLogits);
         OpCheck.Backend(this, op, "targets", targets);
         OpCheck.DType(op, "targets", targets, DType.I32);
-        var (n, v) = OpShapes.SoftmaxCrossEntropy(op, logits, targets, losses, dLogits);
+        var (n, v) = OpShapes.SoftmaxCrossEntropy(op, logits, targets, losses, dLogits, logSumExp);
+        if (logSumExp is not null)
+        {
+            OpCheck.Backend(this, op, "logSumExp", logSumExp);
+            OpCheck.DType(op, "logSumExp", logSumExp, DType.F32);
+        }
         var target = I32(targets).ToArray();
         for (int r = 0; r < n; r++)
             if (target[r] < -1 || target[r] >= v)
                 throw new ArgumentOutOfRangeException(nameof(targets), $"{op}: row {r} has target {target[r]}, expected a token in [0, {v}) or -1 (ignored)");
-        nint la = logits.Address, lossa = losses.Address, da = dLogits.Address;
+        nint la = logits.Address, lossa = losses.Address, da = dLogits.Address, lsea = logSumExp?.Address ?? 0;
         CpuParallel.For(n, 6L * v, (first, last) =>
         {
             for (int r = first; r < last; r++)
@@ -31,14 +37,17 @@ public sealed unsafe partial class CpuBackend
                 if (target[r] < 0)
                 {
                     ((float*)lossa)[r] = 0f;
+                    if (lsea != 0) ((float*)lsea)[r] = 0f;
                     new Span<float>(d, v).Clear();
                     continue;
                 }
                 // d may be l itself: every pass reads an element before it writes it.
                 float max = Max(l, v), picked = l[target[r]];
-                double sum = ExpShifted(l, max, d, v);
-                ((float*)lossa)[r] = (float)(max + Math.Log(sum) - picked);
-                Scale(d, (float)(gradScale / sum), v);
+                double sum = ExpShifted(l, max, d, v), lse = max + Math.Log(sum);
+                ((float*)lossa)[r] = (float)(lse - picked);
+                if (lsea != 0) ((float*)lsea)[r] = (float)lse;
+                // The z-loss term lse^2 adds 2 lse softmax to the gradient: one scale on the softmax.
+                Scale(d, (float)((gradScale + 2 * zLossScale * lse) / sum), v);
                 d[target[r]] -= gradScale;
             }
         });

@@ -1,4 +1,6 @@
 using System.Runtime.CompilerServices;
+using System.Buffers;
+using System.Runtime.Intrinsics;
 using CoAR.Engine.Managed.Tensors;
 
 namespace CoAR.Engine.Managed.Backends.Cpu;
@@ -16,15 +18,20 @@ public sealed unsafe partial class CpuBackend
             OpCheck.DType(op, name, t, DType.F32);
         }
         var (n, v) = OpShapes.CfgCombine(op, cond, uncond, scales, output);
-        var c = F32(cond);
-        var u = F32(uncond);
-        var o = F32(output);
-        var s = F32(scales);
+        float* c = (float*)cond.Address, u = (float*)uncond.Address, o = (float*)output.Address;
+        var scale = F32(scales);
         for (int r = 0; r < n; r++)
         {
-            float g = s[r] - 1f;
-            for (int i = r * v; i < (r + 1) * v; i++)
-                o[i] = c[i] + g * (c[i] - u[i]);
+            // o = c + g (c - u), elementwise in fp32 (the reference's formula).
+            float g = scale[r] - 1f;
+            var vg = Vector512.Create(g);
+            long i = (long)r * v, end = i + v;
+            for (; i + 16 <= end; i += 16)
+            {
+                var ci = Vector512.Load(c + i);
+                (ci + vg * (ci - Vector512.Load(u + i))).Store(o + i);
+            }
+            for (; i < end; i++) o[i] = c[i] + g * (c[i] - u[i]);
         }
     }
 
@@ -77,14 +84,21 @@ public sealed unsafe partial class CpuBackend
         var temp = F32(temperature);
         var keys = I32(rngKeys);
         var o = I32(output);
-        var scratch = new float[v];
-        for (int r = 0; r < n; r++)
+        var scratch = ArrayPool<float>.Shared.Rent(v);
+        try
         {
-            if (!(temp[r] > 0) || float.IsInfinity(temp[r]))
-                throw new ArgumentOutOfRangeException(nameof(temperature), $"{op}: row {r} has temperature {temp[r]}; expected a positive number");
-            ulong seed = (uint)keys[4 * r] | (ulong)(uint)keys[4 * r + 1] << 32;
-            ulong counter = (uint)keys[4 * r + 2] | (ulong)(uint)keys[4 * r + 3] << 32;
-            o[r] = TopKSampler.Sample(l.Slice(r * v, v), k[r], temp[r], Philox.Uniform(seed, counter), scratch);
+            for (int r = 0; r < n; r++)
+            {
+                if (!(temp[r] > 0) || float.IsInfinity(temp[r]))
+                    throw new ArgumentOutOfRangeException(nameof(temperature), $"{op}: row {r} has temperature {temp[r]}; expected a positive number");
+                ulong seed = (uint)keys[4 * r] | (ulong)(uint)keys[4 * r + 1] << 32;
+                ulong counter = (uint)keys[4 * r + 2] | (ulong)(uint)keys[4 * r + 3] << 32;
+                o[r] = TopKSampler.Sample(l.Slice(r * v, v), k[r], temp[r], Philox.Uniform(seed, counter), scratch);
+            }
+        }
+        finally
+        {
+            ArrayPool<float>.Shared.Return(scratch);
         }
     }
 }

@@ -1,12 +1,13 @@
 using System.Numerics;
 using System.Runtime.CompilerServices;
+using System.Runtime.Intrinsics;
 using CoAR.Engine.Managed.Tensors;
 
 namespace CoAR.Engine.Managed.Backends.Cpu;
 
 /// <summary>
-/// GroupNorm and nearest upsampling of the image tokenizer. Hot loops are our own Vector&lt;float&gt; code compiled fully
-/// optimized from the first call: TensorPrimitives runs for seconds at tier-0 speed in a fresh process.
+/// GroupNorm and nearest upsampling of the image tokenizer. Hot loops are our own vector code compiled fully optimized
+/// from the first call: TensorPrimitives runs for seconds at tier-0 speed in a fresh process.
 /// </summary>
 public sealed unsafe partial class CpuBackend
 {
@@ -44,7 +45,7 @@ public sealed unsafe partial class CpuBackend
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void GroupNormItems(float* x, float* y, float[] gamma, float[] beta, int first, int last, GroupNormShape s)
     {
-        int count = s.PerGroup * s.Hw, vw = Vector<float>.Count;
+        int count = s.PerGroup * s.Hw;
         for (int item = first; item < last; item++)
         {
             float* xs = x + (long)item * count, ys = y + (long)item * count;
@@ -55,15 +56,15 @@ public sealed unsafe partial class CpuBackend
             {
                 float scale = inv * gamma[c0 + ch], shift = beta[c0 + ch];
                 float* xc = xs + (long)ch * s.Hw, yc = ys + (long)ch * s.Hw;
-                var vMean = new Vector<float>(mean);
-                var vScale = new Vector<float>(scale);
-                var vShift = new Vector<float>(shift);
+                var vMean = Vector512.Create(mean);
+                var vScale = Vector512.Create(scale);
+                var vShift = Vector512.Create(shift);
                 int i = 0;
-                for (; i + vw <= s.Hw; i += vw)
+                for (; i + 16 <= s.Hw; i += 16)
                 {
-                    var v = Vector.FusedMultiplyAdd(Unsafe.ReadUnaligned<Vector<float>>(xc + i) - vMean, vScale, vShift);
-                    if (s.Swish) v /= Vector<float>.One + Vector.Exp(-v);
-                    Unsafe.WriteUnaligned(yc + i, v);
+                    var v = Vector512.FusedMultiplyAdd(Vector512.Load(xc + i) - vMean, vScale, vShift);
+                    if (s.Swish) v /= Vector512<float>.One + CpuMath.Exp(-v);
+                    v.Store(yc + i);
                 }
                 for (; i < s.Hw; i++)
                 {

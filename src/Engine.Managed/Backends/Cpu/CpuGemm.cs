@@ -48,13 +48,7 @@ internal static unsafe class CpuGemm
     private static void Serial<TB>(int m, int depth, int cols, float* a, long lda, TB b, float* c, long ldc, bool accumulate)
         where TB : struct, IPanelSource
     {
-        if (m == 0 || cols == 0) return;
-        if (depth == 0)
-        {
-            if (!accumulate)
-                for (int i = 0; i < m; i++) new Span<float>(c + i * ldc, cols).Clear();
-            return;
-        }
+        if (Empty(m, depth, cols, c, ldc, accumulate)) return;
         // Products narrower than a wide panel (a 16-wide attention head) use one-vector panels instead of padding.
         int width = cols < CpuGemmKernels.Width ? CpuGemmKernels.NarrowWidth : CpuGemmKernels.Width;
         float* panels = CpuScratch.Aligned(ref t_panels, DepthBlock * (ColumnBlock + CpuGemmKernels.Width));
@@ -67,17 +61,12 @@ internal static unsafe class CpuGemm
     private static void Run<TB>(int m, int depth, int cols, float* a, long lda, TB b, float* c, long ldc, bool accumulate)
         where TB : struct, IPanelSource
     {
-        if (m == 0 || cols == 0) return;
-        if (depth == 0)
-        {
-            if (!accumulate)
-                for (int i = 0; i < m; i++) new Span<float>(c + i * ldc, cols).Clear();
-            return;
-        }
+        if (Empty(m, depth, cols, c, ldc, accumulate)) return;
         int colBlocks = (cols + ColumnBlock - 1) / ColumnBlock;
         int rowTiles = (m + CpuGemmKernels.Rows - 1) / CpuGemmKernels.Rows;
-        // Enough items that every core gets a few; split rows only when the columns alone do not give that.
-        int rowBlocks = Math.Clamp((4 * Environment.ProcessorCount + colBlocks - 1) / colBlocks, 1, rowTiles);
+        // Rows are split only when the column blocks alone do not give every core work: each row block packs all of B
+        // again (the output head's input gradient, 64 columns wide, is one column block over 65536 depth).
+        int rowBlocks = Math.Clamp((Environment.ProcessorCount + colBlocks - 1) / colBlocks, 1, rowTiles);
         int tilesPerBlock = (rowTiles + rowBlocks - 1) / rowBlocks;
         rowBlocks = (rowTiles + tilesPerBlock - 1) / tilesPerBlock;
         nint ap = (nint)a, cp = (nint)c;
@@ -94,6 +83,15 @@ internal static unsafe class CpuGemm
                 Block((float*)ap, lda, b, (float*)cp, ldc, i0, i1, j0, nc, depth, accumulate, panels, tile, width);
             }
         });
+    }
+
+    /// <summary>Handles a product with nothing to multiply (C = 0, or unchanged when accumulating); false otherwise.</summary>
+    private static bool Empty(int m, int depth, int cols, float* c, long ldc, bool accumulate)
+    {
+        if (m > 0 && cols > 0 && depth > 0) return false;
+        if (depth == 0 && !accumulate)
+            for (int i = 0; i < m; i++) new Span<float>(c + i * ldc, cols).Clear();
+        return true;
     }
 
     /// <summary>Rows [i0, i1) x columns [j0, j0 + nc) of C, over the whole depth.</summary>
@@ -231,10 +229,25 @@ internal static unsafe class CpuGemm
                 for (int p = 0; p < depth; p++)
                 {
                     long offset = (p0 + p) * stride + j0 + jj;
-                    var dst = new Span<float>(panel + p * width, width);
-                    if (bf16) BFloat16.ToSingle(new ReadOnlySpan<ushort>((ushort*)w + offset, count), dst);
-                    else new ReadOnlySpan<float>((float*)w + offset, count).CopyTo(dst);
-                    if (count < width) dst[count..].Clear();
+                    float* dst = panel + p * width;
+                    int col = 0;
+                    if (bf16)
+                    {
+                        ushort* src = (ushort*)w + offset;
+                        for (; col + 32 <= count; col += 32)
+                        {
+                            var (lo, hi) = Vector512.Widen(Vector512.Load(src + col));
+                            Vector512.ShiftLeft(lo, 16).AsSingle().Store(dst + col);
+                            Vector512.ShiftLeft(hi, 16).AsSingle().Store(dst + col + 16);
+                        }
+                        for (; col < count; col++) ((uint*)dst)[col] = (uint)src[col] << 16;
+                    }
+                    else
+                    {
+                        new ReadOnlySpan<float>((float*)w + offset, count).CopyTo(new Span<float>(dst, count));
+                        col = count;
+                    }
+                    for (; col < width; col++) dst[col] = 0f;
                 }
             }
         }

@@ -1,22 +1,24 @@
 using System.Buffers;
 using System.Numerics;
 using System.Runtime.CompilerServices;
+using System.Runtime.Intrinsics;
 using CoAR.Engine.Managed.Tensors;
 
 namespace CoAR.Engine.Managed.Backends.Cpu;
 
 /// <summary>
-/// The register-tiled product behind Conv2d, SpatialAttention and CodebookArgmin: a tile of 4 rows x 2 vectors of
-/// columns, 8 accumulators held in registers, each broadcast panel value feeding 2 FMAs. The "A" side is packed into
-/// panels [ceil(rows / 4)][depth][4]; the "B" side is read in place as contiguous runs of <see cref="Width"/> floats.
-/// Its methods are compiled fully optimized from the first call (a cold tier-0 loop here costs seconds per image).
+/// The register-tiled product behind Conv2d, SpatialAttention and CodebookArgmin: a tile of 4 rows x 4 AVX-512
+/// vectors of columns (16 accumulators; 2 Vector&lt;float&gt; and 8 accumulators without AVX-512), each broadcast panel
+/// value feeding one FMA per vector. The "A" side is packed into panels [ceil(rows / 4)][depth][4]; the "B" side is
+/// read in place as contiguous runs of <see cref="Width"/> floats. Its methods are compiled fully optimized from the
+/// first call (a cold tier-0 loop here costs seconds per image).
 /// </summary>
 internal static unsafe class CpuTileKernel
 {
     public const int Rows = 4;
 
-    /// <summary>Columns per tile: two vectors.</summary>
-    public static int Width => 2 * Vector<float>.Count;
+    /// <summary>Columns per tile: four AVX-512 vectors, or two Vector&lt;float&gt;.</summary>
+    public static int Width { get; } = CpuGemmKernels.Wide ? 4 * Vector512<float>.Count : 2 * Vector<float>.Count;
 
     /// <summary>
     /// tile[r, j] = sum over (ci, ky, kx) of panel[((ci * kh + ky) * kw + kx) * 4 + r]
@@ -25,6 +27,54 @@ internal static unsafe class CpuTileKernel
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static void Multiply(float* b, float* panel, int cin, int kh, int kw, long channelStride, long rowStride,
+        long* offsets, float* tile)
+    {
+        if (CpuGemmKernels.Wide) Multiply512(b, panel, cin, kh, kw, channelStride, rowStride, offsets, tile);
+        else MultiplyPortable(b, panel, cin, kh, kw, channelStride, rowStride, offsets, tile);
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void Multiply512(float* b, float* panel, int cin, int kh, int kw, long channelStride, long rowStride,
+        long* offsets, float* tile)
+    {
+        Vector512<float> a0 = default, a1 = default, a2 = default, a3 = default, b0 = default, b1 = default, b2 = default, b3 = default;
+        Vector512<float> c0 = default, c1 = default, c2 = default, c3 = default, d0 = default, d1 = default, d2 = default, d3 = default;
+        for (int ci = 0; ci < cin; ci++)
+        {
+            float* channel = b + ci * channelStride;
+            for (int ky = 0; ky < kh; ky++)
+            {
+                float* row = channel + ky * rowStride;
+                for (int kx = 0; kx < kw; kx++, panel += Rows)
+                {
+                    float* p = row + offsets[kx];
+                    var x0 = Vector512.Load(p);
+                    var x1 = Vector512.Load(p + 16);
+                    var x2 = Vector512.Load(p + 32);
+                    var x3 = Vector512.Load(p + 48);
+                    var w = Vector512.Create(panel[0]);
+                    a0 = Vector512.FusedMultiplyAdd(x0, w, a0); a1 = Vector512.FusedMultiplyAdd(x1, w, a1);
+                    a2 = Vector512.FusedMultiplyAdd(x2, w, a2); a3 = Vector512.FusedMultiplyAdd(x3, w, a3);
+                    w = Vector512.Create(panel[1]);
+                    b0 = Vector512.FusedMultiplyAdd(x0, w, b0); b1 = Vector512.FusedMultiplyAdd(x1, w, b1);
+                    b2 = Vector512.FusedMultiplyAdd(x2, w, b2); b3 = Vector512.FusedMultiplyAdd(x3, w, b3);
+                    w = Vector512.Create(panel[2]);
+                    c0 = Vector512.FusedMultiplyAdd(x0, w, c0); c1 = Vector512.FusedMultiplyAdd(x1, w, c1);
+                    c2 = Vector512.FusedMultiplyAdd(x2, w, c2); c3 = Vector512.FusedMultiplyAdd(x3, w, c3);
+                    w = Vector512.Create(panel[3]);
+                    d0 = Vector512.FusedMultiplyAdd(x0, w, d0); d1 = Vector512.FusedMultiplyAdd(x1, w, d1);
+                    d2 = Vector512.FusedMultiplyAdd(x2, w, d2); d3 = Vector512.FusedMultiplyAdd(x3, w, d3);
+                }
+            }
+        }
+        a0.Store(tile); a1.Store(tile + 16); a2.Store(tile + 32); a3.Store(tile + 48);
+        b0.Store(tile + 64); b1.Store(tile + 80); b2.Store(tile + 96); b3.Store(tile + 112);
+        c0.Store(tile + 128); c1.Store(tile + 144); c2.Store(tile + 160); c3.Store(tile + 176);
+        d0.Store(tile + 192); d1.Store(tile + 208); d2.Store(tile + 224); d3.Store(tile + 240);
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void MultiplyPortable(float* b, float* panel, int cin, int kh, int kw, long channelStride, long rowStride,
         long* offsets, float* tile)
     {
         int vw = Vector<float>.Count;

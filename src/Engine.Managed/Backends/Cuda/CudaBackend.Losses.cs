@@ -13,9 +13,9 @@ public sealed partial class CudaBackend
 
     private struct CrossEntropyArgs
     {
-        public ulong Losses, DLogits, Logits, Targets;
+        public ulong Losses, LogSumExp, DLogits, Logits, Targets;
         public int V;
-        public float GradScale;
+        public float GradScale, ZLossScale;
         public int Vec;
     }
 
@@ -27,17 +27,19 @@ public sealed partial class CudaBackend
         public int Vec;
     }
 
-    public void SoftmaxCrossEntropy(Tensor logits, Tensor targets, Tensor losses, Tensor dLogits, float gradScale)
+    public void SoftmaxCrossEntropy(Tensor logits, Tensor targets, Tensor losses, Tensor dLogits, float gradScale,
+        float zLossScale = 0f, Tensor? logSumExp = null)
     {
         const string op = "SoftmaxCrossEntropy";
         CheckLossTypes(op, logits, losses, dLogits);
         CheckI32(op, "targets", targets);
-        var (n, v) = OpShapes.SoftmaxCrossEntropy(op, logits, targets, losses, dLogits);
+        if (logSumExp is not null) CheckF32(op, "logSumExp", logSumExp);
+        var (n, v) = OpShapes.SoftmaxCrossEntropy(op, logits, targets, losses, dLogits, logSumExp);
         if (n == 0) return;
         var args = new CrossEntropyArgs
         {
-            Losses = Ptr(losses), DLogits = Ptr(dLogits), Logits = Ptr(logits), Targets = Ptr(targets), V = v, GradScale = gradScale,
-            Vec = Flag(v % 4 == 0 && Aligned16(logits, dLogits)),
+            Losses = Ptr(losses), LogSumExp = logSumExp is null ? 0 : Ptr(logSumExp), DLogits = Ptr(dLogits), Logits = Ptr(logits),
+            Targets = Ptr(targets), V = v, GradScale = gradScale, ZLossScale = zLossScale, Vec = Flag(v % 4 == 0 && Aligned16(logits, dLogits)),
         };
         Launch("losses.cu", "softmax_xent_f32", n, LossThreads, ref args);
     }

@@ -1,0 +1,55 @@
+using System.Globalization;
+using System.Text;
+
+namespace CoAR.Engine.Graph.Benchmarks;
+
+/// <summary>
+/// One model condition against the teacher on held-out prompts and seeds: (a) mean NLL per image token minus the
+/// teacher's on the teacher's samples, (b) mean KL(teacher || it) per position on those samples, and (c) on prompts
+/// without the placeholder, mean KL(frozen || it) per position on the frozen model's samples (drift; NaN where it
+/// does not apply). Nats.
+/// </summary>
+public sealed record FidelityRow(string Variant, double NllGap, double Kl, double Drift);
+
+/// <summary>A composition condition against the teacher with both planted concepts, under one mask setting.</summary>
+public sealed record CompositionRow(string Variant, bool IdentityMask, double NllGap, double Kl);
+
+/// <summary>The planted-concept benchmark's outcome, and the markdown table that goes into bench/RESULTS.md.</summary>
+public sealed record PlantedConceptReport(PlantedConceptSettings Settings, string Model, string Device, int Depth, int HeldOutTargets, int DriftTargets,
+    IReadOnlyList<FidelityRow> Fidelity, IReadOnlyList<CompositionRow> Composition, double Seconds)
+{
+    public FidelityRow Row(string variant) => Fidelity.Single(r => r.Variant == variant);
+
+    public CompositionRow Row(string variant, bool identityMask) => Composition.Single(r => r.Variant == variant && r.IdentityMask == identityMask);
+
+    public string ToMarkdown()
+    {
+        string F(double v) => double.IsNaN(v) ? "-" : v.ToString("F4", CultureInfo.InvariantCulture);
+        var s = Settings;
+        var md = new StringBuilder();
+        md.AppendLine(CultureInfo.InvariantCulture,
+            $"Planted concept on {Model} ({Device}): \"{s.ClassNoun}\", depth {Depth}, {s.Slots} text + {s.Slots} image token(s) per layer, {s.Photos} teacher samples at {s.Resolution} px, " +
+            $"{s.Steps} steps, NTP over {(s.NtpTargets == Training.NtpTargets.Codes ? "the codes" : "every image-phase token")}, strength {s.Strength}, seed {s.Seed}; " +
+            $"held out: {s.HeldOutTemplates.Count} prompts x {s.HeldOutSeeds} seeds ({HeldOutTargets} targets), drift: {s.DriftPrompts.Count} prompts x {s.HeldOutSeeds} seeds ({DriftTargets} targets); {Seconds:F0} s.");
+        md.AppendLine();
+        md.AppendLine("| concept | (a) held-out NLL gap to the teacher | (b) KL(teacher ‖ it), new prompts | (c) drift KL(frozen ‖ it), no placeholder |");
+        md.AppendLine("|---|---:|---:|---:|");
+        foreach (var r in Fidelity) md.AppendLine($"| {r.Variant} | {F(r.NllGap)} | {F(r.Kl)} | {F(r.Drift)} |");
+        if (Composition.Count > 0)
+        {
+            md.AppendLine();
+            md.AppendLine(CultureInfo.InvariantCulture,
+                $"Composition of \"{s.ClassNoun}\" and \"{s.SecondClassNoun}\" (both learned with DPP + CASR), against the teacher with both planted concepts under the same mask setting:");
+            md.AppendLine();
+            md.AppendLine("| concepts in the prompt | NLL gap, identity mask | KL, identity mask | NLL gap, no mask | KL, no mask |");
+            md.AppendLine("|---|---:|---:|---:|---:|");
+            foreach (var variant in Composition.Select(r => r.Variant).Distinct())
+            {
+                var on = Row(variant, true);
+                var off = Row(variant, false);
+                md.AppendLine($"| {variant} | {F(on.NllGap)} | {F(on.Kl)} | {F(off.NllGap)} | {F(off.Kl)} |");
+            }
+        }
+        return md.ToString();
+    }
+}

@@ -1,0 +1,125 @@
+using CoAR.Engine.Graph.Concepts;
+using CoAR.Engine.Graph.Generation;
+using CoAR.Engine.Managed.Imaging;
+
+namespace CoAR.Engine.Graph.Training;
+
+/// <summary>Where a training job keeps its files.</summary>
+/// <param name="WorkDirectory">Holds the cached class images (class-images/...).</param>
+public sealed record TrainingOutputs(string WorkDirectory)
+{
+    /// <summary>The concept file written at the end; null: the caller keeps the returned concept.</summary>
+    public string? ConceptPath { get; init; }
+
+    /// <summary>Resumable checkpoints every <see cref="TrainingSettings.CheckpointEvery"/> steps, resumed from when present; null: none.</summary>
+    public string? CheckpointPath { get; init; }
+
+    /// <summary>Start over even when a checkpoint of this run exists.</summary>
+    public bool Restart { get; init; }
+
+    /// <summary>Where validation images go (step-00100.png) when <see cref="TrainingSettings.ValidateEvery"/> is set.</summary>
+    public string? ValidationDirectory { get; init; }
+}
+
+/// <summary>
+/// The one way a concept is trained from image files, shared by `coar train` and <see cref="CoarEngine.TrainConcept"/>:
+/// the settings are checked against the loaded model before anything expensive (a default depth deeper than the model
+/// is clamped with a note; an explicit one is a <see cref="TrainingSettingException"/>), every effective setting is
+/// logged, the photos are read, the class images made or reused, then the trainer resumes or initializes, trains with
+/// checkpoints and validation images, and the concept is written.
+/// </summary>
+public sealed class TrainingJob : IDisposable
+{
+    private readonly CoarEngine _engine;
+    private readonly TrainingOutputs _outputs;
+    private readonly IProgress<string>? _log;
+
+    private TrainingJob(CoarEngine engine, ConceptTrainer trainer, TrainingOutputs outputs, IProgress<string>? log)
+    {
+        _engine = engine;
+        Trainer = trainer;
+        _outputs = outputs;
+        _log = log;
+    }
+
+    public ConceptTrainer Trainer { get; }
+
+    /// <summary>The settings the job runs with (depth and resolution made concrete for the model).</summary>
+    public TrainingSettings Settings => Trainer.Settings;
+
+    /// <summary>The step the run started from (non-zero after a resume).</summary>
+    public int StartStep { get; private set; }
+
+    public static TrainingJob Prepare(CoarEngine engine, TrainingSettings settings, IReadOnlyList<string> imageFiles, TrainingOutputs outputs,
+        IProgress<string>? log = null, CancellationToken cancellation = default)
+    {
+        var (s, notes) = settings.Resolve(engine.Model.Config, engine.Prompt);
+        foreach (var note in notes) log?.Report("note: " + note);
+        foreach (var line in s.Describe()) log?.Report(line);
+
+        var ids = engine.Prompt.Vocabulary.ToImageTokenIds();
+        var photos = TrainingImages.FromFiles(imageFiles, s.Resolution!.Value, engine.Vqgan, ids, s.Crop, s.Seed);
+        log?.Report($"{photos.Count} training image(s), {s.Resolution} px, {s.Crop.ToString().ToLowerInvariant()} crops");
+        List<TrainingExample> classImages = [];
+        if (s.Dpp)
+        {
+            var key = ClassImageKey(engine, s);
+            string cacheDir = TrainingData.ClassImageDirectory(outputs.WorkDirectory, s.ClassNoun, key);
+            classImages = TrainingData.ClassImages(engine, key, s.ClassImages, cacheDir, log, cancellation);
+        }
+        var trainer = new ConceptTrainer(engine, s, photos, classImages);
+        log?.Report(trainer.MemoryPlan.ToString());
+        return new TrainingJob(engine, trainer, outputs, log);
+    }
+
+    /// <summary>What identifies the class images of these settings on this engine (see <see cref="TrainingData.ClassImageKey"/>).</summary>
+    public static TrainingData.ClassImageKey ClassImageKey(CoarEngine engine, TrainingSettings s) =>
+        new(s.ClassPrompt, TrainingData.ClassImageSampling, engine.Fingerprint, engine.Backend.Kind.ToString().ToLowerInvariant(),
+            s.Resolution ?? engine.Prompt.TargetSize, s.Seed);
+
+    /// <summary>Resumes from the checkpoint or initializes, trains to the last step, writes the concept; returns it.</summary>
+    public Concept Run(IProgress<TrainingProgress>? progress = null, CancellationToken cancellation = default)
+    {
+        var s = Settings;
+        string? checkpoint = _outputs.CheckpointPath;
+        if (checkpoint is not null && !_outputs.Restart && File.Exists(checkpoint))
+        {
+            if (Trainer.TryResume(checkpoint, out int step))
+                _log?.Report($"resuming from step {step} ({checkpoint})");
+            else
+            {
+                _log?.Report($"note: {checkpoint} is a checkpoint of other settings: starting over (it will be replaced)");
+                Trainer.Initialize();
+            }
+        }
+        else
+            Trainer.Initialize();
+        StartStep = Trainer.Step;
+
+        Trainer.Train(s.Steps, progress, cancellation, step =>
+        {
+            if (checkpoint is not null && s.CheckpointEvery > 0 && step % s.CheckpointEvery == 0 && step < s.Steps)
+                Trainer.SaveCheckpoint(checkpoint);
+            if (_outputs.ValidationDirectory is not null && s.ValidateEvery > 0 && step % s.ValidateEvery == 0)
+                Validate(step);
+        });
+        if (_outputs.ConceptPath is not null) Trainer.SaveConcept(_outputs.ConceptPath);
+        if (checkpoint is not null && File.Exists(checkpoint)) File.Delete(checkpoint);
+        return Trainer.Concept.Clone();
+    }
+
+    /// <summary>A validation image with the concept as it is now: ValidationDirectory/step-00100.png.</summary>
+    private void Validate(int step)
+    {
+        var s = Settings;
+        int size = s.Resolution!.Value;
+        var prompt = new ImagePrompt(s.ValidationPrompt ?? s.SubjectPrompt, size, size, (ulong)s.Seed, TrainingData.ClassImageSampling)
+        {
+            Concepts = [Trainer.Concept.Clone()],
+        };
+        var image = _engine.Generate([prompt])[0];
+        ImageFile.SavePng(image.Image, Path.Combine(_outputs.ValidationDirectory!, $"step-{step:D5}.png"));
+    }
+
+    public void Dispose() => Trainer.Dispose();
+}
