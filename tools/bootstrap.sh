@@ -9,7 +9,9 @@ export DOTNET_CLI_TELEMETRY_OPTOUT=1 DOTNET_NOLOGO=1 DOTNET_SKIP_FIRST_TIME_EXPE
 # Images need no Debian package: Skia's codecs come from NuGet (SkiaSharp). libnvrtc11.2 (Debian non-free, CUDA 11.8): compiles every kernel, GPU or not.
 # g++ and python3: the CPU emulator of the GEMM and attention kernels (kernels/emulator), run by the tests.
 # afl++: drives the fuzzing of every file reader (tools/fuzz, tests/Engine.Fuzz), briefly in the tests.
-apt_packages=(libnvrtc11.2 g++ python3 afl++)
+# python3-pytest, python3-numpy, python3-tqdm: the Python binding's tests (bindings/python); g++ also builds the C API's
+# test program (gcc with its AddressSanitizer runtime, libasan).
+apt_packages=(libnvrtc11.2 g++ python3 afl++ python3-pytest python3-numpy python3-tqdm)
 
 missing=()
 for p in "${apt_packages[@]}"; do

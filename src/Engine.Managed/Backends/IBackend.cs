@@ -22,7 +22,7 @@ public interface IBackend : IDisposable
     Tensor Allocate(DType dtype, ReadOnlySpan<int> shape, string? name = null);
 
     /// <summary>
-    /// Makes a weight usable by the ops from host memory the caller keeps alive (<paramref name="keepAlive"/>, e.g. a
+    /// Makes a weight usable by the ops from host memory the caller keeps alive (e.g. a
     /// memory-mapped checkpoint). The CPU backend wraps BF16/F32 data without copying and converts other float types
     /// to F32; a GPU backend copies to device memory.
     /// </summary>

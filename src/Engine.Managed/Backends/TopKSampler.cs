@@ -1,3 +1,5 @@
+using System.Runtime.CompilerServices;
+
 namespace CoAR.Engine.Managed.Backends;
 
 /// <summary>The reference top-k draw every backend's sampling must reproduce (see IBackend.SampleTopK).</summary>
@@ -7,6 +9,7 @@ public static class TopKSampler
     /// <param name="k">How many of the largest to keep (ties with the k-th kept); k &lt;= 0 or k &gt;= row length keeps all.</param>
     /// <param name="u">A uniform draw in [0, 1).</param>
     /// <param name="scratch">At least logits.Length floats.</param>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)] // once per image per step over the whole vocabulary
     public static int Sample(ReadOnlySpan<float> logits, int k, float temperature, float u, Span<float> scratch)
     {
         float threshold = KthLargest(logits, k, scratch);
@@ -37,6 +40,7 @@ public static class TopKSampler
     }
 
     /// <summary>The k-th largest value (1-based) of the row, or -inf when k keeps everything.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static float KthLargest(ReadOnlySpan<float> logits, int k, Span<float> scratch)
     {
         if (k <= 0 || k >= logits.Length) return float.NegativeInfinity;
@@ -60,6 +64,7 @@ public static class TopKSampler
     /// expected O(n) (a full sort of 65536 logits per draw would dominate a small model's decode step). Reorders values.
     /// NaN is treated as smaller than everything.
     /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static float Select(Span<float> values, int index)
     {
         int lo = 0, hi = values.Length - 1;

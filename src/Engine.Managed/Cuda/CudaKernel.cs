@@ -1,3 +1,4 @@
+using System.Diagnostics.CodeAnalysis;
 using CoAR.Engine.Managed.Interop;
 
 namespace CoAR.Engine.Managed.Cuda;
@@ -47,7 +48,7 @@ public sealed unsafe class CudaKernel
     /// Queues the kernel on a stream (null: the legacy default stream). Each field of <paramref name="args"/> is one
     /// kernel parameter; the driver copies them before this returns.
     /// </summary>
-    public void Launch<TArgs>(Dim3 grid, Dim3 block, int sharedBytes, CudaStream? stream, ref TArgs args) where TArgs : unmanaged
+    public void Launch<[DynamicallyAccessedMembers(KernelArgumentLayout<int>.ArgumentFields)] TArgs>(Dim3 grid, Dim3 block, int sharedBytes, CudaStream? stream, ref TArgs args) where TArgs : unmanaged
     {
         var offsets = KernelArgumentLayout<TArgs>.Offsets;
         var parameters = stackalloc void*[offsets.Length];

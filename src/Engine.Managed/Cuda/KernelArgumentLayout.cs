@@ -1,3 +1,4 @@
+using System.Diagnostics.CodeAnalysis;
 using System.Reflection;
 using System.Runtime.CompilerServices;
 
@@ -9,8 +10,11 @@ namespace CoAR.Engine.Managed.Cuda;
 /// adds offsets to a pointer. Fields may be integers, floats, pointers, enums, or structs of those (a bf16 value, a
 /// small fixed array); bool and char are refused because their C sizes differ from .NET's.
 /// </summary>
-internal static class KernelArgumentLayout<TArgs> where TArgs : unmanaged
+internal static class KernelArgumentLayout<[DynamicallyAccessedMembers(ArgumentFields)] TArgs> where TArgs : unmanaged
 {
+    /// <summary>What the layout reads by reflection, kept by the trimmer and NativeAOT (libcoar) for every TArgs.</summary>
+    public const DynamicallyAccessedMemberTypes ArgumentFields = DynamicallyAccessedMemberTypes.PublicFields | DynamicallyAccessedMemberTypes.NonPublicFields;
+
     /// <summary>Byte offset of each parameter within TArgs.</summary>
     public static readonly int[] Offsets = Compute();
 
@@ -30,12 +34,13 @@ internal static class KernelArgumentLayout<TArgs> where TArgs : unmanaged
     }
 
     /// <summary>Size and alignment of a struct laid out sequentially; adds top-level field offsets when asked.</summary>
-    private static (int Size, int Alignment) Layout(Type type, List<int>? offsets)
+    private static (int Size, int Alignment) Layout([DynamicallyAccessedMembers(ArgumentFields)] Type type, List<int>? offsets)
     {
         if (type.IsExplicitLayout || type.IsAutoLayout || type.StructLayoutAttribute is { Pack: not 0 })
             throw new NotSupportedException(
                 $"kernel argument struct {type.Name} must have the default sequential layout (no Pack, no explicit offsets)");
-        var fields = type.GetFields(BindingFlags.Instance | BindingFlags.Public | BindingFlags.NonPublic).OrderBy(f => f.MetadataToken);
+        // Declaration order, as GetFields gives it on CoreCLR and NativeAOT (which has no metadata tokens to sort by).
+        var fields = type.GetFields(BindingFlags.Instance | BindingFlags.Public | BindingFlags.NonPublic);
         int offset = 0, alignment = 1;
         foreach (var field in fields)
         {
@@ -52,6 +57,9 @@ internal static class KernelArgumentLayout<TArgs> where TArgs : unmanaged
         return (offset, alignment);
     }
 
+    [UnconditionalSuppressMessage("Trimming", "IL2067", Justification =
+        "A nested struct's own fields may not be kept for reflection by NativeAOT; its computed size then differs from the "
+        + "runtime's and the struct is refused with an error, never laid out wrong. No kernel argument struct nests one today.")]
     private static (int Size, int Alignment) SizeAndAlignment(Type type, string field)
     {
         if (type.IsEnum)
@@ -71,7 +79,13 @@ internal static class KernelArgumentLayout<TArgs> where TArgs : unmanaged
             return (size, size);
         }
         if (type.IsValueType)
-            return Layout(type, null);
+        {
+            var nested = Layout(type, null);
+            if (nested.Size != RuntimeHelpers.SizeOf(type.TypeHandle))
+                throw new NotSupportedException(
+                    $"kernel argument {field}: struct {type.Name} lays out to {nested.Size} bytes but .NET makes it {RuntimeHelpers.SizeOf(type.TypeHandle)}");
+            return nested;
+        }
         throw new NotSupportedException($"kernel argument {field} of type {type.Name} cannot be passed to a kernel");
     }
 

@@ -25,6 +25,7 @@ public static class BFloat16
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static float Round(float value) => ToSingle(FromSingle(value));
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)] // the CPU GEMM's weight widening: full speed in tiered hosts too
     public static void ToSingle(ReadOnlySpan<ushort> source, Span<float> destination)
     {
         if (destination.Length < source.Length)

@@ -1,3 +1,4 @@
+using System.Runtime.CompilerServices;
 using TensorPrimitives = System.Numerics.Tensors.TensorPrimitives;
 using CoAR.Engine.Managed.Tensors;
 
@@ -25,7 +26,7 @@ public sealed unsafe partial class CpuBackend
         var invFreq = RopeFrequencies(theta, dh);
         var pos = I32(positions).ToArray();
         nint xa = x.Address, ya = y.Address;
-        CpuParallel.For(t, 8L * heads * dh, (first, last) =>
+        CpuParallel.For(t, 8L * heads * dh, [MethodImpl(MethodImplOptions.AggressiveOptimization)] (first, last) =>
         {
             Span<float> cos = stackalloc float[half];
             Span<float> sin = stackalloc float[half];
@@ -134,7 +135,7 @@ public sealed unsafe partial class CpuBackend
         var blocks = CpuAttention.Blocks(rows);
         nint oa = output.Address, la = logSumExp?.Address ?? 0;
         long avgKeys = pos.Length == 0 ? 0 : (long)pos.Average() + 1;
-        CpuParallel.For(blocks.Count * heads, 4L * avgKeys * dh * CpuAttention.BlockQueries, (first, last) =>
+        CpuParallel.For(blocks.Count * heads, 4L * avgKeys * dh * CpuAttention.BlockQueries, [MethodImpl(MethodImplOptions.AggressiveOptimization)] (first, last) =>
         {
             for (int item = first; item < last; item++)
                 CpuAttention.Forward(layout, blocks[item / heads], item % heads, (float*)oa, (float*)la);

@@ -1,3 +1,4 @@
+using System.Runtime.CompilerServices;
 using TensorPrimitives = System.Numerics.Tensors.TensorPrimitives;
 using CoAR.Engine.Managed.Tensors;
 
@@ -26,7 +27,7 @@ public sealed unsafe partial class CpuBackend
 
         // One item per (cache row, KV head): it owns that slice of dKeys/dValues and the dq rows of every query head that
         // reads it, so no two threads write the same memory and every sum runs in a fixed order.
-        CpuParallel.For(byRow.Count * kvHeads, 10L * avgKeys * dh * (heads / kvHeads) * t / Math.Max(1, byRow.Count), (first, last) =>
+        CpuParallel.For(byRow.Count * kvHeads, 10L * avgKeys * dh * (heads / kvHeads) * t / Math.Max(1, byRow.Count), [MethodImpl(MethodImplOptions.AggressiveOptimization)] (first, last) =>
         {
             for (int item = first; item < last; item++)
                 CpuAttention.Backward(layout, byRow[item / kvHeads], item % kvHeads, (float*)oa, (float*)la, (float*)doa, (float*)dqa,

@@ -1,3 +1,4 @@
+using System.Runtime.CompilerServices;
 using TensorPrimitives = System.Numerics.Tensors.TensorPrimitives;
 using CoAR.Engine.Managed.Tensors;
 
@@ -32,7 +33,7 @@ public sealed unsafe partial class CpuBackend
         nint xa = x.Address, dya = dy.Address, dxa = dx.Address;
         // y_j = w_j x_j r with r = (s/d + eps)^-1/2, s = sum x^2, so dr/dx_k = -r^3 x_k / d and
         // dx_k = r w_k dy_k - x_k r^3/d * sum_j(dy_j w_j x_j). The sum is taken in fp64.
-        CpuParallel.For(t, 6L * d, (first, last) =>
+        CpuParallel.For(t, 6L * d, [MethodImpl(MethodImplOptions.AggressiveOptimization)] (first, last) =>
         {
             for (int i = first; i < last; i++)
             {
@@ -64,7 +65,7 @@ public sealed unsafe partial class CpuBackend
         int headsPerGroup = heads / groups;
         nint xa = x.Address, dya = dy.Address, dxa = dx.Address;
         // With xhat = (x - mean) * inv and g = dy * gamma: dx = inv * (g - mean(g) - xhat * mean(g * xhat)).
-        CpuParallel.For(t * heads, 8L * dh, (first, last) =>
+        CpuParallel.For(t * heads, 8L * dh, [MethodImpl(MethodImplOptions.AggressiveOptimization)] (first, last) =>
         {
             for (int i = first; i < last; i++)
             {
@@ -116,7 +117,7 @@ public sealed unsafe partial class CpuBackend
         int width = (int)gate.RowElements;
         nint ga = gate.Address, ua = up.Address, da = dOut.Address, dga = dGate.Address, dua = dUp.Address;
         // silu(g) = g s with s = sigmoid(g); silu'(g) = s (1 + g (1 - s)).
-        CpuParallel.For(rows, 10L * width, (first, last) =>
+        CpuParallel.For(rows, 10L * width, [MethodImpl(MethodImplOptions.AggressiveOptimization)] (first, last) =>
         {
             for (int i = first; i < last; i++)
             {

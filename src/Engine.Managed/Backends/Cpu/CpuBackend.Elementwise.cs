@@ -1,4 +1,4 @@
-using TensorPrimitives = System.Numerics.Tensors.TensorPrimitives;
+using System.Runtime.CompilerServices;
 using CoAR.Engine.Managed.Tensors;
 
 namespace CoAR.Engine.Managed.Backends.Cpu;
@@ -19,7 +19,7 @@ public sealed unsafe partial class CpuBackend
         int rows = gate.Rank == 0 ? 1 : gate.Dim(0);
         int width = (int)gate.RowElements;
         nint ga = gate.Address, ua = up.Address, oa = output.Address;
-        CpuParallel.For(rows, 8L * width, (first, last) =>
+        CpuParallel.For(rows, 8L * width, [MethodImpl(MethodImplOptions.AggressiveOptimization)] (first, last) =>
         {
             for (int i = first; i < last; i++)
             {
@@ -47,6 +47,6 @@ public sealed unsafe partial class CpuBackend
         OpCheck.DType(op, "b", b, DType.F32);
         OpCheck.DType(op, "y", y, DType.F32);
         OpShapes.Add(op, a, b, y);
-        TensorPrimitives.Add(F32(a), F32(b), F32(y));
+        CpuVector.Add(F32(a), F32(b), F32(y));
     }
 }

@@ -1,3 +1,4 @@
+using System.Runtime.CompilerServices;
 using System.Runtime.Intrinsics;
 using CoAR.Engine.Managed.Tensors;
 
@@ -29,7 +30,7 @@ public sealed unsafe partial class CpuBackend
             if (target[r] < -1 || target[r] >= v)
                 throw new ArgumentOutOfRangeException(nameof(targets), $"{op}: row {r} has target {target[r]}, expected a token in [0, {v}) or -1 (ignored)");
         nint la = logits.Address, lossa = losses.Address, da = dLogits.Address, lsea = logSumExp?.Address ?? 0;
-        CpuParallel.For(n, 6L * v, (first, last) =>
+        CpuParallel.For(n, 6L * v, [MethodImpl(MethodImplOptions.AggressiveOptimization)] (first, last) =>
         {
             for (int r = first; r < last; r++)
             {
@@ -62,7 +63,7 @@ public sealed unsafe partial class CpuBackend
         OpCheck.DType(op, "reference", reference, DType.F32);
         var (n, v) = OpShapes.KlDivergence(op, reference, logits, losses, dLogits);
         nint ra = reference.Address, la = logits.Address, lossa = losses.Address, da = dLogits.Address;
-        CpuParallel.For(n, 12L * v, (first, last) =>
+        CpuParallel.For(n, 12L * v, [MethodImpl(MethodImplOptions.AggressiveOptimization)] (first, last) =>
         {
             for (int r = first; r < last; r++)
             {

@@ -1,4 +1,4 @@
-using TensorPrimitives = System.Numerics.Tensors.TensorPrimitives;
+using System.Runtime.CompilerServices;
 using CoAR.Engine.Managed.Tensors;
 
 namespace CoAR.Engine.Managed.Backends.Cpu;
@@ -18,15 +18,15 @@ public sealed unsafe partial class CpuBackend
         var (t, d) = OpShapes.RmsNorm(op, x, weight, y);
         var w = WeightRow(weight, 0, d, new float[d]).ToArray();
         nint xa = x.Address, ya = y.Address;
-        CpuParallel.For(t, 3L * d, (first, last) =>
+        CpuParallel.For(t, 3L * d, [MethodImpl(MethodImplOptions.AggressiveOptimization)] (first, last) =>
         {
             for (int i = first; i < last; i++)
             {
                 var xr = new ReadOnlySpan<float>((float*)xa + (long)i * d, d);
                 var yr = new Span<float>((float*)ya + (long)i * d, d);
-                float scale = 1f / MathF.Sqrt(TensorPrimitives.SumOfSquares(xr) / d + eps);
-                TensorPrimitives.Multiply(xr, scale, yr);
-                TensorPrimitives.Multiply(yr, w, yr);
+                float scale = 1f / MathF.Sqrt(CpuVector.SumOfSquares(xr) / d + eps);
+                CpuVector.Multiply(xr, scale, yr);
+                CpuVector.Multiply(yr, w, yr);
             }
         });
     }
@@ -48,14 +48,14 @@ public sealed unsafe partial class CpuBackend
         var b = WeightRow(beta, 0, groups * dh, new float[groups * dh]).ToArray();
         int headsPerGroup = heads / groups;
         nint xa = x.Address, ya = y.Address;
-        CpuParallel.For(t * heads, 4L * dh, (first, last) =>
+        CpuParallel.For(t * heads, 4L * dh, [MethodImpl(MethodImplOptions.AggressiveOptimization)] (first, last) =>
         {
             for (int i = first; i < last; i++)
             {
                 var xr = new ReadOnlySpan<float>((float*)xa + (long)i * dh, dh);
                 var yr = new Span<float>((float*)ya + (long)i * dh, dh);
                 int group = i % heads / headsPerGroup;
-                float mean = TensorPrimitives.Sum(xr) / dh;
+                float mean = CpuVector.Sum(xr) / dh;
                 float var = 0;
                 for (int j = 0; j < dh; j++)
                 {

@@ -1,5 +1,4 @@
 using System.Runtime.InteropServices;
-using TensorPrimitives = System.Numerics.Tensors.TensorPrimitives;
 using CoAR.Engine.Managed.Tensors;
 
 namespace CoAR.Engine.Managed.Backends.Cpu;
@@ -34,7 +33,7 @@ public sealed unsafe partial class CpuBackend
         for (int i = 0; i < idx.Length; i++)
         {
             var dst = new Span<float>((float*)destination.Address + (long)idx[i] * d, d);
-            TensorPrimitives.Add(dst, new ReadOnlySpan<float>((float*)source.Address + (long)i * d, d), dst);
+            CpuVector.Add(dst, new ReadOnlySpan<float>((float*)source.Address + (long)i * d, d), dst);
         }
     }
 

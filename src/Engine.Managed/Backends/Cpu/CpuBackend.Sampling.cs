@@ -1,3 +1,4 @@
+using System.Runtime.CompilerServices;
 using System.Buffers;
 using System.Runtime.Intrinsics;
 using CoAR.Engine.Managed.Tensors;
@@ -6,6 +7,7 @@ namespace CoAR.Engine.Managed.Backends.Cpu;
 
 public sealed unsafe partial class CpuBackend
 {
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)] // a pass over the vocabulary per row per decode step
     public void CfgCombine(Tensor cond, Tensor uncond, Tensor scales, Tensor output)
     {
         const string op = "CfgCombine";
@@ -33,6 +35,7 @@ public sealed unsafe partial class CpuBackend
         }
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)] // a pass over the vocabulary per row per decode step
     public void ConstrainLogits(Tensor logits, Tensor rules)
     {
         const string op = "ConstrainLogits";

@@ -71,7 +71,7 @@ internal static unsafe class CpuGemm
         rowBlocks = (rowTiles + tilesPerBlock - 1) / tilesPerBlock;
         nint ap = (nint)a, cp = (nint)c;
         long work = (long)tilesPerBlock * CpuGemmKernels.Rows * Math.Min(cols, ColumnBlock) * depth;
-        CpuParallel.For(rowBlocks * colBlocks, work, (first, last) =>
+        CpuParallel.For(rowBlocks * colBlocks, work, [MethodImpl(MethodImplOptions.AggressiveOptimization)] (first, last) =>
         {
             int width = CpuGemmKernels.Width;
             float* panels = CpuScratch.Aligned(ref t_panels, DepthBlock * (ColumnBlock + width));
@@ -165,6 +165,7 @@ internal static unsafe class CpuGemm
         }
 
         /// <summary>Column j of the panel (at <paramref name="dst"/>) for depth [from, depth) from the weight row at element <paramref name="row"/>.</summary>
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
         private void PackScalar(float* dst, long row, int from, int depth, int width)
         {
             if (bf16)

@@ -33,12 +33,14 @@ internal static unsafe class CpuGemmKernels
     /// over p in order, whichever kernel computes it: a row's result does not depend on how many rows are multiplied
     /// with it (an image's tokens do not depend on its batch).
     /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static void Tile(int rows, int width, int depth, float* a, long lda, float* panel, float* c, long ldc, bool add)
     {
         if (width == Width) Tile<Wide4>(rows, depth, a, lda, panel, c, ldc, add);
         else Tile<One>(rows, depth, a, lda, panel, c, ldc, add);
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void Tile<TVecs>(int rows, int depth, float* a, long lda, float* panel, float* c, long ldc, bool add) where TVecs : struct, ICount
     {
         switch (rows)

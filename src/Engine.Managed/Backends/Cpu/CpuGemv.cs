@@ -25,7 +25,7 @@ internal static unsafe class CpuGemv
     {
         nint xp = (nint)x, yp = (nint)y, wp = w.Address;
         bool bf16 = w.DType == DType.BF16;
-        CpuParallel.For((n + ItemRows - 1) / ItemRows, (long)m * k * ItemRows, (first, last) =>
+        CpuParallel.For((n + ItemRows - 1) / ItemRows, (long)m * k * ItemRows, [MethodImpl(MethodImplOptions.AggressiveOptimization)] (first, last) =>
         {
             for (int item = first; item < last; item++)
             {

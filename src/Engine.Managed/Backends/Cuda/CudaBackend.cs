@@ -1,3 +1,4 @@
+using System.Diagnostics.CodeAnalysis;
 using CoAR.Engine.Managed.Backends.Cuda.Kernels;
 using CoAR.Engine.Managed.Cuda;
 using CoAR.Engine.Managed.Interop;
@@ -249,7 +250,7 @@ public sealed unsafe partial class CudaBackend : IBackend
     }
 
     /// <summary>Queues a kernel of a launch table on the backend's stream.</summary>
-    private void Launch<TArgs>(KernelDescriptor<TArgs> kernel, Dim3 grid, Dim3 block, ref TArgs args, int sharedBytes = 0) where TArgs : unmanaged
+    private void Launch<[DynamicallyAccessedMembers(KernelArgumentLayout<int>.ArgumentFields)] TArgs>(KernelDescriptor<TArgs> kernel, Dim3 grid, Dim3 block, ref TArgs args, int sharedBytes = 0) where TArgs : unmanaged
     {
         ObjectDisposedException.ThrowIf(_disposed, this);
         _kernels.Get(kernel).Launch(grid, block, sharedBytes, _stream, ref args);

@@ -1,3 +1,4 @@
+using System.Diagnostics.CodeAnalysis;
 using CoAR.Engine.Managed.Backends.Cuda.Kernels;
 using CoAR.Engine.Managed.Cuda;
 
@@ -29,7 +30,7 @@ public sealed class KernelLibrary : IDisposable
     public KernelCompiler Compiler => _compiler;
 
     /// <summary>The kernel a descriptor of a launch table names, its file's module loaded on first use.</summary>
-    internal LoadedKernel<TArgs> Get<TArgs>(KernelDescriptor<TArgs> descriptor) where TArgs : unmanaged
+    internal LoadedKernel<TArgs> Get<[DynamicallyAccessedMembers(KernelArgumentLayout<int>.ArgumentFields)] TArgs>(KernelDescriptor<TArgs> descriptor) where TArgs : unmanaged
     {
         var (file, name) = (descriptor.File, descriptor.Name);
         if (_kernels.TryGetValue((file, name), out var kernel)) return new(kernel);

@@ -1,3 +1,6 @@
+using System.Diagnostics.CodeAnalysis;
+using CoAR.Engine.Managed.Cuda;
+
 namespace CoAR.Engine.Managed.Backends.Cuda.Kernels;
 
 /// <summary>
@@ -22,7 +25,7 @@ public abstract class KernelDescriptor(string file, string name)
 }
 
 /// <summary>A kernel launched with <typeparamref name="TArgs"/> (see <see cref="KernelDescriptor"/>).</summary>
-public sealed class KernelDescriptor<TArgs>(string file, string name) : KernelDescriptor(file, name) where TArgs : unmanaged
+public sealed class KernelDescriptor<[DynamicallyAccessedMembers(KernelArgumentLayout<int>.ArgumentFields)] TArgs>(string file, string name) : KernelDescriptor(file, name) where TArgs : unmanaged
 {
     public override Type Arguments => typeof(TArgs);
 }

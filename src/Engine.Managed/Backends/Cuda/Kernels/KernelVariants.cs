@@ -1,10 +1,12 @@
 using System.Collections;
+using System.Diagnostics.CodeAnalysis;
+using CoAR.Engine.Managed.Cuda;
 using CoAR.Engine.Managed.Tensors;
 
 namespace CoAR.Engine.Managed.Backends.Cuda.Kernels;
 
 /// <summary>A kernel compiled for BF16 and for F32 data: "{stem}_bf16" and "{stem}_f32".</summary>
-internal sealed class ByDType<TArgs> : IEnumerable<KernelDescriptor> where TArgs : unmanaged
+internal sealed class ByDType<[DynamicallyAccessedMembers(KernelArgumentLayout<int>.ArgumentFields)] TArgs> : IEnumerable<KernelDescriptor> where TArgs : unmanaged
 {
     public ByDType(string file, string stem)
     {
@@ -23,7 +25,7 @@ internal sealed class ByDType<TArgs> : IEnumerable<KernelDescriptor> where TArgs
 }
 
 /// <summary>A kernel compiled for each pair of BF16/F32 source and destination: "{stem}_{source}_{destination}".</summary>
-internal sealed class ByDTypePair<TArgs> : IEnumerable<KernelDescriptor> where TArgs : unmanaged
+internal sealed class ByDTypePair<[DynamicallyAccessedMembers(KernelArgumentLayout<int>.ArgumentFields)] TArgs> : IEnumerable<KernelDescriptor> where TArgs : unmanaged
 {
     private readonly KernelDescriptor<TArgs>[] _variants;
 
@@ -42,7 +44,7 @@ internal sealed class ByDTypePair<TArgs> : IEnumerable<KernelDescriptor> where T
 /// An attention kernel (BF16) for head dims up to 64 or 128 and with 16-byte or element loads:
 /// "{stem}_{64|128}[_unaligned]_bf16".
 /// </summary>
-internal sealed class AttentionVariants<TArgs> : IEnumerable<KernelDescriptor> where TArgs : unmanaged
+internal sealed class AttentionVariants<[DynamicallyAccessedMembers(KernelArgumentLayout<int>.ArgumentFields)] TArgs> : IEnumerable<KernelDescriptor> where TArgs : unmanaged
 {
     private readonly KernelDescriptor<TArgs>[] _variants;
 

@@ -1,9 +1,10 @@
+using System.Diagnostics.CodeAnalysis;
 using CoAR.Engine.Managed.Cuda;
 
 namespace CoAR.Engine.Managed.Backends.Cuda.Kernels;
 
 /// <summary>A loaded kernel that takes only the argument struct its descriptor names.</summary>
-internal readonly struct LoadedKernel<TArgs>(CudaKernel function) where TArgs : unmanaged
+internal readonly struct LoadedKernel<[DynamicallyAccessedMembers(KernelArgumentLayout<int>.ArgumentFields)] TArgs>(CudaKernel function) where TArgs : unmanaged
 {
     /// <summary>The driver's function, for attributes (the shared-memory opt-in).</summary>
     public CudaKernel Function { get; } = function;
