@@ -50,6 +50,7 @@ public static class Program
         root.Subcommands.Add(EncodeCommand.CreateDecode());
         root.Subcommands.Add(InfoCommand.Create());
         root.Subcommands.Add(TokenizeCommand.Create());
+        root.Subcommands.Add(JobCommand.Create());
         return root;
     }
 }
