@@ -130,7 +130,7 @@ public static class GenerateCommand
                     {
                         // Sidecar first, PNG last: an image counts as done only when its PNG exists, and both are atomic.
                         var sidecar = ImageSidecar.From(generated, dir, engine.Fingerprint, engine.Backend.Name) with { Concepts = conceptArgs };
-                        sidecar.Save(Path.Combine(job.OutputDir, image.SidecarName));
+                        AtomicFile.WriteAllText(Path.Combine(job.OutputDir, image.SidecarName), sidecar.ToJson());
                         ImageFile.SavePng(generated.Image, Path.Combine(job.OutputDir, image.PngName));
                         written++;
                         tokens += generated.Timings.Tokens;

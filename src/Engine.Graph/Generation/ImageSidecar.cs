@@ -1,10 +1,12 @@
 using System.Text.Json;
-using CoAR.Engine.Graph.Generation;
-using CoAR.Engine.Managed.Files;
+using System.Text.Json.Serialization;
 
-namespace CoAR.Engine.Cli.Jobs;
+namespace CoAR.Engine.Graph.Generation;
 
-/// <summary>The JSON file written beside each PNG: what made it, so the image can be reproduced and traced.</summary>
+/// <summary>
+/// What made an image, so it can be reproduced and traced: the JSON written beside each PNG by `coar generate`, and
+/// returned with each image by `coar serve` (snake_case names, <see cref="JsonOptions"/>).
+/// </summary>
 public sealed record ImageSidecar(
     string Prompt,
     ulong Seed,
@@ -24,7 +26,14 @@ public sealed record ImageSidecar(
     double VqganSeconds,
     string Engine)
 {
-    /// <summary>The concept files used (as given on the command line).</summary>
+    public static readonly JsonSerializerOptions JsonOptions = new()
+    {
+        PropertyNamingPolicy = JsonNamingPolicy.SnakeCaseLower,
+        WriteIndented = true,
+        DefaultIgnoreCondition = JsonIgnoreCondition.WhenWritingNull,
+    };
+
+    /// <summary>The concepts used (as their files or names were given).</summary>
     public string[] Concepts { get; init; } = [];
 
     public static ImageSidecar From(GeneratedImage image, string model, string fingerprint, string device) => new(
@@ -33,5 +42,5 @@ public sealed record ImageSidecar(
         image.Tokens, image.Timings.Prefill.TotalSeconds, image.Timings.Decode.TotalSeconds, image.Timings.TokensPerSecond,
         image.DecodeTime.TotalSeconds, typeof(ImageSidecar).Assembly.GetName().Version?.ToString() ?? "dev");
 
-    public void Save(string path) => AtomicFile.WriteAllText(path, JsonSerializer.Serialize(this, CliJson.Options));
+    public string ToJson() => JsonSerializer.Serialize(this, JsonOptions);
 }
