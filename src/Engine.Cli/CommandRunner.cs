@@ -12,6 +12,7 @@ public static class CommandRunner
     {
         CliErrors.Json = WantsJson(parse);
         CliErrors.StopsGracefully = cancellation.CanBeCanceled;
+        CliErrors.ReportsOwnCancellation = false;
         try
         {
             return await body(cancellation);
