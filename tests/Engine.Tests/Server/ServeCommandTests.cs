@@ -80,4 +80,17 @@ public class ServeCommandTests
         Assert.That(code, Is.EqualTo(ExitCodes.Usage));
         Assert.That(error, Does.Contain("at least 16"));
     }
+
+    [Test]
+    public void TheServingBenchmarkRunsBothServers()
+    {
+        // Whether continuous batching wins is measured by the benchmark itself (bench/RESULTS.md), not asserted here.
+        var (code, output, error) = Cli.CliHarness.Run("bench-serve", "--model", Model.TinyModels.Default, "--device", "cpu", "--target", "512",
+            "--clients", "1,2", "--requests", "2", "--size", "32", "--json");
+        Assert.That(code, Is.EqualTo(ExitCodes.Ok), error);
+        var runs = System.Text.Json.JsonDocument.Parse(output).RootElement.GetProperty("runs").EnumerateArray().ToList();
+        Assert.That(runs.Select(r => (r.GetProperty("mode").GetString(), r.GetProperty("clients").GetInt32())),
+            Is.EquivalentTo(new[] { ("continuous", 1), ("one-at-a-time", 1), ("continuous", 2), ("one-at-a-time", 2) }));
+        Assert.That(runs.All(r => r.GetProperty("failed").GetInt32() == 0 && r.GetProperty("images_per_second").GetDouble() > 0), Is.True);
+    }
 }
