@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs what the engine needs on a Debian machine (run as root) and restores NuGet packages.
 # Safe to run again: it installs only what is missing. Sourced by ./coar and ./run-tests.sh.
+# --cuda-standin (run-tests.sh): also build the CUDA driver stand-in where no NVIDIA driver is installed.
 set -euo pipefail
 repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 export DOTNET_CLI_TELEMETRY_OPTOUT=1 DOTNET_NOLOGO=1 DOTNET_SKIP_FIRST_TIME_EXPERIENCE=1
@@ -41,4 +42,11 @@ stamp="$repo/obj/.restored"
 if [ ! -f "$stamp" ] || [ -n "$(find "$repo" -name '*.csproj' -newer "$stamp" -o -name 'Directory.*.props' -newer "$stamp" | head -1)" ]; then
   dotnet restore "$repo/CoAR.Engine.sln" -v quiet >&2
   mkdir -p "$repo/obj" && touch "$stamp"
+fi
+
+# The CUDA driver stand-in (kernels/emulator/standin: the driver API on the CPU emulator), which the tests run the
+# CUDA backend on where there is no GPU: built from source with the emulator's g++, rebuilt only when its sources or
+# kernels/ change. Skipped where the loader finds an NVIDIA driver (the tests build it themselves if that has no GPU).
+if [ "${1:-}" = "--cuda-standin" ] && ! ldconfig -p 2>/dev/null | grep -q 'libcuda\.so\.1 '; then
+  bash "$repo/kernels/emulator/standin/build.sh" --quiet >/dev/null
 fi

@@ -1,7 +1,7 @@
 # Sourced by run.sh and mutate.sh. The checks are three programs (one translation unit each, so they compile in
 # parallel), each with its groups:
 #   kernel_checks  gemm gemv simt fwd dec bwd          (GEMM, GEMV, attention)
-#   layer_checks   norm rope rows point loss sample    (norms, RoPE, row moves, pointwise/elementwise, losses, sampling)
+#   layer_checks   norm rope rows point loss sample    (norms, RoPE, row moves, pointwise, losses, sampling)
 #   vqgan_checks   conv gnorm code sattn               (convolution, GroupNorm/upsampling, codebook, spatial attention)
 emulator_dir="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 check_programs="kernel_checks layer_checks vqgan_checks"

@@ -253,9 +253,9 @@ static std::vector<float> logit_rows(int n, int v, float scale = 4) {
 // [deferred|eager [order [seed]]] (see run.sh). Prints the failure count last; returns the exit code.
 static int run_groups(int argc, char** argv, const std::vector<std::pair<std::string, std::function<void()>>>& groups) {
     std::string only = argc > 1 ? argv[1] : "";
-    if (argc > 2) emu::g_async_deferred = std::string(argv[2]) != "eager";
-    if (argc > 3) emu::g_order = atoi(argv[3]);
-    if (argc > 4) emu::g_rng.seed(atoi(argv[4]));
+    if (argc > 2) emu::g_state.async_deferred = std::string(argv[2]) != "eager";
+    if (argc > 3) emu::g_state.order = atoi(argv[3]);
+    if (argc > 4) emu::g_state.rng.seed(atoi(argv[4]));
     bool known = only.empty();
     for (auto& [name, run] : groups)
         if (only.empty() || only == name) { known = true; run(); }

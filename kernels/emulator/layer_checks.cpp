@@ -7,7 +7,6 @@
 #include "src/rope.cu"
 #include "src/rows.cu"
 #include "src/pointwise.cu"
-#include "src/elementwise.cu"
 #include "src/losses.cu"
 #include "src/sampling.cu"
 

@@ -1,6 +1,7 @@
 """Copies kernels/*.cu and *.cuh into OUT for the CPU emulator: common.cuh's inline-PTX primitives (ldmatrix, mma,
 cp.async, wide loads, ex2, the shared-window address) are cut out and cuda_emulation.h is included in their place;
-reinterpret_cast becomes emu_cast (the same cast, with the GPU's alignment check). Everything else (tile layouts,
+reinterpret_cast becomes emu_cast (the same cast, with the GPU's alignment check); extern __shared__ arrays become
+pointers to the launch's dynamic shared memory. Everything else (tile layouts,
 fragment helpers, the kernels themselves) is compiled exactly as written.
 Usage: make_sources.py KERNELS_DIR OUT_DIR"""
 import os
@@ -58,11 +59,22 @@ def register_static_shared(text, name):
         if m:
             names = [re.match(r'\s*([^\[]*?)\s*(\[|$)', part).group(1).split()[-1] for part in split_top_level(m.group(2))]
             line = (f"{m.group(1)}__shared__ {m.group(2)}; "
-                    f"static const bool {names[0]}_poisoned = emu::register_shared({', '.join(names)});")
+                    f"static EMU_TLS const bool {names[0]}_poisoned = emu::register_shared({', '.join(names)});")
         elif '__shared__' in line and 'extern __shared__' not in line and not line.lstrip().startswith('//'):
             sys.exit(f"{name}: a __shared__ declaration the emulator cannot register: {line.strip()}")
         out.append(line)
     return '\n'.join(out)
+
+
+def dynamic_shared_as_pointer(text, name):
+    """extern __shared__ T name[] becomes a pointer to the launch's dynamic shared memory (emu::dynamic_shared), which
+    the checks and the driver stand-in provide per launch and per OS thread."""
+    def pointer(m):
+        return f"{m.group(2)}* const {m.group(3)} = emu::dynamic_shared<{m.group(2)}>();"
+    text = re.sub(r'extern __shared__ (__align__\(\d+\) )?([A-Za-z_][\w ]*?)\s+(\w+)\[\];', pointer, text)
+    if 'extern __shared__' in text:
+        sys.exit(f"{name}: an extern __shared__ declaration the emulator cannot rewrite")
+    return text
 
 
 def main(kernels, out):
@@ -79,9 +91,9 @@ def main(kernels, out):
             if leftover:
                 sys.exit(f"common.cuh still has inline PTX the emulator does not provide: {leftover}")
             text = text.replace('#pragma once', '#pragma once\n#include "cuda_emulation.h"', 1)
-        # Dynamic shared memory becomes an ordinary array the checks define; static __shared__ becomes static.
+        # Dynamic shared memory becomes a pointer to what the launch gives; static __shared__ becomes static.
+        text = dynamic_shared_as_pointer(text, f)
         text = register_static_shared(text, f)
-        text = text.replace('extern __shared__', 'extern')
         text = text.replace('reinterpret_cast<', 'emu_cast<')
         open(os.path.join(out, f), 'w').write(text)
 

@@ -10,14 +10,7 @@ source "$here/build.sh"
 out="${TMPDIR:-/tmp}/coar-kernel-emulator-mutant"
 program="$(program_of "$4")"
 python3 "$here/make_sources.py" "$here/.." "$out/src"
-python3 - "$out/src/$1" "$2" "$3" <<'PY'
-import sys
-path, old, new = sys.argv[1:4]
-text = open(path).read()
-if old not in text:
-    sys.exit(f"mutation target not found in {path}: {old!r}")
-open(path, 'w').write(text.replace(old, new, 1))
-PY
+python3 "$here/replace_once.py" "$out/src/$1" "$2" "$3"
 build_checks "$out"
 counts=""
 for copies in deferred eager; do

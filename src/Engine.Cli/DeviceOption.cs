@@ -10,7 +10,7 @@ public static class DeviceOption
     {
         var option = new Option<string>("--device")
         {
-            Description = "Where to run: auto (CUDA where it works, else CPU), cpu, cuda, or cuda:N",
+            Description = "Where to run: auto (the GPU once it has passed its self-test here, else the CPU), cpu, cuda, or cuda:N",
             DefaultValueFactory = _ => fallback,
         };
         option.Validators.Add(result =>
@@ -23,21 +23,34 @@ public static class DeviceOption
         return option;
     }
 
-    /// <summary>The backend for a --device value; says on stderr when "auto" fell back to the CPU.</summary>
+    /// <summary>The backend for a --device value; says on stderr how it was chosen (<see cref="Report"/>).</summary>
     public static IBackend Open(string device)
     {
-        var backend = BackendFactory.Create(device, out string? reason);
-        NoteFallback(reason);
-        return backend;
+        var selection = BackendFactory.Open(device);
+        Report(selection);
+        return selection.Backend;
     }
 
-    /// <summary>Says on stderr that "auto" fell back to the CPU, with the first line of why (`coar info` has the rest).</summary>
-    public static void NoteFallback(string? reason)
+    /// <summary>
+    /// Says on stderr what the user should know about the device: that "auto" fell back to the CPU, with the first
+    /// line of why (`coar info` has the rest); that a GPU asked for by name failed its self-test; that the self-test
+    /// ran now (the first use of this GPU with this driver, compiler and engine), or could not be kept.
+    /// </summary>
+    public static void Report(BackendSelection selection)
     {
-        if (reason is null) return;
-        string first = reason.Split('\n')[0];
-        int trace = first.IndexOf("; tried", StringComparison.Ordinal);
-        if (trace > 0) first = first[..trace];
-        Console.Error.WriteLine($"note: running on the CPU backend ({first}; `coar info` says more)");
+        if (selection.FallbackReason is { } reason)
+        {
+            string first = reason.Split('\n')[0];
+            int trace = first.IndexOf("; tried", StringComparison.Ordinal);
+            if (trace > 0) first = first[..trace];
+            string more = first.Contains("`coar info", StringComparison.Ordinal) ? "" : "; `coar info` says more";
+            Console.Error.WriteLine($"note: running on the CPU backend ({first}{more})");
+        }
+        if (selection.Warning is { } warning)
+            Console.Error.WriteLine($"warning: {warning}");
+        if (selection is { SelfTestRanNow: true, SelfTest.Passed: true, FallbackReason: null })
+            Console.Error.WriteLine($"note: {selection.Backend.Name} {selection.SelfTest.Summary} of its self-test (its first use here); `coar info` shows it");
+        if (selection.SelfTestKeepError is { } keepError)
+            Console.Error.WriteLine($"note: {keepError}; it will run again next time");
     }
 }

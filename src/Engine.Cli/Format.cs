@@ -17,4 +17,8 @@ public static class Format
         }
         return u == 0 ? $"{bytes} B" : v.ToString(v >= 100 ? "F0" : "F2", CultureInfo.InvariantCulture) + " " + units[u];
     }
+
+    /// <summary>A moment in UTC to the minute: "2025-06-01 12:00 UTC".</summary>
+    public static string Timestamp(DateTimeOffset moment) =>
+        moment.UtcDateTime.ToString("yyyy-MM-dd HH:mm", CultureInfo.InvariantCulture) + " UTC";
 }

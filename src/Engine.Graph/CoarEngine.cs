@@ -14,11 +14,10 @@ namespace CoAR.Engine.Graph;
 /// </summary>
 public sealed class CoarEngine : IDisposable
 {
-    private CoarEngine(EngineParams parameters, IBackend backend, string? fallbackReason, ChameleonModel model, LuminaPrompt prompt, VqganModel vqgan)
+    private CoarEngine(EngineParams parameters, BackendSelection device, ChameleonModel model, LuminaPrompt prompt, VqganModel vqgan)
     {
         Parameters = parameters;
-        Backend = backend;
-        FallbackReason = fallbackReason;
+        Device = device;
         Model = model;
         Prompt = prompt;
         Vqgan = vqgan;
@@ -27,10 +26,10 @@ public sealed class CoarEngine : IDisposable
     }
 
     public EngineParams Parameters { get; }
-    public IBackend Backend { get; }
+    public IBackend Backend => Device.Backend;
 
-    /// <summary>Why a Device of "auto" ended on the CPU, or null.</summary>
-    public string? FallbackReason { get; }
+    /// <summary>How the device name became the backend: why "auto" ended on the CPU, the GPU's self-test.</summary>
+    public BackendSelection Device { get; }
 
     public ChameleonModel Model { get; }
     public LuminaPrompt Prompt { get; }
@@ -48,7 +47,8 @@ public sealed class CoarEngine : IDisposable
         string tokenizerPath = Path.Combine(dir, "tokenizer.json");
         if (!File.Exists(tokenizerPath))
             throw new FileNotFoundException($"{dir}: no tokenizer.json (the checkpoint's text tokenizer)", tokenizerPath);
-        var backend = BackendFactory.Create(parameters.Device, out string? fallback);
+        var device = BackendFactory.Open(parameters.Device);
+        var backend = device.Backend;
         ChameleonModel? model = null;
         VqganModel? vqgan = null;
         try
@@ -59,7 +59,7 @@ public sealed class CoarEngine : IDisposable
                 model.Config.VocabularyMap.Count > 0 ? Path.Combine(dir, "config.json") : tokenizerPath);
             var prompt = new LuminaPrompt(tokenizer, vocabulary, parameters.TargetSize);
             vqgan = VqganModel.Load(parameters.VqganDir ?? dir, backend);
-            return new CoarEngine(parameters, backend, fallback, model, prompt, vqgan);
+            return new CoarEngine(parameters, device, model, prompt, vqgan);
         }
         catch
         {

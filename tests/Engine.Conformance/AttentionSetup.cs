@@ -1,6 +1,6 @@
 using CoAR.Engine.Managed.Backends;
 using CoAR.Engine.Managed.Tensors;
-using static CoAR.Engine.Conformance.CaseData;
+using static CoAR.Engine.Managed.Conformance.CaseData;
 
 namespace CoAR.Engine.Conformance;
 

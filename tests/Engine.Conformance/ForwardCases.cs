@@ -1,6 +1,6 @@
 using CoAR.Engine.Managed.Backends;
 using CoAR.Engine.Managed.Tensors;
-using static CoAR.Engine.Conformance.CaseData;
+using static CoAR.Engine.Managed.Conformance.CaseData;
 
 namespace CoAR.Engine.Conformance;
 
@@ -15,12 +15,7 @@ public static class ForwardCases
     {
         foreach (var (m, k, n) in new[] { (1, 64, 33), (2, 96, 128), (7, 200, 65), (64, 128, 256), (129, 72, 4097), (1, 4096, 512) })
         {
-            yield return new OpCase("MatMul", $"M={m},K={k},N={n}", (c, r) =>
-            {
-                var x = c.Act(Uniform(r, m * k), m, k);
-                var w = c.Float(DType.BF16, Uniform(r, (long)n * k, 1f / MathF.Sqrt(k)), n, k);
-                c.Backend.MatMul(x, w, c.Output("y", c.Activation, m, n));
-            }, Reduction);
+            yield return CoreCases.MatMul(m, k, n);
         }
         yield return new OpCase("MatMul", "accumulate,M=5,K=64,N=48", (c, r) =>
         {
@@ -36,21 +31,11 @@ public static class ForwardCases
             c.Backend.MatMul(x, w, c.Output("logits", DType.F32, 3, 1000));
         }, Reduction);
 
-        yield return new OpCase("Embedding", "V=1000,D=72,T=9", (c, r) =>
-        {
-            var table = c.Float(DType.BF16, Uniform(r, 1000 * 72), 1000, 72);
-            var ids = c.Ints(Enumerable.Range(0, 9).Select(_ => r.Next(1000)).ToArray());
-            c.Backend.Embedding(table, ids, c.Output("y", c.Activation, 9, 72));
-        }, 0);
+        yield return CoreCases.Embedding(1000, 72, 9);
 
         foreach (var (t, d) in new[] { (1, 64), (5, 257), (33, 4096) })
         {
-            yield return new OpCase("RmsNorm", $"T={t},D={d}", (c, r) =>
-            {
-                var x = c.Act(Uniform(r, t * d, 3f), t, d);
-                var w = c.Float(DType.BF16, Uniform(r, d), d);
-                c.Backend.RmsNorm(x, w, 1e-5f, c.Output("y", c.Activation, t, d));
-            }, Elementwise);
+            yield return CoreCases.RmsNorm(t, d);
         }
 
         foreach (var (t, h, dh, g) in new[] { (3, 4, 16, 1), (5, 32, 128, 1), (2, 8, 128, 8), (7, 6, 10, 2) })
@@ -79,13 +64,11 @@ public static class ForwardCases
                      (new[] { 7 }, 4, 4, 16, false), (new[] { 3, 11, 1 }, 8, 2, 64, true), (new[] { 40, 17 }, 32, 32, 128, true),
                  })
         {
-            yield return new OpCase("Attention", $"prefill rows=[{string.Join(",", rows)}],H={h},Hkv={hkv},Dh={dh}{(tagged ? ",tags" : "")}",
-                (c, r) => Prefill(c, r, rows, h, hkv, dh, tagged), Reduction);
+            yield return CoreCases.AttentionPrefill(rows, h, hkv, dh, tagged);
         }
         foreach (var (rows, context, h, dh) in new[] { (1, 300, 4, 64), (4, 2357, 32, 128), (3, 1000, 8, 128) })
         {
-            yield return new OpCase("Attention", $"decode rows={rows},context={context},H={h},Dh={dh}",
-                (c, r) => Decode(c, r, rows, context, h, dh), Reduction);
+            yield return CoreCases.AttentionDecode(rows, context, h, dh);
         }
 
         foreach (var (t, f) in new[] { (1, 176), (9, 11008), (4, 33) })
@@ -115,63 +98,16 @@ public static class ForwardCases
         foreach (var cse in AttentionStressCases()) yield return cse;
     }
 
-    private static void Prefill(CaseContext c, Random r, int[] rowLengths, int h, int hkv, int dh, bool tagged)
-    {
-        var (rows, pos) = Packed(rowLengths);
-        int t = rows.Length, capacity = rowLengths.Max() + 5;
-        var tags = tagged ? rows.Select(_ => r.Next(3)).ToArray() : new int[t];
-        var tokens = new TokenMap(c.Ints(rows), c.Ints(pos), c.Ints(tags));
-        var cache = new KvLayer(c.Scratch(c.Activation, rowLengths.Length, hkv, capacity, dh),
-            c.Scratch(c.Activation, rowLengths.Length, hkv, capacity, dh), c.Scratch(DType.I32, rowLengths.Length, capacity));
-        var q = c.Act(Uniform(r, t * h * dh), t, h, dh);
-        var k = c.Act(Uniform(r, t * hkv * dh), t, hkv, dh);
-        var v = c.Act(Uniform(r, t * hkv * dh), t, hkv, dh);
-        c.Backend.KvStore(k, v, tokens, cache);
-        c.Backend.Attention(q, cache, tokens, 1f / MathF.Sqrt(dh), c.Output("y", c.Activation, t, h, dh), c.Output("lse", DType.F32, t, h));
-    }
-
-    /// <summary>Rows with a long filled context, then one new token each: the decode step's shape.</summary>
-    private static void Decode(CaseContext c, Random r, int rowCount, int context, int h, int dh)
-    {
-        int capacity = context + 3;
-        var cache = new KvLayer(c.Scratch(c.Activation, rowCount, h, capacity, dh),
-            c.Scratch(c.Activation, rowCount, h, capacity, dh), c.Scratch(DType.I32, rowCount, capacity));
-        // Fill each row's context in one KvStore, then run one query per row at the end of its context.
-        var lengths = Enumerable.Range(0, rowCount).Select(i => context - 7 * i).ToArray();
-        var (rows, pos) = Packed(lengths);
-        var fill = new TokenMap(c.Ints(rows), c.Ints(pos), c.Ints(new int[rows.Length]));
-        c.Backend.KvStore(c.Act(Uniform(r, (long)rows.Length * h * dh), rows.Length, h, dh),
-            c.Act(Uniform(r, (long)rows.Length * h * dh), rows.Length, h, dh), fill, cache);
-        var stepRows = Enumerable.Range(0, rowCount).ToArray();
-        var step = new TokenMap(c.Ints(stepRows), c.Ints(lengths), c.Ints(new int[rowCount]));
-        c.Backend.KvStore(c.Act(Uniform(r, rowCount * h * dh), rowCount, h, dh), c.Act(Uniform(r, rowCount * h * dh), rowCount, h, dh), step, cache);
-        var q = c.Act(Uniform(r, rowCount * h * dh, 2f), rowCount, h, dh);
-        c.Backend.Attention(q, cache, step, 1f / MathF.Sqrt(dh), c.Output("y", c.Activation, rowCount, h, dh), c.Output("lse", DType.F32, rowCount, h));
-    }
-
     private static IEnumerable<OpCase> SamplingCases()
     {
-        yield return new OpCase("CfgCombine", "n=3,V=65536", (c, r) =>
-        {
-            var cond = c.Float(DType.F32, Uniform(r, 3 * 65536, 8f), 3, 65536);
-            var uncond = c.Float(DType.F32, Uniform(r, 3 * 65536, 8f), 3, 65536);
-            var scales = c.Float(DType.F32, [1f, 4f, 7.5f], 3);
-            c.Backend.CfgCombine(cond, uncond, scales, c.Output("y", DType.F32, 3, 65536));
-        }, 1e-10);
+        yield return CoreCases.CfgCombine();
         yield return new OpCase("ConstrainLogits", "n=3,V=9000", (c, r) =>
         {
             var logits = c.Float(DType.F32, Uniform(r, 3 * 9000, 8f), 3, 9000);
             c.Backend.ConstrainLogits(logits, c.Ints([8803, 0, 0, -1, 4, 8196, -1, 0, 9000], 3, 3));
             c.Backend.Copy(logits, c.Output("y", DType.F32, 3, 9000));
         }, 0);
-        yield return new OpCase("SampleTopK", "n=64,V=65536,k=2000", (c, r) =>
-        {
-            const int n = 64, v = 65536;
-            var logits = c.Float(DType.F32, Uniform(r, (long)n * v, 6f), n, v);
-            var keys = Enumerable.Range(0, n).SelectMany(i => new[] { 1000 + i, 0, 17 * i, 0 }).ToArray();
-            c.Backend.SampleTopK(logits, c.Ints(Enumerable.Repeat(2000, n).ToArray()),
-                c.Float(DType.F32, Enumerable.Repeat(1f, n).ToArray(), n), c.Ints(keys, n, 4), c.Output("ids", DType.I32, n));
-        }, 0.95, Comparison.ExactFraction);
+        yield return CoreCases.SampleTopK();
     }
 
     /// <summary>

@@ -1,5 +1,5 @@
 using CoAR.Engine.Managed.Tensors;
-using static CoAR.Engine.Conformance.CaseData;
+using static CoAR.Engine.Managed.Conformance.CaseData;
 
 namespace CoAR.Engine.Conformance;
 

@@ -1,3 +1,5 @@
+using CoAR.Engine.Managed.Files;
+
 namespace CoAR.Engine.Tools;
 
 /// <summary>
@@ -12,14 +14,7 @@ public static class BuiltInModel
 
     public const int Seed = 20240607;
 
-    public static string CacheRoot()
-    {
-        string? home = Environment.GetEnvironmentVariable("COAR_HOME");
-        if (!string.IsNullOrEmpty(home)) return home;
-        string? xdg = Environment.GetEnvironmentVariable("XDG_CACHE_HOME");
-        string root = !string.IsNullOrEmpty(xdg) ? xdg : Path.Combine(Environment.GetFolderPath(Environment.SpecialFolder.UserProfile), ".cache");
-        return Path.Combine(root, "coar");
-    }
+    public static string CacheRoot() => CoarDirectories.Cache();
 
     public static string DirectoryPath => Path.Combine(CacheRoot(), $"tiny-model-{Version}");
 

@@ -4,8 +4,9 @@ using CoAR.Engine.Conformance;
 using CoAR.Engine.Graph.Benchmarks;
 using CoAR.Engine.Graph.Generation;
 using CoAR.Engine.Graph.Model;
-using CoAR.Engine.Managed.Backends;
 using CoAR.Engine.Managed.Backends.Cpu;
+using CoAR.Engine.Managed.Backends;
+using CoAR.Engine.Managed.Conformance;
 using CoAR.Engine.Managed.Cuda;
 using CoAR.Engine.Managed.Files;
 using CoAR.Engine.Tools;
@@ -37,9 +38,11 @@ public static class Program
         try
         {
             if (!Environment(report)) return Finish(report, outDir);
-            using var cuda = BackendFactory.Create("cuda", out _);
-            using var cpu = new CpuBackend();
             Kernels(report);
+            var selection = BackendFactory.Open("cuda");
+            using var cuda = selection.Backend;
+            using var cpu = new CpuBackend();
+            SelfTest(report, selection);
             Conformance(report, cuda, cpu, filter);
             TinyModel(report, cuda, cpu, outDir);
             Peer(report, cpu, outDir);
@@ -107,6 +110,21 @@ public static class Program
             }
         }
         report.Table(["file", "compile", "time", "log"], rows);
+    }
+
+    /// <summary>The self-test `--device auto` relies on, as it ran (or was kept) for this device.</summary>
+    private static void SelfTest(Report report, BackendSelection selection)
+    {
+        report.Heading("Self-test (what --device auto relies on)");
+        if (selection.SelfTest is not { } result)
+        {
+            report.Fail("no self-test result");
+            return;
+        }
+        report.Line($"{(selection.SelfTestRanNow ? "ran now" : "kept from an earlier run")}: {result.Summary}");
+        if (!result.Passed)
+            report.Fail($"{selection.Backend.Name} failed its self-test: --device auto would not use it");
+        report.Table(["check", "result", "detail"], result.Checks.Select(c => (IReadOnlyList<string>)[c.Name, c.Passed ? "ok" : "FAIL", c.Detail]).ToList());
     }
 
     private static void Conformance(Report report, IBackend cuda, IBackend cpu, string? filter)

@@ -45,6 +45,40 @@ static void check_gather_convert(const char* name, Kernel kernel, int rows, int 
     report_exact(dims("%s rows=%d d=%d n=%d%s (indices -1, rows)", name, rows, d, n, vec ? " vec" : " scalar"), want, out);
 }
 
+// Values that exercise a bf16 rounding: ties both ways, overflow to infinity, infinities, NaN, denormals, signed zeros.
+static std::vector<float> rounding_cases(size_t n) {
+    std::vector<float> v = operand<float>(n, 100);
+    const unsigned special[] = {0x3f808000u, 0x3f818000u, 0x7f7fffffu, 0x7f7f8000u, 0x7f7f7fffu, 0x7f800000u, 0xff800000u,
+                                0x7fc00000u, 0xffc12345u, 0x00000001u, 0x80008000u, 0x00018000u, 0x80000000u, 0x00000000u};
+    for (size_t i = 0; i < sizeof special / sizeof special[0] && i < n; ++i) v[i * 3 % n] = __uint_as_float(special[i]);
+    return v;
+}
+
+// common.cuh's conversions through the converting gathers (every row in order): f32 to bf16 rounds to nearest even
+// bit for bit (ties, overflow, inf, NaN, denormals), bf16 to f32 widens exactly.
+static void check_conversions(int rows, int d, int shift) {
+    const size_t n = (size_t)rows * d;
+    auto cs = rounding_cases(n);
+    std::vector<int> order(rows);
+    for (int i = 0; i < rows; ++i) order[i] = i;
+    Buf<int> indices = int_buf(order);
+    Buf<float> wide = upload<float>(cs, shift);
+    Buf<bf16> narrow(n, Unwritten, shift);
+    std::vector<bf16> want16(n);
+    for (size_t i = 0; i < n; ++i) want16[i] = ref_bf16(cs[i]);
+    const int vec = d % 8 == 0 && shift == 0;
+    emu::launch(dim3{(unsigned)rows, 1, 1}, block_of(kMoveThreads), 0, nullptr,
+                [&] { gather_rows_f32_bf16(narrow.p(), wide.p(), indices.p(), rows, d, vec); });
+    report_exact(dims("gather_rows_f32_bf16 rows=%d d=%d%s (ties, overflow, inf, NaN, denormals)", rows, d, vec ? " vec" : " scalar"),
+                 want16, narrow);
+    Buf<float> back(n, Unwritten, shift);
+    std::vector<float> want(n);
+    for (size_t i = 0; i < n; ++i) want[i] = __uint_as_float((unsigned)want16[i].bits << 16);
+    emu::launch(dim3{(unsigned)rows, 1, 1}, block_of(kMoveThreads), 0, nullptr,
+                [&] { gather_rows_bf16_f32(back.p(), narrow.p(), indices.p(), rows, d, vec); });
+    report_exact(dims("gather_rows_bf16_f32 rows=%d d=%d%s (widening)", rows, d, vec ? " vec" : " scalar"), want, back);
+}
+
 template <typename TS, typename TD>
 static void check_embedding(int vocab, int d, int tokens, int shift) {
     auto kernel = pick2<TS, TD>(embedding_bf16_bf16, embedding_bf16_f32, embedding_f32_bf16, embedding_f32_f32);
@@ -228,6 +262,9 @@ static void row_checks() {
     check_gather_convert<bf16, float>("gather_rows_bf16_f32", gather_rows_bf16_f32, 20, 40, 9, 0);
     check_gather_convert<float, bf16>("gather_rows_f32_bf16", gather_rows_f32_bf16, 20, 21, 6, 0);
     check_gather_convert<float, bf16>("gather_rows_f32_bf16", gather_rows_f32_bf16, 12, 16, 5, 1);
+    check_conversions(25, 120, 0);
+    check_conversions(31, 97, 0);
+    check_conversions(9, 40, 1);
     check_gather_bytes(10, 4128, 6, 0);  // bf16 rows of 2064: 16-byte granules, two passes of the block
     check_gather_bytes(10, 52, 7, 0);    // fp32 or int rows of 13: 4-byte granules
     check_gather_bytes(9, 6, 5, 0);      // bf16 rows of 3: bytes

@@ -36,7 +36,7 @@ public static class BenchCommand
                 throw new UsageException("--batch, --prompt-tokens, --context and --steps must be positive");
             using var backend = DeviceOption.Open(parse.GetValue(device)!);
             using var m = LoadModel(parse.GetValue(model), parse.GetValue(shape), backend);
-            var log = parse.GetValue(json) ? null : new Progress<string>(s => AnsiConsole.Console.MarkupLine(Markup.Escape(s)));
+            var log = parse.GetValue(json) ? null : new ConsoleProgress<string>(s => AnsiConsole.Console.MarkupLine(Markup.Escape(s)));
             try
             {
                 ThroughputBenchmark.Check(m, settings);

@@ -95,7 +95,7 @@ public static class GenerateCommand
 
             var clock = Stopwatch.StartNew();
             using var engine = CoarEngine.Load(new EngineParams(dir, parse.GetValue(device)!, parse.GetValue(vqgan), parse.GetValue(target)), cancellation: ct);
-            DeviceOption.NoteFallback(engine.FallbackReason);
+            DeviceOption.Report(engine.Device);
             var bound = ConceptBinding.Load(conceptArgs, engine);
             pending = pending.Select(i => i with
             {

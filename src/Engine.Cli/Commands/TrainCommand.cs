@@ -84,7 +84,7 @@ public static class TrainCommand
             // The checkpoint's resolution bounds the prompt's image area: train at 1024 on the 1024 model, and so on.
             int target = settings.Resolution is 512 or 768 or 1024 ? settings.Resolution : 768;
             using var engine = CoarEngine.Load(new EngineParams(dir, parse.GetValue(device)!, parse.GetValue(vqgan), target), cancellation: ct);
-            DeviceOption.NoteFallback(engine.FallbackReason);
+            DeviceOption.Report(engine.Device);
             var ids = engine.Prompt.Vocabulary.ToImageTokenIds();
             var subject = TrainingData.EncodePhotos(files, settings.Resolution, engine.Vqgan, ids, settings.RandomCrops, settings.Seed);
             console.MarkupLine($"{subject.Count} training image(s) from {files.Count} file(s), {settings.Resolution} px");
@@ -93,7 +93,7 @@ public static class TrainCommand
             {
                 string cacheDir = TrainingData.ClassImageDirectory(Path.GetDirectoryName(outPath)!, settings, engine.Fingerprint);
                 classSet = TrainingData.ClassImages(engine, settings.ClassPrompt, settings.ClassImages, settings.Resolution, settings.Seed, cacheDir,
-                    new Progress<string>(m => console.MarkupLine(Markup.Escape(m))), ct);
+                    new ConsoleProgress<string>(m => console.MarkupLine(Markup.Escape(m))), ct);
             }
 
             ConceptTrainer trainer;
@@ -120,7 +120,7 @@ public static class TrainCommand
 
             var clock = System.Diagnostics.Stopwatch.StartNew();
             int startStep = trainer.Step;
-            await Task.Run(() => trainer.Train(settings.Steps, new Progress<TrainingProgress>(pr => PrintStep(console, pr)), ct, step =>
+            await Task.Run(() => trainer.Train(settings.Steps, new ConsoleProgress<TrainingProgress>(pr => PrintStep(console, pr)), ct, step =>
             {
                 if (settings.CheckpointEvery > 0 && step % settings.CheckpointEvery == 0 && step < settings.Steps)
                     trainer.SaveCheckpoint(checkpoint, settingsJson);

@@ -1,7 +1,7 @@
 namespace CoAR.Engine.Managed.Cuda;
 
 /// <summary>A kernel file compiled for one architecture: the image the driver loads, and how it was obtained.</summary>
-/// <param name="KernelFile">The source file ("elementwise.cu").</param>
+/// <param name="KernelFile">The source file ("rows.cu").</param>
 /// <param name="Architecture">The compute capability it was built for.</param>
 /// <param name="Target">CUBIN or PTX.</param>
 /// <param name="Image">CUBIN bytes, or PTX text without a terminating NUL.</param>

@@ -24,7 +24,11 @@ internal static unsafe class CudaCheck
     public static CudaException Failure(CuResult result, string call, string? kernel = null, string? module = null, string? hint = null)
     {
         var (name, description) = Describe(result);
-        return new CudaException(call, (int)result, name, description, kernel, module, hint ?? CudaErrorHints.For(result));
+        hint ??= CudaErrorHints.For(result);
+        // The stand-in names what went wrong (the kernel, its launch, the allocation): a GPU driver cannot.
+        if (CudaStandIn.ReportOf(result) is { } report)
+            hint = $"{hint} The CoAR CUDA stand-in reports: {report}";
+        return new CudaException(call, (int)result, name, description, kernel, module, hint);
     }
 
     /// <summary>The driver's name and description of an error code (our own name when the driver does not know it).</summary>

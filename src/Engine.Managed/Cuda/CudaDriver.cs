@@ -70,7 +70,9 @@ public static unsafe class CudaDriver
             }
             int version;
             CudaCheck.Ok(CuNative.cuDriverGetVersion(&version), "cuDriverGetVersion");
-            return (true, $"CUDA driver {FormatVersion(version)} ({probe.LoadedPath})", version);
+            return CudaStandIn.IsLoaded
+                ? (true, $"the CoAR CUDA stand-in, not a GPU: the CUDA {FormatVersion(version)} driver API on the CPU emulator ({probe.LoadedPath})", version)
+                : (true, $"CUDA driver {FormatVersion(version)} ({probe.LoadedPath})", version);
         }
         catch (Exception e) when (e is EntryPointNotFoundException or CudaException)
         {

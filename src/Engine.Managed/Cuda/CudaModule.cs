@@ -38,7 +38,7 @@ public sealed unsafe class CudaModule : CudaResource
         Register();
     }
 
-    /// <summary>The module's name in messages: its kernel file ("elementwise.cu").</summary>
+    /// <summary>The module's name in messages: its kernel file ("rows.cu").</summary>
     public string Name { get; }
 
     /// <summary>What the image is ("CUBIN for sm_90 from NVRTC 12.4"), when the loader was told.</summary>

@@ -15,7 +15,7 @@ public sealed class KernelCompileException : Exception
         Log = log;
     }
 
-    /// <summary>The kernel source file ("elementwise.cu").</summary>
+    /// <summary>The kernel source file ("rows.cu").</summary>
     public string KernelFile { get; }
 
     public string NvrtcCall { get; }

@@ -10,7 +10,7 @@ public sealed record KernelCompilerOptions
     public string? CacheDirectory { get; init; }
 
     /// <summary>
-    /// A directory of prebuilt fatbins, one per kernel file ("elementwise.fatbin"), as CMakeLists.txt builds them.
+    /// A directory of prebuilt fatbins, one per kernel file ("rows.fatbin"), as CMakeLists.txt builds them.
     /// When set, modules are loaded from there and NVRTC is not used.
     /// </summary>
     public string? FatbinDirectory { get; init; }

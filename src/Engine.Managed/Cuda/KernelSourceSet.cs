@@ -1,4 +1,5 @@
 using System.Reflection;
+using System.Security.Cryptography;
 using System.Text;
 
 namespace CoAR.Engine.Managed.Cuda;
@@ -13,6 +14,7 @@ public sealed class KernelSourceSet
     private static readonly Lazy<KernelSourceSet> EmbeddedSet = new(LoadEmbedded);
 
     private readonly Dictionary<string, string> files;
+    private string? contentHash;
 
     public KernelSourceSet(IReadOnlyDictionary<string, string> files)
     {
@@ -30,11 +32,14 @@ public sealed class KernelSourceSet
     /// <summary>The kernels/ directory of the repository, as embedded in CoAR.Engine.Managed.</summary>
     public static KernelSourceSet Embedded => EmbeddedSet.Value;
 
-    /// <summary>Kernel file names ("elementwise.cu"), sorted.</summary>
+    /// <summary>Kernel file names ("rows.cu"), sorted.</summary>
     public IReadOnlyList<string> KernelFiles { get; }
 
     /// <summary>Header name and text, sorted by name; every compilation gets all of them.</summary>
     public IReadOnlyList<KeyValuePair<string, string>> Headers { get; }
+
+    /// <summary>SHA-256 (hex) over every file's name and text: changes when any kernel or header does.</summary>
+    public string ContentHash => contentHash ??= ComputeContentHash();
 
     public string Source(string kernelFile) => files.TryGetValue(kernelFile, out var text) && kernelFile.EndsWith(".cu", StringComparison.Ordinal)
         ? text
@@ -42,6 +47,22 @@ public sealed class KernelSourceSet
 
     /// <summary>A copy with one file added or replaced (tests use it to change a source).</summary>
     public KernelSourceSet With(string name, string text) => new(new Dictionary<string, string>(files) { [name] = text });
+
+    private string ComputeContentHash()
+    {
+        // Length-prefixed names and texts, so no two different sets concatenate to the same bytes.
+        using var hash = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
+        foreach (var (name, text) in files.OrderBy(f => f.Key, StringComparer.Ordinal))
+        {
+            foreach (var part in new[] { name, text })
+            {
+                var bytes = Encoding.UTF8.GetBytes(part);
+                hash.AppendData(BitConverter.GetBytes(bytes.LongLength));
+                hash.AppendData(bytes);
+            }
+        }
+        return Convert.ToHexStringLower(hash.GetHashAndReset());
+    }
 
     private static KernelSourceSet LoadEmbedded()
     {

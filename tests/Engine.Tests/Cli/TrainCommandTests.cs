@@ -10,7 +10,7 @@ namespace CoAR.Engine.Tests.Cli;
 public class TrainCommandTests
 {
     /// <summary>A folder of JPEG "photos": smooth color fields of different aspect ratios.</summary>
-    private static string Photos()
+    internal static string Photos()
     {
         string dir = TinyModels.NewTempDir("photos");
         var sizes = new[] { (120, 90), (100, 100), (90, 140) };

@@ -1,5 +1,6 @@
 using CoAR.Engine.Conformance;
 using CoAR.Engine.Managed.Backends.Cpu;
+using CoAR.Engine.Managed.Conformance;
 using CoAR.Engine.Managed.Tensors;
 using NUnit.Framework;
 

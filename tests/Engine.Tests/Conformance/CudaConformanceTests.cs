@@ -1,6 +1,8 @@
 using CoAR.Engine.Conformance;
 using CoAR.Engine.Managed.Backends.Cpu;
 using CoAR.Engine.Managed.Backends.Cuda;
+using CoAR.Engine.Managed.Conformance;
+using CoAR.Engine.Managed.Cuda;
 using NUnit.Framework;
 
 namespace CoAR.Engine.Tests.Conformance;
@@ -23,6 +25,32 @@ public class CudaConformanceTests
     {
         _target ??= CudaTestBackend.CreateOrIgnore();
         var result = ConformanceRunner.Run(c, _target, _reference);
+        if (!result.Passed)
+            ReopenAfterAFault();
         Assert.That(result.Passed, Is.True, result.ToString());
+    }
+
+    /// <summary>
+    /// A kernel fault leaves the context unusable (its error sticks, as on a GPU): the next case gets a new backend,
+    /// so one faulting op fails its own case and not every case after it.
+    /// </summary>
+    private void ReopenAfterAFault()
+    {
+        try
+        {
+            _target!.Synchronize();
+        }
+        catch (CudaException)
+        {
+            try
+            {
+                _target!.Dispose();
+            }
+            catch (CudaException)
+            {
+                // The teardown's calls fail with the sticky error too; the primary context is released regardless.
+            }
+            _target = null;
+        }
     }
 }

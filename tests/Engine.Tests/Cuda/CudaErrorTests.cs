@@ -1,5 +1,8 @@
+using CoAR.Engine.Cli;
 using CoAR.Engine.Managed.Cuda;
 using CoAR.Engine.Managed.Interop;
+using CoAR.Engine.Tests.Cli;
+using CoAR.Engine.Tests.Model;
 using NUnit.Framework;
 
 namespace CoAR.Engine.Tests.Cuda;
@@ -47,12 +50,16 @@ public class CudaErrorTests
     [Test]
     public void AnUnknownCodeHasNoHint() => Assert.That(CudaErrorHints.For((CuResult)12345), Is.Null);
 
+    /// <summary>In a `coar` process of its own whose COAR_LIBCUDA names no library, so no driver loads whatever this one has.</summary>
     [Test]
-    public void WithoutADriverUsingOneThrowsWithTheReason()
+    public void WithoutADriverAskingForCudaIsRefusedWithTheReason()
     {
-        if (CudaDriver.TryLoad(out _))
-            Assert.Ignore("A CUDA driver is installed here");
-        var error = Assert.Throws<InvalidOperationException>(() => CudaContext.Create())!;
-        Assert.That(error.Message, Does.Contain("libcuda"));
+        string missing = Path.Combine(Path.GetTempPath(), $"coar-no-libcuda-{Guid.NewGuid():N}.so.1");
+        var (exit, output) = CoarProcess.Run(new Dictionary<string, string> { ["COAR_LIBCUDA"] = missing },
+            "generate", "--model", TinyModels.Cuda, "--prompt", "a red apple", "--size", "32", "--device", "cuda", "--out", TinyModels.NewTempDir("no-driver"));
+        Assert.That(exit, Is.EqualTo(ExitCodes.DeviceUnavailable), output);
+        // The console wraps long lines.
+        output = string.Join(' ', output.Split((char[])[' ', '\n', '\r'], StringSplitOptions.RemoveEmptyEntries));
+        Assert.That(output, Does.Contain("cuda:0").And.Contain("libcuda (the NVIDIA driver library) was not found").And.Contain($"{missing}: no such file"));
     }
 }

@@ -1,7 +1,9 @@
 using System.CommandLine;
 using System.Text.Json;
 using CoAR.Engine.Cli;
+using CoAR.Engine.Managed.Backends.SelfTest;
 using CoAR.Engine.Managed.Cuda;
+using CoAR.Engine.Tests.Cli;
 using NUnit.Framework;
 
 namespace CoAR.Engine.Tests.Cuda;
@@ -54,6 +56,33 @@ public class InfoCommandTests
             Assert.That(output, Does.Contain($"NVRTC").And.Contain(Nvrtc.Version.ToString()).And.Contain(Nvrtc.LibraryPath!));
     }
 
+    /// <summary>
+    /// In a `coar` process of its own whose COAR_LIBCUDA names no library, so no driver loads whatever this one has
+    /// (the stand-in, a GPU's).
+    /// </summary>
+    [Test]
+    public void WithoutAGpuTheSelfTestHasNothingToTestAndExits4()
+    {
+        string missing = Path.Combine(cacheDirectory, "no-libcuda.so.1");
+        var (exit, output) = RunProcess(missing, "info", "--self-test");
+        Assert.That(exit, Is.EqualTo(4), output);
+        Assert.That(output, Does.Contain("Self-test: no GPU to test (why: below)").And.Contain("Why no GPU: libcuda (the NVIDIA driver library) was not found")
+            .And.Contain($"{missing}: no such file"));
+        Assert.That(output, Does.Contain("error: no GPU to self-test: libcuda (the NVIDIA driver library) was not found"));
+        Assert.That(RunProcess(missing, "info").ExitCode, Is.Zero, "without --self-test a machine without a GPU is fine");
+    }
+
+    [Test]
+    public void AnUnknownOptionIsAUsageError()
+    {
+        var (exit, output) = RunProcess(Path.Combine(cacheDirectory, "no-libcuda.so.1"), "info", "--self-tests");
+        Assert.That(exit, Is.EqualTo(ExitCodes.Usage));
+        Assert.That(output, Does.Contain("--self-tests"));
+    }
+
+    private (int ExitCode, string Output) RunProcess(string libcuda, params string[] args) =>
+        CoarProcess.Run(new Dictionary<string, string> { ["COAR_LIBCUDA"] = libcuda, ["COAR_HOME"] = cacheDirectory }, args);
+
     [Test]
     public void JsonReportHasTheSameFacts()
     {
@@ -69,6 +98,7 @@ public class InfoCommandTests
         Assert.That(root.GetProperty("kernelCache").GetProperty("files").GetInt32(), Is.EqualTo(1));
         Assert.That(root.GetProperty("kernelCache").GetProperty("bytes").GetInt64(), Is.EqualTo(1000));
         Assert.That(root.GetProperty("nvrtc").GetProperty("available").GetBoolean(), Is.EqualTo(Nvrtc.TryLoad(out _)));
+        Assert.That(root.GetProperty("selfTestDirectory").GetString(), Is.EqualTo(SelfTestCache.Default().Directory));
         if (!cuda)
         {
             Assert.That(root.GetProperty("backend").GetString(), Is.EqualTo("cpu"));

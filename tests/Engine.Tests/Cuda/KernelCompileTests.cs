@@ -29,12 +29,12 @@ public class KernelCompileTests
     }
 
     [Test]
-    public void TheEmbeddedSetHasTheElementwiseKernelsAndTheCommonHeader()
+    public void TheEmbeddedSetHasThePointwiseKernelsAndTheCommonHeader()
     {
         var sources = KernelSourceSet.Embedded;
-        Assert.That(sources.KernelFiles, Does.Contain("elementwise.cu"));
+        Assert.That(sources.KernelFiles, Does.Contain("pointwise.cu"));
         Assert.That(sources.Headers.Select(h => h.Key), Does.Contain("common.cuh"));
-        Assert.That(sources.Source("elementwise.cu"), Does.Contain("extern \"C\" __global__ void residual_add_bf16"));
+        Assert.That(sources.Source("pointwise.cu"), Does.Contain("extern \"C\" __global__ void add_bf16"));
     }
 
     [Test]
@@ -51,11 +51,11 @@ public class KernelCompileTests
     public void PtxTargetsTheVirtualArchitecture()
     {
         NvrtcRequirement.EnsureLoaded();
-        var compiled = new KernelCompiler(new KernelCompilerOptions()).Compile("elementwise.cu", new ComputeCapability(8, 0), KernelTarget.Ptx);
+        var compiled = new KernelCompiler(new KernelCompilerOptions()).Compile("pointwise.cu", new ComputeCapability(8, 0), KernelTarget.Ptx);
         var ptx = System.Text.Encoding.UTF8.GetString(compiled.Image);
 
         Assert.That(ptx, Does.Contain(".target sm_80"));
-        Assert.That(ptx, Does.Contain(".entry residual_add_f32("));
+        Assert.That(ptx, Does.Contain(".entry add_f32("));
         Assert.That(compiled.Options, Does.Contain("--gpu-architecture=compute_80"));
     }
 

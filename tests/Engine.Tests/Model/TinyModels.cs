@@ -33,6 +33,13 @@ internal static class TinyModels
 
     public static string Default => Get("default", ModelShape.Tiny);
 
+    /// <summary>
+    /// The tiny model with its vocabulary cut after the text tokens: image codes, special ids and the tiny text
+    /// vocabulary, without the 55,000 reserved rows no prompt or image uses. The CUDA tests run it: on the CUDA
+    /// stand-in the logits GEMV is the largest launch of a decode step.
+    /// </summary>
+    public static string Cuda => Get("cuda", ModelShape.Tiny with { Vocab = TinyVocabulary.FirstTextId + TinyVocabulary.TextTokenCount });
+
     /// <summary>A small-vocabulary variant for tests that build many models.</summary>
     public static ModelShape Small { get; } = ModelShape.Tiny with { Vocab = 9000, Layers = 2 };
 

@@ -1,6 +1,10 @@
+using CoAR.Engine.Managed.Backends.Cuda.Kernels;
 using CoAR.Engine.Managed.Cuda;
 using CoAR.Engine.Managed.Tensors;
 using static CoAR.Engine.Managed.Backends.Cuda.GemmAttentionLaunch;
+using static CoAR.Engine.Managed.Backends.Cuda.Kernels.AttentionBackwardKernels;
+using static CoAR.Engine.Managed.Backends.Cuda.Kernels.AttentionDecodeKernels;
+using static CoAR.Engine.Managed.Backends.Cuda.Kernels.AttentionKernels;
 
 namespace CoAR.Engine.Managed.Backends.Cuda;
 
@@ -32,15 +36,6 @@ internal static class CudaAttention
     private const int DecodeChunk = 256;
     private const int MaxGridZ = 65535;
 
-    // Each indexed by Variant(dmax, vec).
-    private static readonly string[] ForwardKernels = Variants("attention_fwd");
-    private static readonly string[] DecodeKernels = Variants("attention_decode");
-    private static readonly string[] DqKernels = Variants("attention_bwd_dq");
-    private static readonly string[] DkdvKernels = Variants("attention_bwd_dkdv");
-    private const string CombineKernel = "attention_decode_combine_bf16";
-    private const string SpansKernel = "attention_bwd_spans";
-    private const string DeltaKernel = "attention_bwd_delta_bf16";
-
     /// <summary>
     /// q [T, H, Dh] BF16; cache.Keys/Values [R, Hkv, S, Dh] BF16, cache.KeyTags [R, S] I32; output [T, H, Dh] BF16;
     /// logSumExp [T, H] F32 or null.
@@ -71,16 +66,16 @@ internal static class CudaAttention
                 Rows = Address(tokens.Rows), Positions = Address(tokens.Positions), Tags = Address(tokens.Tags),
                 PartO = partO, PartMl = partO + (ulong)partOBytes,
                 Tokens = t, Heads = heads, KvHeads = cache.KvHeads, CacheRows = cache.Rows, Capacity = cache.Capacity,
-                HeadDim = dh, ScaleLog2 = scaleLog2, Chunks = chunks,
+                Dh = dh, ScaleLog2 = scaleLog2, Chunks = chunks,
             };
-            lib.Get("attention_decode.cu", DecodeKernels[Variant(dmax, vec)])
+            lib.Get(AttentionDecodeKernels.Decode.For(dmax, vec))
                 .Launch(new Dim3((uint)chunks, (uint)heads, (uint)t), Threads, 0, stream, ref args);
             var combine = new CombineArgs
             {
                 PartO = args.PartO, PartMl = args.PartMl, Rows = args.Rows, Positions = args.Positions, Out = Address(output),
-                Lse = lse, Tokens = t, Heads = heads, CacheRows = cache.Rows, Capacity = cache.Capacity, HeadDim = dh, Chunks = chunks,
+                Lse = lse, Tokens = t, Heads = heads, CacheRows = cache.Rows, Capacity = cache.Capacity, Dh = dh, Chunks = chunks,
             };
-            lib.Get("attention_decode.cu", CombineKernel)
+            lib.Get(AttentionDecodeKernels.Combine)
                 .Launch(new Dim3((uint)heads, (uint)t), Threads, 0, stream, ref combine);
             return;
         }
@@ -90,12 +85,12 @@ internal static class CudaAttention
             Q = Address(q), Keys = Address(cache.Keys), Values = Address(cache.Values), KeyTags = Address(cache.KeyTags),
             Rows = Address(tokens.Rows), Positions = Address(tokens.Positions), Tags = Address(tokens.Tags),
             Out = Address(output), Lse = lse, Tokens = t, Heads = heads, KvHeads = cache.KvHeads, CacheRows = cache.Rows,
-            Capacity = cache.Capacity, HeadDim = dh, ScaleLog2 = scaleLog2,
+            Capacity = cache.Capacity, Dh = dh, ScaleLog2 = scaleLog2,
         };
         // Q, K and V tiles of 64 x DMAX bf16, then the tile's key tags, query rows, positions, tags and the pass.
         int shared = 3 * QueryTile * dmax * 2 + 260 * sizeof(int);
-        var kernel = lib.Get("attention.cu", ForwardKernels[Variant(dmax, vec)]);
-        AttentionSharedMemory.Ensure(kernel, shared);
+        var kernel = lib.Get(AttentionKernels.Forward.For(dmax, vec));
+        AttentionSharedMemory.Ensure(kernel.Function, shared);
         kernel.Launch(new Dim3(Blocks(t, QueryTile), (uint)heads), Threads, shared, stream, ref forward);
     }
 
@@ -127,23 +122,23 @@ internal static class CudaAttention
             Rows = Address(tokens.Rows), Positions = Address(tokens.Positions), Tokens = t, CacheRows = cache.Rows,
             Capacity = cache.Capacity, Spans = spans,
         };
-        lib.Get("attention_backward.cu", SpansKernel).Launch(1, 1024, 0, stream, ref spanArgs);
-        var deltaArgs = new DeltaArgs { Out = Address(output), DOut = Address(dOutput), Delta = delta, Count = t * heads, HeadDim = dh };
-        lib.Get("attention_backward.cu", DeltaKernel).Launch(Blocks((long)t * heads, 256 / 32), 256, 0, stream, ref deltaArgs);
+        lib.Get(AttentionBackwardKernels.Spans).Launch(1, 1024, 0, stream, ref spanArgs);
+        var deltaArgs = new DeltaArgs { Out = Address(output), DOut = Address(dOutput), Delta = delta, Count = t * heads, Dh = dh };
+        lib.Get(AttentionBackwardKernels.Delta).Launch(Blocks((long)t * heads, 256 / 32), 256, 0, stream, ref deltaArgs);
 
         var dqArgs = new DqArgs
         {
             Q = Address(q), Keys = Address(cache.Keys), Values = Address(cache.Values), KeyTags = Address(cache.KeyTags),
             Rows = Address(tokens.Rows), Positions = Address(tokens.Positions), Tags = Address(tokens.Tags),
             Lse = Address(logSumExp), Delta = delta, DOut = Address(dOutput), Dq = Address(dq), DqF32 = Flag(dq.DType == DType.F32),
-            Tokens = t, Heads = heads, KvHeads = cache.KvHeads, CacheRows = cache.Rows, Capacity = cache.Capacity, HeadDim = dh,
+            Tokens = t, Heads = heads, KvHeads = cache.KvHeads, CacheRows = cache.Rows, Capacity = cache.Capacity, Dh = dh,
             Scale = scale, ScaleLog2 = scale * Log2E,
         };
         // Q and dO tiles of 64 queries, K and V tiles of 32 keys, then key tags, the query tile (rows, positions,
         // tags, the pass) and each query's lse and Delta.
         int dqShared = (2 * QueryTile + 2 * DqKeyTile) * dmax * 2 + (DqKeyTile + 5 * QueryTile + 2) * sizeof(int);
-        var dqKernel = lib.Get("attention_backward.cu", DqKernels[Variant(dmax, vec)]);
-        AttentionSharedMemory.Ensure(dqKernel, dqShared);
+        var dqKernel = lib.Get(AttentionBackwardKernels.Dq.For(dmax, vec));
+        AttentionSharedMemory.Ensure(dqKernel.Function, dqShared);
         dqKernel.Launch(new Dim3(Blocks(t, QueryTile), (uint)heads), Threads, dqShared, stream, ref dqArgs);
 
         var dkdvArgs = new DkdvArgs
@@ -152,12 +147,12 @@ internal static class CudaAttention
             Positions = dqArgs.Positions, Tags = dqArgs.Tags, Lse = dqArgs.Lse, Delta = delta, DOut = dqArgs.DOut, Spans = spans,
             DKeys = Address(dKeys), DValues = Address(dValues), DKeysF32 = Flag(dKeys.DType == DType.F32),
             DValuesF32 = Flag(dValues.DType == DType.F32), Tokens = t, Heads = heads, KvHeads = cache.KvHeads,
-            CacheRows = cache.Rows, Capacity = cache.Capacity, HeadDim = dh, Scale = scale, ScaleLog2 = dqArgs.ScaleLog2,
+            CacheRows = cache.Rows, Capacity = cache.Capacity, Dh = dh, Scale = scale, ScaleLog2 = dqArgs.ScaleLog2,
         };
         // K and V tiles of 64 keys, Q and dO tiles of 32 queries, then key tags and four per-query arrays.
         int dkdvShared = (2 * KeyTile + 2 * ScanTile) * dmax * 2 + (KeyTile + 4 * ScanTile) * sizeof(int);
-        var dkdvKernel = lib.Get("attention_backward.cu", DkdvKernels[Variant(dmax, vec)]);
-        AttentionSharedMemory.Ensure(dkdvKernel, dkdvShared);
+        var dkdvKernel = lib.Get(AttentionBackwardKernels.Dkdv.For(dmax, vec));
+        AttentionSharedMemory.Ensure(dkdvKernel.Function, dkdvShared);
         dkdvKernel.Launch(new Dim3(Blocks(cache.Capacity, KeyTile), (uint)cache.KvHeads, (uint)cache.Rows), Threads, dkdvShared,
             stream, ref dkdvArgs);
     }
@@ -174,67 +169,5 @@ internal static class CudaAttention
         return dh;
     }
 
-    private static int Variant(int dmax, bool vec) => (dmax == 64 ? 2 : 0) + (vec ? 0 : 1);
-
-    private static string[] Variants(string stem) =>
-        [$"{stem}_128_bf16", $"{stem}_128_unaligned_bf16", $"{stem}_64_bf16", $"{stem}_64_unaligned_bf16"];
-
     private static long Align16(long bytes) => (bytes + 15) & ~15L;
-
-    // Kernel parameter lists, in order (CudaKernel.Launch): pointers as ulong, C int as int.
-
-    /// <summary>attention_fwd_*(q, keys, values, key_tags, rows, positions, tags, out, lse, tokens, heads, kv_heads, cache_rows, capacity, dh, scale_log2).</summary>
-    private struct ForwardArgs
-    {
-        public ulong Q, Keys, Values, KeyTags, Rows, Positions, Tags, Out, Lse;
-        public int Tokens, Heads, KvHeads, CacheRows, Capacity, HeadDim;
-        public float ScaleLog2;
-    }
-
-    /// <summary>attention_decode_*(q, keys, values, key_tags, rows, positions, tags, part_o, part_ml, tokens, heads, kv_heads, cache_rows, capacity, dh, scale_log2, chunks).</summary>
-    private struct DecodeArgs
-    {
-        public ulong Q, Keys, Values, KeyTags, Rows, Positions, Tags, PartO, PartMl;
-        public int Tokens, Heads, KvHeads, CacheRows, Capacity, HeadDim;
-        public float ScaleLog2;
-        public int Chunks;
-    }
-
-    /// <summary>attention_decode_combine_bf16(part_o, part_ml, rows, positions, out, lse, tokens, heads, cache_rows, capacity, dh, chunks).</summary>
-    private struct CombineArgs
-    {
-        public ulong PartO, PartMl, Rows, Positions, Out, Lse;
-        public int Tokens, Heads, CacheRows, Capacity, HeadDim, Chunks;
-    }
-
-    /// <summary>attention_bwd_spans(rows, positions, tokens, cache_rows, capacity, spans).</summary>
-    private struct SpanArgs
-    {
-        public ulong Rows, Positions;
-        public int Tokens, CacheRows, Capacity;
-        public ulong Spans;
-    }
-
-    /// <summary>attention_bwd_delta_bf16(out, dout, delta, count, dh).</summary>
-    private struct DeltaArgs
-    {
-        public ulong Out, DOut, Delta;
-        public int Count, HeadDim;
-    }
-
-    /// <summary>attention_bwd_dq_*(q, keys, values, key_tags, rows, positions, tags, lse, delta, dout, dq, dq_f32, tokens, heads, kv_heads, cache_rows, capacity, dh, scale, scale_log2).</summary>
-    private struct DqArgs
-    {
-        public ulong Q, Keys, Values, KeyTags, Rows, Positions, Tags, Lse, Delta, DOut, Dq;
-        public int DqF32, Tokens, Heads, KvHeads, CacheRows, Capacity, HeadDim;
-        public float Scale, ScaleLog2;
-    }
-
-    /// <summary>attention_bwd_dkdv_*(q, keys, values, key_tags, rows, positions, tags, lse, delta, dout, spans, dkeys, dvalues, dkeys_f32, dvalues_f32, tokens, heads, kv_heads, cache_rows, capacity, dh, scale, scale_log2).</summary>
-    private struct DkdvArgs
-    {
-        public ulong Q, Keys, Values, KeyTags, Rows, Positions, Tags, Lse, Delta, DOut, Spans, DKeys, DValues;
-        public int DKeysF32, DValuesF32, Tokens, Heads, KvHeads, CacheRows, Capacity, HeadDim;
-        public float Scale, ScaleLog2;
-    }
 }

@@ -1,4 +1,6 @@
+using CoAR.Engine.Managed.Backends.Cuda.Kernels;
 using CoAR.Engine.Managed.Tensors;
+using static CoAR.Engine.Managed.Backends.Cuda.Kernels.LossKernels;
 
 namespace CoAR.Engine.Managed.Backends.Cuda;
 
@@ -10,22 +12,6 @@ public sealed partial class CudaBackend
 {
     /// <summary>Threads per row: LOSS_THREADS in kernels/losses.cu.</summary>
     private const int LossThreads = 512;
-
-    private struct CrossEntropyArgs
-    {
-        public ulong Losses, DLogits, Logits, Targets;
-        public int V;
-        public float GradScale;
-        public int Vec;
-    }
-
-    private struct KlArgs
-    {
-        public ulong Losses, DLogits, Reference, Logits;
-        public int V;
-        public float GradScale;
-        public int Vec;
-    }
 
     public void SoftmaxCrossEntropy(Tensor logits, Tensor targets, Tensor losses, Tensor dLogits, float gradScale)
     {
@@ -39,7 +25,7 @@ public sealed partial class CudaBackend
             Losses = Ptr(losses), DLogits = Ptr(dLogits), Logits = Ptr(logits), Targets = Ptr(targets), V = v, GradScale = gradScale,
             Vec = Flag(v % 4 == 0 && Aligned16(logits, dLogits)),
         };
-        Launch("losses.cu", "softmax_xent_f32", n, LossThreads, ref args);
+        Launch(LossKernels.SoftmaxCrossEntropy, n, LossThreads, ref args);
     }
 
     public void KlDivergence(Tensor reference, Tensor logits, Tensor losses, Tensor dLogits, float gradScale)
@@ -54,7 +40,7 @@ public sealed partial class CudaBackend
             Losses = Ptr(losses), DLogits = Ptr(dLogits), Reference = Ptr(reference), Logits = Ptr(logits), V = v, GradScale = gradScale,
             Vec = Flag(v % 4 == 0 && Aligned16(reference, logits, dLogits)),
         };
-        Launch("losses.cu", "kl_div_f32", n, LossThreads, ref args);
+        Launch(LossKernels.KlDivergence, n, LossThreads, ref args);
     }
 
     /// <summary>The losses take logits, losses and dLogits in F32 (their shapes: <see cref="OpShapes"/>).</summary>

@@ -1,5 +1,7 @@
+using CoAR.Engine.Managed.Backends.Cuda.Kernels;
 using CoAR.Engine.Managed.Cuda;
 using CoAR.Engine.Managed.Tensors;
+using static CoAR.Engine.Managed.Backends.Cuda.Kernels.NormKernels;
 
 namespace CoAR.Engine.Managed.Backends.Cuda;
 
@@ -8,46 +10,6 @@ public sealed partial class CudaBackend
 {
     /// <summary>Head rows per block of the half-warp-per-row kernels (16 lanes per row).</summary>
     private const int HeadRowsPerBlock = RowThreads / 16;
-
-    private struct RmsNormArgs
-    {
-        public ulong Y, X, Weight;
-        public int WeightBf16, D;
-        public float Eps;
-        public int Vec;
-    }
-
-    private struct HeadNormArgs
-    {
-        public ulong Y, X, Gamma, Beta;
-        public int WeightBf16;
-        public long Rows;
-        public int Heads, Dh, HeadsPerGroup;
-        public float Eps;
-        public int Vec;
-    }
-
-    private struct RmsNormBackwardArgs
-    {
-        public ulong Dx, X, Dy;
-        public int DyBf16;
-        public ulong Weight;
-        public int WeightBf16, D;
-        public float Eps;
-        public int Vec, Accumulate;
-    }
-
-    private struct HeadNormBackwardArgs
-    {
-        public ulong Dx, X, Dy;
-        public int DyBf16;
-        public ulong Gamma;
-        public int WeightBf16;
-        public long Rows;
-        public int Heads, Dh, HeadsPerGroup;
-        public float Eps;
-        public int Vec;
-    }
 
     public void RmsNorm(Tensor x, Tensor weight, float eps, Tensor y)
     {
@@ -62,7 +24,7 @@ public sealed partial class CudaBackend
             Y = Ptr(y), X = Ptr(x), Weight = Ptr(weight), WeightBf16 = Bf16(weight), D = d, Eps = eps,
             Vec = Flag(d % 8 == 0 && Aligned16(x, y, weight)),
         };
-        Launch("norms.cu", x.DType == DType.BF16 ? "rmsnorm_fwd_bf16" : "rmsnorm_fwd_f32", t, RowThreads, ref args);
+        Launch(NormKernels.RmsNormForward.For(x.DType), t, RowThreads, ref args);
     }
 
     public void HeadLayerNorm(Tensor x, Tensor gamma, Tensor beta, float eps, Tensor y)
@@ -80,8 +42,7 @@ public sealed partial class CudaBackend
             Y = Ptr(y), X = Ptr(x), Gamma = Ptr(gamma), Beta = Ptr(beta), WeightBf16 = Bf16(gamma), Rows = rows, Heads = heads, Dh = dh,
             HeadsPerGroup = heads / groups, Eps = eps, Vec = Flag(dh % 8 == 0 && Aligned16(x, y, gamma) && Aligned16(beta)),
         };
-        Launch("norms.cu", x.DType == DType.BF16 ? "headnorm_fwd_bf16" : "headnorm_fwd_f32",
-            Dim3.BlocksFor(rows, HeadRowsPerBlock), RowThreads, ref args);
+        Launch(NormKernels.HeadNormForward.For(x.DType), Dim3.BlocksFor(rows, HeadRowsPerBlock), RowThreads, ref args);
     }
 
     public void RmsNormBackward(Tensor x, Tensor weight, float eps, Tensor dy, Tensor dx, bool accumulate = false)
@@ -96,7 +57,7 @@ public sealed partial class CudaBackend
             Dx = Ptr(dx), X = Ptr(x), Dy = Ptr(dy), DyBf16 = Bf16(dy), Weight = Ptr(weight), WeightBf16 = Bf16(weight), D = d, Eps = eps,
             Vec = Flag(d % 8 == 0 && Aligned16(x, dy, dx) && Aligned16(weight)), Accumulate = Flag(accumulate),
         };
-        Launch("norms.cu", x.DType == DType.BF16 ? "rmsnorm_bwd_bf16" : "rmsnorm_bwd_f32", t, RowThreads, ref args);
+        Launch(NormKernels.RmsNormBackward.For(x.DType), t, RowThreads, ref args);
     }
 
     public void HeadLayerNormBackward(Tensor x, Tensor gamma, float eps, Tensor dy, Tensor dx)
@@ -112,8 +73,7 @@ public sealed partial class CudaBackend
             Dx = Ptr(dx), X = Ptr(x), Dy = Ptr(dy), DyBf16 = Bf16(dy), Gamma = Ptr(gamma), WeightBf16 = Bf16(gamma), Rows = rows,
             Heads = heads, Dh = dh, HeadsPerGroup = heads / groups, Eps = eps, Vec = Flag(dh % 8 == 0 && Aligned16(x, dy, dx) && Aligned16(gamma)),
         };
-        Launch("norms.cu", x.DType == DType.BF16 ? "headnorm_bwd_bf16" : "headnorm_bwd_f32",
-            Dim3.BlocksFor(rows, HeadRowsPerBlock), RowThreads, ref args);
+        Launch(NormKernels.HeadNormBackward.For(x.DType), Dim3.BlocksFor(rows, HeadRowsPerBlock), RowThreads, ref args);
     }
 
     /// <summary>

@@ -1,4 +1,7 @@
+using CoAR.Engine.Managed.Backends.Cuda.Kernels;
+using CoAR.Engine.Managed.Cuda;
 using CoAR.Engine.Managed.Tensors;
+using static CoAR.Engine.Managed.Backends.Cuda.Kernels.PointwiseKernels;
 
 namespace CoAR.Engine.Managed.Backends.Cuda;
 
@@ -6,20 +9,6 @@ namespace CoAR.Engine.Managed.Backends.Cuda;
 public sealed partial class CudaBackend
 {
     private const int PointwiseThreads = 256;
-
-    private struct BinaryArgs
-    {
-        public ulong Output, A, B;
-        public long N;
-        public int Vec;
-    }
-
-    private struct SwiGluBackwardArgs
-    {
-        public ulong DGate, DUp, Gate, Up, DOut;
-        public long N;
-        public int Vec;
-    }
 
     /// <summary>output = silu(gate) * up; output may be gate or up.</summary>
     public void SwiGlu(Tensor gate, Tensor up, Tensor output)
@@ -29,7 +18,10 @@ public sealed partial class CudaBackend
         CheckSameType(op, "up", up, gate);
         CheckSameType(op, "output", output, gate);
         OpShapes.SwiGlu(op, gate, up, output);
-        Binary("swiglu_fwd_bf16", "swiglu_fwd_f32", gate, up, output);
+        long n = gate.ElementCount;
+        if (n == 0) return;
+        var args = new SwiGluArgs { Out = Ptr(output), Gate = Ptr(gate), Up = Ptr(up), N = n, Vec = Flag(Aligned16(gate, up, output)) };
+        Launch(PointwiseKernels.SwiGluForward.For(gate.DType), PointwiseGrid(n), PointwiseThreads, ref args);
     }
 
     /// <summary>y = a + b; y may be a or b.</summary>
@@ -40,7 +32,10 @@ public sealed partial class CudaBackend
         CheckSameType(op, "b", b, a);
         CheckSameType(op, "y", y, a);
         OpShapes.Add(op, a, b, y);
-        Binary("add_bf16", "add_f32", a, b, y);
+        long n = a.ElementCount;
+        if (n == 0) return;
+        var args = new AddArgs { Y = Ptr(y), A = Ptr(a), B = Ptr(b), N = n, Vec = Flag(Aligned16(a, b, y)) };
+        Launch(PointwiseKernels.Add.For(a.DType), PointwiseGrid(n), PointwiseThreads, ref args);
     }
 
     public void SwiGluBackward(Tensor gate, Tensor up, Tensor dOut, Tensor dGate, Tensor dUp)
@@ -65,15 +60,9 @@ public sealed partial class CudaBackend
             DGate = Ptr(dGate), DUp = Ptr(dUp), Gate = Ptr(gate), Up = Ptr(up), DOut = Ptr(dOut), N = n,
             Vec = Flag(Aligned16(gate, up, dOut) && Aligned16(dGate, dUp)),
         };
-        Launch("pointwise.cu", gate.DType == DType.BF16 ? "swiglu_bwd_bf16" : "swiglu_bwd_f32", StrideGrid(n / 8 + 1, PointwiseThreads),
-            PointwiseThreads, ref args);
+        Launch(PointwiseKernels.SwiGluBackward.For(gate.DType), PointwiseGrid(n), PointwiseThreads, ref args);
     }
 
-    private void Binary(string bf16Kernel, string f32Kernel, Tensor a, Tensor b, Tensor output)
-    {
-        long n = a.ElementCount;
-        if (n == 0) return;
-        var args = new BinaryArgs { Output = Ptr(output), A = Ptr(a), B = Ptr(b), N = n, Vec = Flag(Aligned16(a, b, output)) };
-        Launch("pointwise.cu", a.DType == DType.BF16 ? bf16Kernel : f32Kernel, StrideGrid(n / 8 + 1, PointwiseThreads), PointwiseThreads, ref args);
-    }
+    /// <summary>A grid-stride grid over <paramref name="n"/> elements, 8 per thread on the vector path.</summary>
+    private Dim3 PointwiseGrid(long n) => StrideGrid(n / 8 + 1, PointwiseThreads);
 }

@@ -1,4 +1,6 @@
+using CoAR.Engine.Managed.Backends.Cuda.Kernels;
 using CoAR.Engine.Managed.Tensors;
+using static CoAR.Engine.Managed.Backends.Cuda.Kernels.RopeKernels;
 
 namespace CoAR.Engine.Managed.Backends.Cuda;
 
@@ -7,14 +9,6 @@ public sealed partial class CudaBackend
 {
     /// <summary>Threads per token block of the RoPE kernel (a token's heads x Dh/2 pairs).</summary>
     private const int RopeThreads = 128;
-
-    private struct RopeArgs
-    {
-        public ulong Y, X, Positions;
-        public int Heads, Dh;
-        public float Theta, Direction;
-        public int Vec;
-    }
 
     public void Rope(Tensor x, Tensor positions, float theta, Tensor y) => Rotate("Rope", "x", x, "y", y, positions, theta, 1f);
 
@@ -34,6 +28,6 @@ public sealed partial class CudaBackend
             Y = Ptr(y), X = Ptr(x), Positions = Ptr(positions), Heads = heads, Dh = dh, Theta = theta, Direction = direction,
             Vec = Flag(dh / 2 % 8 == 0 && Aligned16(x, y)),
         };
-        Launch("rope.cu", x.DType == DType.BF16 ? "rope_bf16" : "rope_f32", t, RopeThreads, ref args, sharedBytes: dh * sizeof(float));
+        Launch(RopeKernels.Rope.For(x.DType), t, RopeThreads, ref args, sharedBytes: dh * sizeof(float));
     }
 }

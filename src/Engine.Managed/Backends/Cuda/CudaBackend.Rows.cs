@@ -1,5 +1,7 @@
+using CoAR.Engine.Managed.Backends.Cuda.Kernels;
 using CoAR.Engine.Managed.Cuda;
 using CoAR.Engine.Managed.Tensors;
+using static CoAR.Engine.Managed.Backends.Cuda.Kernels.RowKernels;
 
 namespace CoAR.Engine.Managed.Backends.Cuda;
 
@@ -17,52 +19,6 @@ public sealed partial class CudaBackend
     /// <summary>Threads per (token, head) of the KV kernels (a 128-dim bf16 head is 16 vectors).</summary>
     private const int KvThreads = 32;
 
-    private struct EmbeddingArgs
-    {
-        public ulong Output, Table, Ids;
-        public int Vocab, D, Vec;
-    }
-
-    private struct RowConvertArgs
-    {
-        public ulong Destination, Source, Indices;
-        public int Rows, D, Vec;
-    }
-
-    private struct RowBytesArgs
-    {
-        public ulong Destination, Source, Indices;
-        public int Rows;
-        public long RowBytes;
-        public int Granule;
-    }
-
-    private struct ScatterAddArgs
-    {
-        public ulong Destination, Source, Indices;
-        public int N, D, Vec;
-    }
-
-    private struct ZeroRowsArgs
-    {
-        public ulong Destination, Indices;
-        public int Rows;
-        public long RowBytes;
-        public int Granule;
-    }
-
-    private struct KvStoreArgs
-    {
-        public ulong CacheKeys, CacheValues, KeyTags, Keys, Values, Rows, Positions, Tags;
-        public int CacheRows, KvHeads, Capacity, Dh, Vec;
-    }
-
-    private struct KvGatherArgs
-    {
-        public ulong Dk, Dv, DKeys, DValues, Rows, Positions;
-        public int CacheRows, KvHeads, Capacity, Dh, Vec, Accumulate;
-    }
-
     /// <summary>output[t, :] = table[ids[t], :]; an id outside the vocabulary gives a NaN row (the CPU throws).</summary>
     public void Embedding(Tensor table, Tensor ids, Tensor output)
     {
@@ -74,10 +30,9 @@ public sealed partial class CudaBackend
         if (t == 0 || d == 0) return;
         var args = new EmbeddingArgs
         {
-            Output = Ptr(output), Table = Ptr(table), Ids = Ptr(ids), Vocab = vocab, D = d, Vec = Flag(d % 8 == 0 && Aligned16(table, output)),
+            Out = Ptr(output), Table = Ptr(table), Ids = Ptr(ids), Vocab = vocab, D = d, Vec = Flag(d % 8 == 0 && Aligned16(table, output)),
         };
-        string kernel = ByTypes(table, output, "embedding_bf16_bf16", "embedding_bf16_f32", "embedding_f32_bf16", "embedding_f32_f32");
-        Launch("rows.cu", kernel, t, MoveThreads, ref args);
+        Launch(RowKernels.Embedding.For(table.DType, output.DType), t, MoveThreads, ref args);
     }
 
     /// <summary>
@@ -93,7 +48,22 @@ public sealed partial class CudaBackend
         CheckRowTypes(op, "x", x, "output", output);
         var (rows, d, n) = OpShapes.GatherRows(op, x, indices, output);
         if (n == 0 || d == 0) return;
-        MoveRows(x, output, indices, rows, n, d, gather: true);
+        // One block per output row; equal dtypes move as bytes, F32/BF16 pairs convert.
+        if (x.DType == output.DType)
+        {
+            long rowBytes = (long)d * x.DType.SizeOf();
+            var bytes = new GatherBytesArgs
+            {
+                Out = Ptr(output), X = Ptr(x), Indices = Ptr(indices), Rows = rows, RowBytes = rowBytes, Granule = Granule(rowBytes, x.Address | output.Address),
+            };
+            Launch(RowKernels.GatherRowsBytes, n, MoveThreads, ref bytes);
+            return;
+        }
+        var args = new GatherConvertArgs
+        {
+            Out = Ptr(output), X = Ptr(x), Indices = Ptr(indices), Rows = rows, D = d, Vec = Flag(d % 8 == 0 && Aligned16(x, output)),
+        };
+        Launch(x.DType == DType.BF16 ? RowKernels.GatherRowsBf16F32 : RowKernels.GatherRowsF32Bf16, n, MoveThreads, ref args);
     }
 
     /// <summary>
@@ -108,7 +78,25 @@ public sealed partial class CudaBackend
         CheckRowTypes(op, "source", source, "destination", destination);
         var (n, d) = OpShapes.ScatterRows(op, source, indices, destination);
         if (n == 0 || d == 0) return;
-        MoveRows(source, destination, indices, destination.Dim(0), n, d, gather: false);
+        // One block per source row; equal dtypes move as bytes, F32/BF16 pairs convert.
+        int rows = destination.Dim(0);
+        if (source.DType == destination.DType)
+        {
+            long rowBytes = (long)d * source.DType.SizeOf();
+            var bytes = new ScatterBytesArgs
+            {
+                Destination = Ptr(destination), Source = Ptr(source), Indices = Ptr(indices), Rows = rows, RowBytes = rowBytes,
+                Granule = Granule(rowBytes, source.Address | destination.Address),
+            };
+            Launch(RowKernels.ScatterRowsBytes, n, MoveThreads, ref bytes);
+            return;
+        }
+        var args = new ScatterConvertArgs
+        {
+            Destination = Ptr(destination), Source = Ptr(source), Indices = Ptr(indices), Rows = rows, D = d,
+            Vec = Flag(d % 8 == 0 && Aligned16(source, destination)),
+        };
+        Launch(source.DType == DType.BF16 ? RowKernels.ScatterRowsBf16F32 : RowKernels.ScatterRowsF32Bf16, n, MoveThreads, ref args);
     }
 
     /// <summary>
@@ -129,9 +117,7 @@ public sealed partial class CudaBackend
             Destination = Ptr(destination), Source = Ptr(source), Indices = Ptr(indices), N = n, D = d,
             Vec = Flag(d % 8 == 0 && Aligned16(source, destination)),
         };
-        string kernel = ByTypes(source, destination, "scatter_add_rows_bf16_bf16", "scatter_add_rows_bf16_f32", "scatter_add_rows_f32_bf16",
-            "scatter_add_rows_f32_f32");
-        Launch("rows.cu", kernel, rows, MoveThreads, ref args);
+        Launch(RowKernels.ScatterAddRows.For(source.DType, destination.DType), rows, MoveThreads, ref args);
     }
 
     /// <summary>destination[indices[i], :] = 0 for any dtype; an index outside the destination is dropped.</summary>
@@ -148,7 +134,7 @@ public sealed partial class CudaBackend
             Destination = Ptr(destination), Indices = Ptr(indices), Rows = rows, RowBytes = rowBytes,
             Granule = Granule(rowBytes, destination.Address),
         };
-        Launch("rows.cu", "zero_rows_bytes", n, MoveThreads, ref args);
+        Launch(RowKernels.ZeroRowsBytes, n, MoveThreads, ref args);
     }
 
     /// <summary>Keys and values into the cache at each token's (row, position), and the tokens' tags; a slot outside the cache is dropped.</summary>
@@ -169,7 +155,7 @@ public sealed partial class CudaBackend
             Rows = Ptr(tokens.Rows), Positions = Ptr(tokens.Positions), Tags = Ptr(tokens.Tags), CacheRows = cache.Rows, KvHeads = kvHeads,
             Capacity = cache.Capacity, Dh = dh, Vec = Flag(dh % 8 == 0 && Aligned16(keys, values) && Aligned16(cache.Keys, cache.Values)),
         };
-        Launch("rows.cu", keys.DType == DType.BF16 ? "kv_store_bf16" : "kv_store_f32", new Dim3((uint)t, (uint)kvHeads), KvThreads, ref args);
+        Launch(RowKernels.KvStore.For(keys.DType), new Dim3((uint)t, (uint)kvHeads), KvThreads, ref args);
     }
 
     /// <summary>dk[t] (+)= dKeys[row[t], :, pos[t], :] and dv likewise; F32 or BF16 on either side; a slot outside the cache gives NaN.</summary>
@@ -189,8 +175,7 @@ public sealed partial class CudaBackend
             CacheRows = dKeys.Dim(0), KvHeads = kvHeads, Capacity = dKeys.Dim(2), Dh = dh,
             Vec = Flag(dh % 8 == 0 && Aligned16(dKeys, dValues) && Aligned16(dk, dv)), Accumulate = Flag(accumulate),
         };
-        string kernel = ByTypes(dKeys, dk, "kv_gather_bf16_bf16", "kv_gather_bf16_f32", "kv_gather_f32_bf16", "kv_gather_f32_f32");
-        Launch("rows.cu", kernel, new Dim3((uint)t, (uint)kvHeads), KvThreads, ref args);
+        Launch(RowKernels.KvGather.For(dKeys.DType, dk.DType), new Dim3((uint)t, (uint)kvHeads), KvThreads, ref args);
     }
 
     /// <summary>Source and destination on this backend, indices I32 (their shapes: <see cref="OpShapes"/>).</summary>
@@ -215,48 +200,6 @@ public sealed partial class CudaBackend
         OpCheck.Backend(this, op, "tokens.Positions", tokens.Positions);
         OpCheck.Backend(this, op, "tokens.Tags", tokens.Tags);
     }
-
-    /// <summary>
-    /// One block per moved row: gather (one per output row, the index naming the source row) or scatter (one per
-    /// source row, the index naming the destination row). Equal dtypes move as bytes, F32/BF16 pairs convert.
-    /// </summary>
-    private void MoveRows(Tensor source, Tensor destination, Tensor indices, int indexedRows, int n, int d, bool gather)
-    {
-        if (source.DType == destination.DType)
-        {
-            long rowBytes = (long)d * source.DType.SizeOf();
-            var bytes = new RowBytesArgs
-            {
-                Destination = Ptr(destination), Source = Ptr(source), Indices = Ptr(indices), Rows = indexedRows, RowBytes = rowBytes,
-                Granule = Granule(rowBytes, source.Address | destination.Address),
-            };
-            Launch("rows.cu", gather ? "gather_rows_bytes" : "scatter_rows_bytes", n, MoveThreads, ref bytes);
-            return;
-        }
-        var args = new RowConvertArgs
-        {
-            Destination = Ptr(destination), Source = Ptr(source), Indices = Ptr(indices), Rows = indexedRows, D = d,
-            Vec = Flag(d % 8 == 0 && Aligned16(source, destination)),
-        };
-        string kernel = (gather, source.DType) switch
-        {
-            (true, DType.BF16) => "gather_rows_bf16_f32",
-            (true, _) => "gather_rows_f32_bf16",
-            (false, DType.BF16) => "scatter_rows_bf16_f32",
-            (false, _) => "scatter_rows_f32_bf16",
-        };
-        Launch("rows.cu", kernel, n, MoveThreads, ref args);
-    }
-
-    /// <summary>The kernel for a source and destination dtype pair (BF16 or F32 each).</summary>
-    private static string ByTypes(Tensor source, Tensor destination, string bf16ToBf16, string bf16ToF32, string f32ToBf16, string f32ToF32) =>
-        (source.DType, destination.DType) switch
-        {
-            (DType.BF16, DType.BF16) => bf16ToBf16,
-            (DType.BF16, _) => bf16ToF32,
-            (_, DType.BF16) => f32ToBf16,
-            _ => f32ToF32,
-        };
 
     /// <summary>The widest access (16, 4 or 1 bytes) that divides the row length and the base addresses.</summary>
     private static int Granule(long rowBytes, nint addresses) =>

@@ -1,5 +1,7 @@
+using CoAR.Engine.Managed.Backends.Cuda.Kernels;
 using CoAR.Engine.Managed.Cuda;
 using CoAR.Engine.Managed.Tensors;
+using static CoAR.Engine.Managed.Backends.Cuda.Kernels.SamplingKernels;
 
 namespace CoAR.Engine.Managed.Backends.Cuda;
 
@@ -16,24 +18,6 @@ public sealed partial class CudaBackend
     /// <summary>Threads of the one-block-per-row draw: SAMPLE_THREADS in kernels/sampling.cu.</summary>
     private const int SampleThreads = 512;
 
-    private struct CfgArgs
-    {
-        public ulong Output, Cond, Uncond, Scales;
-        public int V, Vec;
-    }
-
-    private struct ConstrainArgs
-    {
-        public ulong Logits, Rules;
-        public int V, Vec;
-    }
-
-    private struct SampleArgs
-    {
-        public ulong Output, Logits, TopK, Temperature, RngKeys;
-        public int V, Vec;
-    }
-
     /// <summary>output = cond + (scale - 1) * (cond - uncond) per row, the CPU's result bit for bit; output may be cond.</summary>
     public void CfgCombine(Tensor cond, Tensor uncond, Tensor scales, Tensor output)
     {
@@ -45,8 +29,8 @@ public sealed partial class CudaBackend
         var (n, v) = OpShapes.CfgCombine(op, cond, uncond, scales, output);
         if (n == 0 || v == 0) return;
         bool vec = v % 4 == 0 && Aligned16(cond, uncond, output);
-        var args = new CfgArgs { Output = Ptr(output), Cond = Ptr(cond), Uncond = Ptr(uncond), Scales = Ptr(scales), V = v, Vec = Flag(vec) };
-        Launch("sampling.cu", "cfg_combine_f32", LogitGrid(n, v, vec), LogitThreads, ref args);
+        var args = new CfgArgs { Out = Ptr(output), Cond = Ptr(cond), Uncond = Ptr(uncond), Scales = Ptr(scales), V = v, Vec = Flag(vec) };
+        Launch(SamplingKernels.CfgCombine, LogitGrid(n, v, vec), LogitThreads, ref args);
     }
 
     public void ConstrainLogits(Tensor logits, Tensor rules)
@@ -58,7 +42,7 @@ public sealed partial class CudaBackend
         if (n == 0 || v == 0) return;
         bool vec = v % 4 == 0 && Aligned16(logits);
         var args = new ConstrainArgs { Logits = Ptr(logits), Rules = Ptr(rules), V = v, Vec = Flag(vec) };
-        Launch("sampling.cu", "constrain_logits_f32", LogitGrid(n, v, vec), LogitThreads, ref args);
+        Launch(SamplingKernels.ConstrainLogits, LogitGrid(n, v, vec), LogitThreads, ref args);
     }
 
     public void SampleTopK(Tensor logits, Tensor topK, Tensor temperature, Tensor rngKeys, Tensor output)
@@ -74,10 +58,10 @@ public sealed partial class CudaBackend
         if (v == 0) throw new ArgumentException($"{op}: the logits rows are empty: nothing can be sampled");
         var args = new SampleArgs
         {
-            Output = Ptr(output), Logits = Ptr(logits), TopK = Ptr(topK), Temperature = Ptr(temperature), RngKeys = Ptr(rngKeys), V = v,
+            Out = Ptr(output), Logits = Ptr(logits), TopK = Ptr(topK), Temperature = Ptr(temperature), RngKeys = Ptr(rngKeys), V = v,
             Vec = Flag(v % 4 == 0 && Aligned16(logits)),
         };
-        Launch("sampling.cu", "sample_topk_f32", n, SampleThreads, ref args);
+        Launch(SamplingKernels.SampleTopK, n, SampleThreads, ref args);
     }
 
     /// <summary>(column blocks, rows): a thread per element, or per float4 when vectorized.</summary>

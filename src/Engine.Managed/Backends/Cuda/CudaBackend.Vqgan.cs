@@ -1,5 +1,9 @@
+using CoAR.Engine.Managed.Backends.Cuda.Kernels;
 using CoAR.Engine.Managed.Cuda;
 using CoAR.Engine.Managed.Tensors;
+using static CoAR.Engine.Managed.Backends.Cuda.Kernels.Conv2dKernels;
+using static CoAR.Engine.Managed.Backends.Cuda.Kernels.VqganAttentionKernels;
+using static CoAR.Engine.Managed.Backends.Cuda.Kernels.VqganKernels;
 
 namespace CoAR.Engine.Managed.Backends.Cuda;
 
@@ -20,74 +24,6 @@ public sealed partial class CudaBackend
     private const int AttentionChannels = 512; // SA_THREADS x SA_CHANNELS_PER_THREAD in kernels/vqgan_attention.cu
     private const int AttentionThreads = 256;
 
-    private struct ConvArgs
-    {
-        public ulong Y, X, Weight;
-        public int WeightBf16;
-        public ulong Bias;
-        public int BiasType, Cin, H, W, Cout, Kh, Kw, Ho, Wo, Stride, PadTop, PadLeft;
-    }
-
-    private struct GroupNormStatsArgs
-    {
-        public ulong Partial, X;
-        public long Count;
-        public int Chunks, Vec;
-    }
-
-    private struct GroupNormApplyArgs
-    {
-        public ulong Y, X, Partial, Gamma, Beta;
-        public int WeightBf16, Groups, ChannelsPerGroup;
-        public long Hw;
-        public int Chunks;
-        public float Eps;
-        public int Swish, Vec;
-    }
-
-    private struct UpsampleArgs
-    {
-        public ulong Y, X;
-        public long Count;
-        public int W, Pairs;
-    }
-
-    private struct AttentionArgs
-    {
-        public ulong Y, Q, K, V;
-        public int Channels, Positions;
-        public float Scale;
-        public int Vec;
-    }
-
-    private struct CodebookNormArgs
-    {
-        public ulong Norms, Codebook;
-        public int WeightBf16, Entries, Channels;
-    }
-
-    private struct ArgminPartialArgs
-    {
-        public ulong BestDistance, BestIndex, Z, Codebook;
-        public int WeightBf16;
-        public ulong Norms;
-        public int Entries, Channels, Positions, TilesPerSplit, Splits;
-    }
-
-    private struct ArgminFinalArgs
-    {
-        public ulong Codes, BestDistance, BestIndex;
-        public long Count;
-        public int Positions, Splits;
-    }
-
-    private struct LookupArgs
-    {
-        public ulong Z, Codes, Codebook;
-        public int WeightBf16, Entries, Channels, Positions;
-        public long Count;
-    }
-
     public void Conv2d(Tensor x, Tensor weight, Tensor? bias, Conv2dGeometry geometry, Tensor y)
     {
         const string op = "Conv2d";
@@ -103,15 +39,15 @@ public sealed partial class CudaBackend
             BiasType = bias is null ? 0 : bias.DType == DType.BF16 ? 2 : 1, Cin = cin, H = h, W = w, Cout = cout, Kh = kh, Kw = kw, Ho = ho,
             Wo = wo, Stride = geometry.Stride, PadTop = geometry.PadTop, PadLeft = geometry.PadLeft,
         };
-        string kernel = (kh, kw) switch
+        var kernel = (kh, kw) switch
         {
-            (1, 1) => "conv2d_k1_f32",
-            (3, 3) => "conv2d_k3_f32",
-            _ => "conv2d_any_f32",
+            (1, 1) => Conv2dKernels.Kernel1x1,
+            (3, 3) => Conv2dKernels.Kernel3x3,
+            _ => Conv2dKernels.AnyKernel,
         };
         long pixelTiles = ((long)ho * wo + ConvTile - 1) / ConvTile;
         var grid = new Dim3(checked((uint)pixelTiles), (uint)((cout + ConvTile - 1) / ConvTile), (uint)n);
-        Launch("conv2d.cu", kernel, grid, ConvThreads, ref args);
+        Launch(kernel, grid, ConvThreads, ref args);
     }
 
     /// <summary>Statistics per (sample, group) from chunks of many blocks, merged in fp64; y may be x.</summary>
@@ -133,13 +69,13 @@ public sealed partial class CudaBackend
         {
             Partial = partial, X = Ptr(x), Count = count, Chunks = chunks, Vec = Flag(count % 4 == 0 && Aligned16(x)),
         };
-        Launch("vqgan.cu", "groupnorm_stats_f32", grid, GroupNormThreads, ref stats);
+        Launch(VqganKernels.GroupNormStats, grid, GroupNormThreads, ref stats);
         var apply = new GroupNormApplyArgs
         {
             Y = Ptr(y), X = Ptr(x), Partial = partial, Gamma = Ptr(gamma), Beta = Ptr(beta), WeightBf16 = Bf16(gamma), Groups = groups,
             ChannelsPerGroup = c / groups, Hw = hw, Chunks = chunks, Eps = eps, Swish = Flag(swish), Vec = Flag(hw % 4 == 0 && Aligned16(x, y)),
         };
-        Launch("vqgan.cu", "groupnorm_apply_f32", grid, GroupNormThreads, ref apply);
+        Launch(VqganKernels.GroupNormApply, grid, GroupNormThreads, ref apply);
     }
 
     public void Upsample2x(Tensor x, Tensor y)
@@ -151,7 +87,7 @@ public sealed partial class CudaBackend
         long count = x.ElementCount;
         if (count == 0) return;
         var args = new UpsampleArgs { Y = Ptr(y), X = Ptr(x), Count = count, W = w, Pairs = Flag((y.Address & 7) == 0) };
-        Launch("vqgan.cu", "upsample2x_f32", StrideGrid(count, PointwiseThreads), PointwiseThreads, ref args);
+        Launch(VqganKernels.Upsample2x, StrideGrid(count, PointwiseThreads), PointwiseThreads, ref args);
     }
 
     public void SpatialAttention(Tensor q, Tensor k, Tensor v, Tensor y)
@@ -163,13 +99,13 @@ public sealed partial class CudaBackend
         CheckF32(op, "y", y);
         var (n, c, p) = OpShapes.SpatialAttention(op, q, k, v, y);
         if (n == 0 || p == 0 || c == 0) return;
-        var args = new AttentionArgs
+        var args = new SpatialAttentionArgs
         {
             Y = Ptr(y), Q = Ptr(q), K = Ptr(k), V = Ptr(v), Channels = c, Positions = p, Scale = (float)(1.0 / Math.Sqrt(c)),
             Vec = Flag(p % 4 == 0 && Aligned16(v)),
         };
         var grid = new Dim3((uint)((p + AttentionQueries - 1) / AttentionQueries), (uint)((c + AttentionChannels - 1) / AttentionChannels), (uint)n);
-        Launch("vqgan_attention.cu", "spatial_attention_f32", grid, AttentionThreads, ref args);
+        Launch(VqganAttentionKernels.SpatialAttention, grid, AttentionThreads, ref args);
     }
 
     /// <summary>
@@ -185,7 +121,7 @@ public sealed partial class CudaBackend
 
         ulong norms = _kernels.Scratch("codebook_norms", (long)entries * sizeof(float));
         var normArgs = new CodebookNormArgs { Norms = norms, Codebook = Ptr(codebook), WeightBf16 = Bf16(codebook), Entries = entries, Channels = c };
-        Launch("vqgan.cu", "codebook_norms", StrideGrid(entries, PointwiseThreads), PointwiseThreads, ref normArgs);
+        Launch(VqganKernels.CodebookNorms, StrideGrid(entries, PointwiseThreads), PointwiseThreads, ref normArgs);
 
         int positionTiles = (p + ArgminPositions - 1) / ArgminPositions;
         int entryTiles = (entries + ArgminEntries - 1) / ArgminEntries;
@@ -201,12 +137,12 @@ public sealed partial class CudaBackend
             BestDistance = bestDistance, BestIndex = bestIndex, Z = Ptr(z), Codebook = Ptr(codebook), WeightBf16 = Bf16(codebook), Norms = norms,
             Entries = entries, Channels = c, Positions = p, TilesPerSplit = tilesPerSplit, Splits = splits,
         };
-        Launch("vqgan.cu", "codebook_argmin_partial", new Dim3((uint)positionTiles, (uint)splits, (uint)n), ArgminThreads, ref partial);
+        Launch(VqganKernels.CodebookArgminPartial, new Dim3((uint)positionTiles, (uint)splits, (uint)n), ArgminThreads, ref partial);
         var final = new ArgminFinalArgs
         {
             Codes = Ptr(codes), BestDistance = bestDistance, BestIndex = bestIndex, Count = (long)n * p, Positions = p, Splits = splits,
         };
-        Launch("vqgan.cu", "codebook_argmin_final", StrideGrid((long)n * p, PointwiseThreads), PointwiseThreads, ref final);
+        Launch(VqganKernels.CodebookArgminFinal, StrideGrid((long)n * p, PointwiseThreads), PointwiseThreads, ref final);
     }
 
     /// <summary>z[n, :, p] = codebook[codes[n, p]]. The codes are downloaded and checked first, like the CPU does (a decode is rare).</summary>
@@ -228,7 +164,7 @@ public sealed partial class CudaBackend
             Z = Ptr(z), Codes = Ptr(codes), Codebook = Ptr(codebook), WeightBf16 = Bf16(codebook), Entries = entries, Channels = c, Positions = p,
             Count = count,
         };
-        Launch("vqgan.cu", "codebook_lookup_f32", StrideGrid(count, PointwiseThreads), PointwiseThreads, ref args);
+        Launch(VqganKernels.CodebookLookup, StrideGrid(count, PointwiseThreads), PointwiseThreads, ref args);
     }
 
     /// <summary>z F32, codebook BF16 or F32, codes I32 (their shapes: <see cref="OpShapes"/>).</summary>

@@ -1,3 +1,4 @@
+using CoAR.Engine.Managed.Backends.Cuda.Kernels;
 using CoAR.Engine.Managed.Cuda;
 using CoAR.Engine.Managed.Interop;
 using CoAR.Engine.Managed.Tensors;
@@ -247,11 +248,11 @@ public sealed unsafe partial class CudaBackend : IBackend
         CudaCheck.Ok(CuNative.cuMemcpyHtoDAsync_v2(destination, source, (nuint)bytes, _stream.Handle), "cuMemcpyHtoDAsync_v2");
     }
 
-    /// <summary>Queues kernel <paramref name="kernel"/> of kernels/<paramref name="file"/> on the backend's stream.</summary>
-    private void Launch<TArgs>(string file, string kernel, Dim3 grid, Dim3 block, ref TArgs args, int sharedBytes = 0) where TArgs : unmanaged
+    /// <summary>Queues a kernel of a launch table on the backend's stream.</summary>
+    private void Launch<TArgs>(KernelDescriptor<TArgs> kernel, Dim3 grid, Dim3 block, ref TArgs args, int sharedBytes = 0) where TArgs : unmanaged
     {
         ObjectDisposedException.ThrowIf(_disposed, this);
-        _kernels.Get(file, kernel).Launch(grid, block, sharedBytes, _stream, ref args);
+        _kernels.Get(kernel).Launch(grid, block, sharedBytes, _stream, ref args);
     }
 
     /// <summary>A grid for a grid-stride kernel over <paramref name="work"/> items: one per thread, capped to keep the device busy.</summary>

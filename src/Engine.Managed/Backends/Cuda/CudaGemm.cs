@@ -1,6 +1,10 @@
+using CoAR.Engine.Managed.Backends.Cuda.Kernels;
 using CoAR.Engine.Managed.Cuda;
 using CoAR.Engine.Managed.Tensors;
 using static CoAR.Engine.Managed.Backends.Cuda.GemmAttentionLaunch;
+using static CoAR.Engine.Managed.Backends.Cuda.Kernels.GemmDecodeKernels;
+using static CoAR.Engine.Managed.Backends.Cuda.Kernels.GemmKernels;
+using static CoAR.Engine.Managed.Backends.Cuda.Kernels.GemmSimtKernels;
 
 namespace CoAR.Engine.Managed.Backends.Cuda;
 
@@ -29,15 +33,6 @@ internal static class CudaGemm
     private const int SimtThreads = 256;
     private const int StageK = 32;
     private const int Stages = 3;
-
-    // Indexed by TensorCoreIndex: [nn][small tiles][unaligned][f32 A].
-    private static readonly string[] TensorCoreKernels = BuildTensorCoreNames();
-
-    // Indexed by [w f32][x f32].
-    private static readonly string[] GemvKernels = ["gemv_nt_bf16_bf16", "gemv_nt_f32_bf16", "gemv_nt_bf16_f32", "gemv_nt_f32_f32"];
-
-    // Indexed by [A f32]; B is f32.
-    private static readonly string[] SimtKernels = ["gemm_simt_bf16", "gemm_simt_f32"];
 
     /// <summary>y = x W^T (+ y when accumulate). x [M, K] BF16 or F32, w [N, K] BF16 or F32, y [M, N] BF16 or F32; fp32 accumulation.</summary>
     public static void MatMul(KernelLibrary lib, CudaStream? stream, Tensor x, Tensor w, Tensor y, bool accumulate)
@@ -78,14 +73,13 @@ internal static class CudaGemm
 
     private static void LaunchGemv(KernelLibrary lib, CudaStream? stream, Tensor x, Tensor w, Tensor y, int m, int n, int k, bool accumulate)
     {
-        string name = GemvKernels[(x.DType == DType.F32 ? 1 : 0) + (w.DType == DType.F32 ? 2 : 0)];
         var args = new GemvArgs
         {
             X = Address(x), W = Address(w), Y = Address(y), M = m, N = n, K = k,
             OutF32 = Flag(y.DType == DType.F32), Accumulate = Flag(accumulate),
             Vec = Flag(k % 8 == 0 && Aligned16(x) && Aligned16(w)),
         };
-        lib.Get("gemm_decode.cu", name).Launch(Blocks(n, GemvRowsPerBlock), GemvThreads, 0, stream, ref args);
+        lib.Get(GemmDecodeKernels.Gemv.For(x.DType, w.DType)).Launch(Blocks(n, GemvRowsPerBlock), GemvThreads, 0, stream, ref args);
     }
 
     private static void LaunchTensorCore(KernelLibrary lib, CudaStream? stream, bool nn, Tensor a, Tensor b, Tensor y,
@@ -101,9 +95,8 @@ internal static class CudaGemm
             OutF32 = Flag(y.DType == DType.F32), Accumulate = Flag(accumulate),
             PairStores = Flag(n % 2 == 0 && y.Address % (2 * y.DType.SizeOf()) == 0),
         };
-        string name = TensorCoreKernels[TensorCoreIndex(nn, small, !aligned, a.DType == DType.F32)];
-        lib.Get("gemm.cu", name).Launch(new Dim3(Blocks(m, tile), Blocks(n, tile)), threads,
-            Stages * (tile + tile) * StageK * 2, stream, ref args);
+        var kernel = lib.Get(GemmKernels.For(nn, small, unaligned: !aligned, f32A: a.DType == DType.F32));
+        kernel.Launch(new Dim3(Blocks(m, tile), Blocks(n, tile)), threads, Stages * (tile + tile) * StageK * 2, stream, ref args);
     }
 
     private static void LaunchSimt(KernelLibrary lib, CudaStream? stream, Tensor a, Tensor b, Tensor y, int m, int n, int k,
@@ -114,49 +107,8 @@ internal static class CudaGemm
             A = Address(a), B = Address(b), Y = Address(y), M = m, N = n, K = k, BStrideK = bStrideK, BStrideN = bStrideN,
             OutF32 = Flag(y.DType == DType.F32), Accumulate = Flag(accumulate),
         };
-        string name = SimtKernels[a.DType == DType.F32 ? 1 : 0];
-        lib.Get("gemm_simt.cu", name).Launch(new Dim3(Blocks(m, SimtTile), Blocks(n, SimtTile)), SimtThreads, 0, stream, ref args);
-    }
-
-    private static int TensorCoreIndex(bool nn, bool small, bool unaligned, bool f32) =>
-        (nn ? 8 : 0) | (small ? 4 : 0) | (unaligned ? 2 : 0) | (f32 ? 1 : 0);
-
-    private static string[] BuildTensorCoreNames()
-    {
-        var names = new string[16];
-        foreach (bool nn in new[] { false, true })
-            foreach (bool small in new[] { false, true })
-                foreach (bool unaligned in new[] { false, true })
-                    foreach (bool f32 in new[] { false, true })
-                        names[TensorCoreIndex(nn, small, unaligned, f32)] =
-                            $"gemm_{(nn ? "nn" : "nt")}_{(small ? 64 : 128)}{(unaligned ? "_unaligned" : "")}_{(f32 ? "f32" : "bf16")}";
-        return names;
+        lib.Get(GemmSimtKernels.Simt.For(a.DType)).Launch(new Dim3(Blocks(m, SimtTile), Blocks(n, SimtTile)), SimtThreads, 0, stream, ref args);
     }
 
     private static void CheckFloat(string op, string arg, Tensor t) => OpCheck.DType(op, arg, t, DType.BF16, DType.F32);
-
-    // Kernel parameter lists, in order (CudaKernel.Launch): pointers as ulong, C int as int, long long as long.
-
-    /// <summary>gemm_{nt,nn}_*(a, b, y, m, n, k, out_f32, accumulate, pair_stores).</summary>
-    private struct GemmArgs
-    {
-        public ulong A, B, Y;
-        public int M, N, K, OutF32, Accumulate, PairStores;
-    }
-
-    /// <summary>gemv_nt_*(x, w, y, m, n, k, out_f32, accumulate, vec).</summary>
-    private struct GemvArgs
-    {
-        public ulong X, W, Y;
-        public int M, N, K, OutF32, Accumulate, Vec;
-    }
-
-    /// <summary>gemm_simt_*(a, b, y, m, n, k, b_stride_k, b_stride_n, out_f32, accumulate).</summary>
-    private struct SimtArgs
-    {
-        public ulong A, B, Y;
-        public int M, N, K;
-        public long BStrideK, BStrideN;
-        public int OutF32, Accumulate;
-    }
 }

@@ -1,3 +1,4 @@
+using CoAR.Engine.Managed.Backends.Cuda.Kernels;
 using CoAR.Engine.Managed.Cuda;
 
 namespace CoAR.Engine.Managed.Backends.Cuda;
@@ -24,18 +25,28 @@ public sealed class KernelLibrary : IDisposable
     public CudaContext Context => _context;
     public CudaDeviceInfo Device => _context.Device;
 
-    /// <summary>The kernel <paramref name="name"/> of kernels/<paramref name="file"/> (e.g. "gemm.cu").</summary>
-    public CudaKernel Get(string file, string name)
+    /// <summary>The compiler the modules come from (its sources, cache and fatbin directory).</summary>
+    public KernelCompiler Compiler => _compiler;
+
+    /// <summary>The kernel a descriptor of a launch table names, its file's module loaded on first use.</summary>
+    internal LoadedKernel<TArgs> Get<TArgs>(KernelDescriptor<TArgs> descriptor) where TArgs : unmanaged
     {
-        if (_kernels.TryGetValue((file, name), out var kernel)) return kernel;
+        var (file, name) = (descriptor.File, descriptor.Name);
+        if (_kernels.TryGetValue((file, name), out var kernel)) return new(kernel);
+        kernel = Load(file).GetKernel(name);
+        _kernels[(file, name)] = kernel;
+        return new(kernel);
+    }
+
+    /// <summary>The module of kernels/<paramref name="file"/>, compiled (or taken from the cache) and loaded on first use.</summary>
+    public CudaModule Load(string file)
+    {
         if (!_modules.TryGetValue(file, out var module))
         {
             module = _compiler.LoadModule(_context, file);
             _modules[file] = module;
         }
-        kernel = module.GetKernel(name);
-        _kernels[(file, name)] = kernel;
-        return kernel;
+        return module;
     }
 
     /// <summary>A device address of at least <paramref name="bytes"/> bytes of scratch named <paramref name="name"/>; contents undefined.</summary>

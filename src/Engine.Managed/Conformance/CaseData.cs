@@ -1,4 +1,4 @@
-namespace CoAR.Engine.Conformance;
+namespace CoAR.Engine.Managed.Conformance;
 
 /// <summary>Random case inputs: uniform, never exactly zero (a dropped term must show), scaled per use.</summary>
 public static class CaseData

@@ -1,9 +1,14 @@
 using CoAR.Engine.Managed.Backends;
 using CoAR.Engine.Managed.Tensors;
 
-namespace CoAR.Engine.Conformance;
+namespace CoAR.Engine.Managed.Conformance;
 
-/// <summary>Runs op cases on a target backend and on the reference (CPU) backend and judges the target's outputs.</summary>
+/// <summary>
+/// Runs op cases on a target backend and on the reference (CPU) backend and judges the target's outputs. It lives in
+/// the engine, with the case context and <see cref="CoreCases"/>, because the device self-test runs it before
+/// `--device auto` uses a GPU; the conformance suite (tests/Engine.Conformance), NUnit and gpu-check use this same
+/// runner, so a GPU is judged one way everywhere.
+/// </summary>
 public static class ConformanceRunner
 {
     public const int Seed = 1234;

@@ -1,4 +1,4 @@
-namespace CoAR.Engine.Conformance;
+namespace CoAR.Engine.Managed.Conformance;
 
 /// <summary>How a case's outputs are judged against the reference backend's.</summary>
 public enum Comparison

@@ -1,4 +1,4 @@
-namespace CoAR.Engine.Conformance;
+namespace CoAR.Engine.Managed.Conformance;
 
 /// <summary>NMSE thresholds shared by the case files: what bf16 storage, fp32 sums and fp64 sums can reach.</summary>
 public static class Tolerances

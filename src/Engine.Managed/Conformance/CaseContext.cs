@@ -1,7 +1,7 @@
 using CoAR.Engine.Managed.Backends;
 using CoAR.Engine.Managed.Tensors;
 
-namespace CoAR.Engine.Conformance;
+namespace CoAR.Engine.Managed.Conformance;
 
 /// <summary>
 /// What an op case gets to build its tensors on one backend. Activations are stored in the backend's activation type
