@@ -56,7 +56,7 @@ public static class BenchServeCommand
             {
                 string dir = ModelOption.Resolve(parse.GetValue(model));
                 using var engine = CoarEngine.Load(new EngineParams(dir, parse.GetValue(device)!, TargetSize: parse.GetValue(target)), cancellation: ct);
-                DeviceOption.NoteFallback(engine.FallbackReason);
+                DeviceOption.Report(engine.Device);
                 // One server at a time (each plans its KV cache from the memory that is free), the two kinds alternating
                 // so that a change in the machine's load falls on both.
                 for (int r = 0; r < repeats; r++)

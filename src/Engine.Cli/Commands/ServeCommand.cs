@@ -69,7 +69,7 @@ public static class ServeCommand
 
             string dir = ModelOption.Resolve(parse.GetValue(model));
             using var engine = CoarEngine.Load(new EngineParams(dir, parse.GetValue(device)!, parse.GetValue(vqgan), targetSize), cancellation: ct);
-            DeviceOption.NoteFallback(engine.FallbackReason);
+            DeviceOption.Report(engine.Device);
             var options = new ServerOptions
             {
                 Host = hostValue, Port = parse.GetValue(port), MaxBatch = parse.GetValue(maxBatch), MaxQueuedImages = parse.GetValue(maxQueue),
