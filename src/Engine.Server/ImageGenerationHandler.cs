@@ -26,10 +26,12 @@ internal sealed class ImageGenerationHandler(CoarEngine engine, GenerationSchedu
         var request = await ImageRequest.ReadAsync(http.Request, options, http.RequestAborted);
         var prompts = Prompts(request);
         var events = request.Stream ? Channel.CreateBounded<ImageProgress>(new BoundedChannelOptions(256) { FullMode = BoundedChannelFullMode.DropOldest }) : null;
+        // A request's images end together: when one fails, an answer without a stream cannot use the others.
+        using var siblings = CancellationTokenSource.CreateLinkedTokenSource(http.RequestAborted);
         IReadOnlyList<Task<GeneratedImage>> images;
         try
         {
-            images = scheduler.Submit(prompts, events is null ? null : new ChannelProgress(events.Writer), http.RequestAborted);
+            images = scheduler.Submit(prompts, events is null ? null : new ChannelProgress(events.Writer), siblings.Token);
         }
         catch (Exception e) when (e is ArgumentException or InvalidDataException)
         {
@@ -46,6 +48,8 @@ internal sealed class ImageGenerationHandler(CoarEngine engine, GenerationSchedu
         }
         if (events is not null)
             return await StreamAsync(http, request, images, events.Reader);
+        foreach (var image in images)
+            _ = image.ContinueWith(_ => CancelQuietly(siblings), CancellationToken.None, TaskContinuationOptions.OnlyOnFaulted, TaskScheduler.Default);
         try
         {
             await Task.WhenAll(images);
@@ -74,6 +78,18 @@ internal sealed class ImageGenerationHandler(CoarEngine engine, GenerationSchedu
         http.Response.ContentLength = body.WrittenCount;
         await http.Response.Body.WriteAsync(body.WrittenMemory, http.RequestAborted);
         return StatusCodes.Status200OK;
+    }
+
+    private static void CancelQuietly(CancellationTokenSource source)
+    {
+        try
+        {
+            source.Cancel();
+        }
+        catch (ObjectDisposedException)
+        {
+            // The request was answered already.
+        }
     }
 
     /// <summary>The request's images: size checked against the checkpoint and the server, concepts bound, seeds counted up.</summary>

@@ -95,13 +95,11 @@ public static class ServeCommand
                 Console.WriteLine($"  batch: {server.Plan}");
                 Console.WriteLine($"  try: curl -s {server.Address}v1/images/generations -H 'Content-Type: application/json' -d '{{\"prompt\": \"a red apple\", \"size\": \"256x256\"}}' | jq -r '.data[0].b64_json' | base64 -d > apple.png");
                 Console.Out.Flush();
-                try
-                {
-                    await Task.Delay(Timeout.Infinite, ct);
-                }
-                catch (OperationCanceledException)
-                {
-                }
+                // Continued on the thread pool: Ctrl+C cancels ct on the signal handler's thread, and a drain run inline
+                // there could end the command inside the handler, which then waits for itself to finish.
+                var stop = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+                using (ct.Register(() => stop.TrySetResult()))
+                    await stop.Task;
                 Console.Error.WriteLine($"coar serve: draining: no new requests; waiting up to {drainSeconds} s for the images in progress");
                 bool finished = await server.DrainAsync(TimeSpan.FromSeconds(drainSeconds));
                 Console.Error.WriteLine(finished

@@ -19,7 +19,10 @@ public class ServeCommandTests
             RedirectStandardOutput = true, RedirectStandardError = true,
         };
         using var process = Process.Start(psi)!;
-        var stderr = process.StandardError.ReadToEndAsync();
+        var errors = new System.Text.StringBuilder();
+        process.ErrorDataReceived += (_, e) => { lock (errors) errors.AppendLine(e.Data); };
+        process.BeginErrorReadLine();
+        string Stderr() { lock (errors) return errors.ToString(); }
         try
         {
             string? line;
@@ -49,9 +52,10 @@ public class ServeCommandTests
             Process.Start("kill", ["-INT", process.Id.ToString()])!.WaitForExit();
             string rest = await reader.ReadToEndAsync(cts.Token);
             Assert.That(rest, Does.Contain("event: image_generation.completed").And.Contain("event: done"));
-            Assert.That(process.WaitForExit(Limit), Is.True, "the server stops after draining");
-            Assert.That(process.ExitCode, Is.EqualTo(ExitCodes.Ok), await stderr);
-            Assert.That(await stderr, Does.Contain("draining").And.Contain("drained").And.Not.Contain("error:"));
+            Assert.That(process.WaitForExit(Limit), Is.True, () => $"the server stops after draining; its stderr:\n{Stderr()}");
+            process.WaitForExit();
+            Assert.That(process.ExitCode, Is.EqualTo(ExitCodes.Ok), Stderr);
+            Assert.That(Stderr(), Does.Contain("draining").And.Contain("drained").And.Not.Contain("error:"));
         }
         finally
         {
