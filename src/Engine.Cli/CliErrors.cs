@@ -21,6 +21,9 @@ public static class CliErrors
     /// <summary>Whether the running command was asked for --json.</summary>
     public static bool Json { get; set; }
 
+    /// <summary>Whether the running command says itself what Ctrl+C does (a server drains; it is not an error).</summary>
+    public static bool ReportsOwnCancellation { get; set; }
+
     /// <summary>Whether the running command watches a cancellation token (and so stops cleanly on Ctrl+C).</summary>
     public static bool StopsGracefully { get; set; }
 

@@ -6,17 +6,10 @@ namespace CoAR.Engine.Cli;
 public static class CliParsing
 {
     /// <summary>"768" (square) or "WxH" (width first), in pixels.</summary>
-    public static (int Width, int Height) ImageSize(string text, string option = "--size")
-    {
-        var parts = text.Trim().ToLowerInvariant().Split('x');
-        if (parts.Length is 1 or 2 && parts.All(p => int.TryParse(p, NumberStyles.None, CultureInfo.InvariantCulture, out int v) && v > 0))
-        {
-            int w = int.Parse(parts[0], CultureInfo.InvariantCulture);
-            int h = parts.Length == 2 ? int.Parse(parts[1], CultureInfo.InvariantCulture) : w;
-            return (w, h);
-        }
-        throw new UsageException($"{option} '{text}': expected a size in pixels like 768 or 1024x512 (width x height)");
-    }
+    public static (int Width, int Height) ImageSize(string text, string option = "--size") =>
+        Graph.Generation.ImageLayout.TryParseSize(text, out int w, out int h)
+            ? (w, h)
+            : throw new UsageException($"{option} '{text}': expected a size in pixels like 768 or 1024x512 (width x height)");
 
     /// <summary>"0,8197,8804" or "0 8197 8804": token ids.</summary>
     public static int[] TokenIds(string text, string option = "--tokens")

@@ -13,6 +13,7 @@ public static class CommandRunner
     {
         CliErrors.Json = WantsJson(parse);
         CliErrors.StopsGracefully = cancellation.CanBeCanceled;
+        CliErrors.ReportsOwnCancellation = false;
         try
         {
             int code = await body(cancellation);

@@ -11,7 +11,8 @@ public static class Program
         // clean up; the others end here, with the same exit code (a killed write leaves only a temp file, removed next run).
         Console.CancelKeyPress += (_, e) =>
         {
-            CliErrors.ReportCancelled();
+            if (!CliErrors.ReportsOwnCancellation)
+                CliErrors.ReportCancelled();
             if (CliErrors.StopsGracefully)
                 return;
             e.Cancel = true;
@@ -51,6 +52,9 @@ public static class Program
         root.Subcommands.Add(EncodeCommand.CreateDecode());
         root.Subcommands.Add(InfoCommand.Create());
         root.Subcommands.Add(TokenizeCommand.Create());
+        root.Subcommands.Add(JobCommand.Create());
+        root.Subcommands.Add(ServeCommand.Create());
+        root.Subcommands.Add(BenchServeCommand.Create());
         return root;
     }
 }

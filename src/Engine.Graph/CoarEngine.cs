@@ -92,6 +92,24 @@ public sealed class CoarEngine : IDisposable
         return best;
     }
 
+    /// <summary>
+    /// Plans a <see cref="GenerationScheduler"/>: as many guided images at once as fit in memory (at most
+    /// <paramref name="maxImages"/>), each row long enough for a prompt of <paramref name="maxPromptTokens"/> tokens
+    /// and an image of up to <paramref name="maxWidth"/> x <paramref name="maxHeight"/>.
+    /// </summary>
+    public SchedulerPlan PlanScheduler(int maxWidth, int maxHeight, int maxPromptTokens, int maxImages)
+    {
+        ImageLayout.For(maxWidth, maxHeight); // validates the size
+        if (maxPromptTokens < 1) throw new ArgumentOutOfRangeException(nameof(maxPromptTokens), maxPromptTokens, "a prompt has at least one token");
+        if (maxImages < 1) throw new ArgumentOutOfRangeException(nameof(maxImages), maxImages, "a batch holds at least one image");
+        int images = LargestBatch(maxWidth, maxHeight, guided: true, cap: maxImages, maxPromptTokens);
+        return SchedulerPlan.For(EstimateMemory(images, maxWidth, maxHeight, guided: true, maxPromptTokens), images, maxWidth, maxHeight, maxPromptTokens);
+    }
+
+    /// <summary>A continuous-batching scheduler on this engine (see <see cref="GenerationScheduler"/>); dispose it before the engine.</summary>
+    public GenerationScheduler CreateScheduler(SchedulerPlan plan, int maxQueuedImages = int.MaxValue) =>
+        new(Generator, plan, maxQueuedImages);
+
     public IReadOnlyList<GeneratedImage> Generate(IReadOnlyList<ImagePrompt> prompts,
         IProgress<GenerationProgress>? progress = null, CancellationToken cancellation = default) =>
         Generator.Generate(prompts, progress, cancellation);

@@ -3,6 +3,7 @@ using System.Diagnostics;
 using CoAR.Engine.Cli.Jobs;
 using CoAR.Engine.Graph;
 using CoAR.Engine.Graph.Generation;
+using CoAR.Engine.Managed.Files;
 using CoAR.Engine.Managed.Imaging;
 using Spectre.Console;
 
@@ -27,12 +28,19 @@ public static class GenerateCommand
         var cfg = new Option<float>("--cfg") { Description = "Classifier-free guidance scale (1 = none)", DefaultValueFactory = _ => 4f };
         var topK = new Option<int>("--top-k") { Description = "Sample among the k most likely image tokens (0 = all)", DefaultValueFactory = _ => 2000 };
         var temperature = new Option<float>("--temperature") { Description = "Sampling temperature", DefaultValueFactory = _ => 1f };
-        var seed = new Option<ulong?>("--seed") { Description = "Base seed; image i of the job gets seed + i. Default: random, recorded in OUT/job.json" };
+        var seed = new Option<ulong?>("--seed") { Description = "Base seed; image i of the job gets seed + i. Default: random, recorded in OUT/job.json (a sharded job's comes from the job itself, so all shards agree)" };
         var count = new Option<int>("--count", "-n") { Description = "Images per prompt", DefaultValueFactory = _ => 1 };
-        var batch = new Option<string>("--batch") { Description = "Images generated together: a number, or auto (the most that fit in memory, up to 16)", DefaultValueFactory = _ => "auto" };
+        var batch = new Option<string>("--batch") { Description = "Guided images generated at once (continuous batching: an image joins as soon as another finishes): at most N, or auto (as many as fit in memory, up to 16); unguided images take half the room", DefaultValueFactory = _ => "auto" };
         var device = DeviceOption.Create();
         var vqgan = new Option<string?>("--vqgan") { Description = "Directory of vqgan.safetensors + vqgan.json (default: the model directory)" };
-        var output = new Option<string>("--out", "-o") { Description = "Output directory (PNGs, JSON sidecars, job.json); one run at a time uses it", DefaultValueFactory = _ => "out" };
+        var output = new Option<string>("--out", "-o") { Description = "Output directory (PNGs, JSON sidecars, job.json); one run at a time uses it (one per shard: shards share it)", DefaultValueFactory = _ => "out" };
+        var shard = new Option<string?>("--shard")
+        {
+            Description = "Run shard I of N of the job (I/N, from 0): images I, I+N, I+2N, ...; names and seeds do not depend on N. "
+                          + "Default: from a Slurm array task (SLURM_ARRAY_TASK_ID, _MIN, _STEP, _COUNT) or a Kubernetes Indexed Job (JOB_COMPLETION_INDEX), else the whole job. "
+                          + "Without --seed, a sharded job (0/1 too) takes its base seed from the job itself, so all shards agree",
+        };
+        var shardCount = new Option<int?>("--shard-count") { Description = "The number of shards of a Kubernetes Indexed Job (its completions), whose index comes from JOB_COMPLETION_INDEX (or set COAR_SHARD_COUNT)" };
         var json = new Option<bool>("--json") { Description = "Print the summary as JSON" };
         var concepts = new Option<string[]>("--concept", "-c")
         {
@@ -45,7 +53,7 @@ public static class GenerateCommand
         target.AcceptOnlyFromAmong("512", "768", "1024");
 
         var cmd = new Command(name, description);
-        foreach (var o in new Option[] { model, prompt, prompts, size, cfg, topK, temperature, seed, count, batch, device, vqgan, output, json, concepts, noMask, uncondSlots, target })
+        foreach (var o in new Option[] { model, prompt, prompts, size, cfg, topK, temperature, seed, count, batch, device, vqgan, output, shard, shardCount, json, concepts, noMask, uncondSlots, target })
             cmd.Options.Add(o);
         cmd.SetAction((parse, cancellation) => CommandRunner.RunAsync(parse, async ct =>
         {
@@ -70,11 +78,15 @@ public static class GenerateCommand
             }
             var lines = file is not null ? JobLine.ReadFile(file) : [new JobLine(text!, null, null, null, null, null, null)];
             string dir = ModelOption.Resolve(parse.GetValue(model));
-            using var outputLock = OutputLock.Acquire(parse.GetValue(output)!, name);
-            var job = GenerationJob.Plan(parse.GetValue(output)!, lines, settings, parse.GetValue(seed), s => CliParsing.ImageSize(s, "size"));
+            var part = Shard.Resolve(parse.GetValue(shard), parse.GetValue(shardCount), Environment.GetEnvironmentVariable, out string? shardSource);
+            if (shardSource is not null)
+                Console.Error.WriteLine($"note: running shard {part} of the job, from the {shardSource}; --shard 0/1 runs the whole job");
+            using var outputLock = OutputLock.Acquire(parse.GetValue(output)!, name, part ?? Shard.Whole);
+            var job = GenerationJob.Plan(parse.GetValue(output)!, lines, settings, parse.GetValue(seed), s => CliParsing.ImageSize(s, "size"), part);
             var pending = job.Pending.ToList();
-            int skipped = job.Images.Count - pending.Count;
-            var summary = new GenerationSummary(job.OutputDir, job.Images.Count, skipped, 0, job.BaseSeed, 0, 0, "");
+            int owned = job.Owned.Count();
+            int skipped = owned - pending.Count;
+            var summary = new GenerationSummary(job.OutputDir, owned, skipped, 0, job.BaseSeed, 0, 0, "") { Shard = part?.ToString() };
             if (pending.Count == 0)
             {
                 Report(summary, parse.GetValue(json));
@@ -89,41 +101,49 @@ public static class GenerateCommand
             {
                 Prompt = i.Prompt with { Concepts = bound, IdentityMask = !parse.GetValue(noMask), UnconditionalImageSlots = parse.GetValue(uncondSlots) },
             }).ToList();
+            int promptTokens = 1;
             foreach (var image in pending)
             {
                 try
                 {
-                    engine.Generator.Check(image.Prompt);
+                    var request = engine.Generator.Prepare(image.Prompt);
+                    promptTokens = Math.Max(promptTokens, Math.Max(request.PromptTokens.Length, request.UnconditionalPrefix?.Tokens.Length ?? 0));
                 }
-                catch (ArgumentException e)
+                catch (Exception e) when (e is ArgumentException or InvalidDataException)
                 {
                     string where = file is null ? "--prompt" : $"{file}, prompt {image.Line + 1}";
                     throw new UsageException($"{where}: {e.Message}");
                 }
             }
-            int batchSize = BatchSize(parse.GetValue(batch)!, engine, pending);
+            var plan = engine.PlanScheduler(pending.Max(i => i.Prompt.Width), pending.Max(i => i.Prompt.Height), promptTokens,
+                BatchSize(parse.GetValue(batch)!, pending.Count));
             job.Commit();
-            long tokens = 0;
+            var run = new ShardRun(job, owned, skipped, engine.Backend.Name);
             int written = 0;
-            await RunWithProgress(pending.Sum(i => (long)ImageLayout.For(i.Prompt.Width, i.Prompt.Height).BodyLength), async progress =>
+            long tokens = 0;
+            try
             {
-                foreach (var group in Batches(pending, batchSize))
+                using var scheduler = engine.CreateScheduler(plan);
+                await RunWithProgress(pending.Sum(i => (long)ImageLayout.For(i.Prompt.Width, i.Prompt.Height).BodyLength), async progress =>
                 {
-                    long before = tokens;
-                    var images = await Task.Run(() => engine.Generate(group.Select(g => g.Prompt).ToList(),
-                        new Progress<GenerationProgress>(p => progress(before + p.TokensDone)), ct), ct);
-                    for (int i = 0; i < images.Count; i++)
+                    await foreach (var (image, generated) in GenerateAll(scheduler, pending, progress, ct))
                     {
                         // Sidecar first, PNG last: an image counts as done only when its PNG exists, and both are atomic.
-                        var sidecar = ImageSidecar.From(images[i], dir, engine.Fingerprint, engine.Backend.Name) with { Concepts = conceptArgs };
-                        sidecar.Save(Path.Combine(job.OutputDir, group[i].SidecarName));
-                        ImageFile.SavePng(images[i].Image, Path.Combine(job.OutputDir, group[i].PngName));
+                        var sidecar = ImageSidecar.From(generated, dir, engine.Fingerprint, engine.Backend.Name) with { Concepts = conceptArgs };
+                        AtomicFile.WriteAllText(Path.Combine(job.OutputDir, image.SidecarName), sidecar.ToJson());
+                        ImageFile.SavePng(generated.Image, Path.Combine(job.OutputDir, image.PngName));
                         written++;
+                        tokens += generated.Timings.Tokens;
+                        run.Wrote(written);
                     }
-                    tokens = before + images.Sum(im => (long)ImageLayout.For(im.Prompt.Width, im.Prompt.Height).BodyLength);
-                    progress(tokens);
-                }
-            });
+                });
+            }
+            catch (Exception e)
+            {
+                run.End(written, e is OperationCanceledException ? ShardProgress.Cancelled : ShardProgress.Failed, e.Message);
+                throw;
+            }
+            run.End(written, ShardProgress.Finished, null);
             double seconds = clock.Elapsed.TotalSeconds;
             Report(summary with { Written = written, Seconds = seconds, TokensPerSecond = tokens / Math.Max(seconds, 1e-9), Device = engine.Backend.Name },
                 parse.GetValue(json));
@@ -132,35 +152,93 @@ public static class GenerateCommand
         return cmd;
     }
 
-    private static int BatchSize(string value, CoarEngine engine, List<JobImage> pending)
+    /// <summary>
+    /// Feeds the images to the scheduler, a few more than run at once so that one joins as soon as another finishes,
+    /// and yields each as it is done (in the order they finish). <paramref name="progress"/> gets the body tokens drawn
+    /// so far by all of them. The first failure ends the run (the rest are cancelled with the scheduler).
+    /// </summary>
+    private static async IAsyncEnumerable<(JobImage Image, GeneratedImage Generated)> GenerateAll(GenerationScheduler scheduler,
+        List<JobImage> images, Action<long> progress, [System.Runtime.CompilerServices.EnumeratorCancellation] CancellationToken ct)
     {
-        if (value == "auto")
+        int window = 2 * scheduler.Plan.Rows;
+        var running = new Dictionary<Task<GeneratedImage>, JobImage>();
+        long drawn = 0;
+        int next = 0;
+        while (next < images.Count || running.Count > 0)
         {
-            var first = pending[0].Prompt;
-            return engine.LargestBatch(first.Width, first.Height, first.Sampling.UsesGuidance, cap: Math.Min(16, pending.Count));
+            while (next < images.Count && running.Count < window)
+            {
+                int seen = 0; // this image's tokens already counted (the worker thread reports them, in order)
+                var task = scheduler.SubmitAsync(images[next].Prompt, new ImmediateProgress(p =>
+                {
+                    progress(Interlocked.Add(ref drawn, p.TokensDone - seen));
+                    seen = p.TokensDone;
+                }), ct);
+                running[task] = images[next++];
+            }
+            var finished = await Task.WhenAny(running.Keys);
+            var image = running[finished];
+            running.Remove(finished);
+            yield return (image, await finished);
         }
+    }
+
+    /// <summary>Calls back on the reporting thread (Progress&lt;T&gt; would post to the thread pool, out of order).</summary>
+    private sealed class ImmediateProgress(Action<ImageProgress> report) : IProgress<ImageProgress>
+    {
+        public void Report(ImageProgress value) => report(value);
+    }
+
+    /// <summary>A shard's progress file, rewritten at most once a second while images are written, and at the end.</summary>
+    private sealed class ShardRun
+    {
+        private readonly GenerationJob _job;
+        private readonly Stopwatch _sinceSave = Stopwatch.StartNew();
+        private ShardProgress _progress;
+
+        public ShardRun(GenerationJob job, int owned, int skipped, string device)
+        {
+            _job = job;
+            var now = DateTimeOffset.Now;
+            _progress = new ShardProgress(job.Shard.Index, job.Shard.Count, Environment.MachineName, Environment.ProcessId, device, now, now,
+                owned, skipped, 0, ShardProgress.Running);
+            _progress.Save(job.OutputDir);
+        }
+
+        public void Wrote(int written)
+        {
+            if (_sinceSave.Elapsed < TimeSpan.FromSeconds(1)) return;
+            Save(written, ShardProgress.Running, null);
+        }
+
+        public void End(int written, string state, string? error)
+        {
+            try
+            {
+                Save(written, state, error);
+            }
+            catch (OutputWriteException) when (state != ShardProgress.Finished)
+            {
+                // The run already failed; that failure is the one to report.
+            }
+        }
+
+        private void Save(int written, string state, string? error)
+        {
+            int skipped = _progress.Done - _progress.Written;
+            _progress = _progress with { Updated = DateTimeOffset.Now, Written = written, Done = skipped + written, State = state, Error = error };
+            _progress.Save(_job.OutputDir);
+            _sinceSave.Restart();
+        }
+    }
+
+    /// <summary>The most guided images at once: --batch N, or auto (up to 16); the memory estimate may allow fewer.</summary>
+    private static int BatchSize(string value, int pending)
+    {
+        if (value == "auto") return Math.Min(16, pending);
         if (int.TryParse(value, out int b) && b > 0) return b;
         throw new UsageException($"--batch '{value}': expected a positive number or auto");
     }
-
-    /// <summary>Consecutive images of the same size and guidance, at most <paramref name="size"/> per batch.</summary>
-    private static IEnumerable<List<JobImage>> Batches(List<JobImage> images, int size)
-    {
-        var current = new List<JobImage>();
-        foreach (var image in images)
-        {
-            if (current.Count > 0 && (current.Count == size || !SameShape(current[0].Prompt, image.Prompt)))
-            {
-                yield return current;
-                current = new List<JobImage>();
-            }
-            current.Add(image);
-        }
-        if (current.Count > 0) yield return current;
-    }
-
-    private static bool SameShape(ImagePrompt a, ImagePrompt b) =>
-        a.Width == b.Width && a.Height == b.Height && a.Sampling.UsesGuidance == b.Sampling.UsesGuidance;
 
     /// <summary>A progress bar with image tokens done, tokens/s and ETA, when the console is interactive.</summary>
     private static async Task RunWithProgress(long totalTokens, Func<Action<long>, Task> work)
@@ -188,14 +266,19 @@ public static class GenerateCommand
             return;
         }
         string skipped = s.Skipped > 0 ? $", {s.Skipped} already there" : "";
+        string shard = s.Shard is null ? "" : $" (shard {s.Shard})";
         AnsiConsole.Console.MarkupLine(s.Written > 0
-            ? $"wrote {s.Written} image(s) to {Markup.Escape(s.OutputDir)}{skipped} in {s.Seconds:F1} s ({s.TokensPerSecond:F0} image tokens/s on {Markup.Escape(s.Device)}, base seed {s.BaseSeed})"
-            : $"nothing to do: all {s.Images} image(s) are already in {Markup.Escape(s.OutputDir)}");
+            ? $"wrote {s.Written} image(s) to {Markup.Escape(s.OutputDir)}{shard}{skipped} in {s.Seconds:F1} s ({s.TokensPerSecond:F0} image tokens/s on {Markup.Escape(s.Device)}, base seed {s.BaseSeed})"
+            : $"nothing to do: all {s.Images} image(s){shard} are already in {Markup.Escape(s.OutputDir)}");
     }
 }
 
 /// <summary>The end-of-run numbers of `coar generate`.</summary>
-public sealed record GenerationSummary(string OutputDir, int Images, int Skipped, int Written, ulong BaseSeed, double Seconds, double TokensPerSecond, string Device);
+public sealed record GenerationSummary(string OutputDir, int Images, int Skipped, int Written, ulong BaseSeed, double Seconds, double TokensPerSecond, string Device)
+{
+    /// <summary>The shard run (I/N), or null for the whole job.</summary>
+    public string? Shard { get; init; }
+}
 
 /// <summary>Tokens per second in the progress bar (Spectre's transfer column speaks in bytes).</summary>
 internal sealed class TransferSpeedColumnTokens : ProgressColumn

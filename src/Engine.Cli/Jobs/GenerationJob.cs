@@ -12,7 +12,8 @@ namespace CoAR.Engine.Cli.Jobs;
 /// the base seed, so a job that is run again skips the images already written (a PNG and its sidecar) and draws the
 /// rest with the same seeds: a resumed job ends with the same files as an uninterrupted one. job.json is written only
 /// by <see cref="Commit"/>, once the job has passed every check, so a job refused for a bad prompt leaves nothing that
-/// would block its corrected rerun.
+/// would block its corrected rerun. A job may be split into shards (<see cref="Shard"/>): each image's name and seed
+/// are the same whatever the split, so the shards of a job, run anywhere, together write the images of the whole job.
 /// </summary>
 public sealed class GenerationJob
 {
@@ -21,39 +22,55 @@ public sealed class GenerationJob
     /// <summary>The most images one job may ask for (lines x copies).</summary>
     public const int MaxImages = 100_000;
 
+    /// <summary>The manifest's record of how many images each line makes: [[copies, lines], ...], run-length encoded.</summary>
+    public const string ImageCountsKey = "image_counts";
+
     private readonly JsonObject _manifest;
     private readonly bool _manifestCurrent;
 
-    private GenerationJob(string outputDir, ulong baseSeed, IReadOnlyList<JobImage> images, JsonObject manifest, bool manifestCurrent)
+    private GenerationJob(string outputDir, ulong baseSeed, IReadOnlyList<JobImage> images, Shard shard, JsonObject manifest, bool manifestCurrent)
     {
         OutputDir = outputDir;
         BaseSeed = baseSeed;
         Images = images;
+        Shard = shard;
         _manifest = manifest;
         _manifestCurrent = manifestCurrent;
     }
 
     public string OutputDir { get; }
     public ulong BaseSeed { get; }
+
+    /// <summary>Every image of the job, in job order.</summary>
     public IReadOnlyList<JobImage> Images { get; }
 
-    /// <summary>Images whose PNG and sidecar are not both there yet.</summary>
+    public Shard Shard { get; }
+
+    /// <summary>The images this shard makes.</summary>
+    public IEnumerable<JobImage> Owned => Images.Where((_, i) => Shard.Owns(i));
+
+    /// <summary>This shard's images whose PNG and sidecar are not both there yet.</summary>
     public IEnumerable<JobImage> Pending =>
-        Images.Where(i => !File.Exists(Path.Combine(OutputDir, i.PngName)) || !File.Exists(Path.Combine(OutputDir, i.SidecarName)));
+        Owned.Where(i => !File.Exists(Path.Combine(OutputDir, i.PngName)) || !File.Exists(Path.Combine(OutputDir, i.SidecarName)));
 
     /// <summary>
-    /// Plans the job in <paramref name="outputDir"/> (which the caller has locked): reads a previous job.json, checks
-    /// it is this job, and lists the images with their seeds. Writes nothing but the removal of a killed run's temp files.
+    /// Plans the job in <paramref name="outputDir"/> (whose lock for this shard the caller holds): reads a previous
+    /// job.json, checks it is this job, and lists the images with their seeds. Writes nothing but the removal of the
+    /// temp files a killed run of this shard left.
     /// </summary>
-    /// <param name="seed">The base seed asked for; null: the one a previous run of this job chose, else a fresh random one.</param>
+    /// <param name="seed">
+    /// The base seed asked for; null: the one a previous run of this job chose, else for a sharded job one derived
+    /// from the job itself (so every shard, started anywhere, agrees), else a fresh random one.
+    /// </param>
+    /// <param name="sharded">The shard to run (I/N, where 0/1 is the whole job with a seed derived as for shards); null: the whole job.</param>
     public static GenerationJob Plan(string outputDir, IReadOnlyList<JobLine> lines, JobSettings settings, ulong? seed,
-        Func<string, (int Width, int Height)> parseSize)
+        Func<string, (int Width, int Height)> parseSize, Shard? sharded = null)
     {
+        var shard = sharded ?? Shard.Whole;
         long total = lines.Sum(l => (long)(l.Count ?? settings.Count));
         if (total > MaxImages)
             throw new UsageException($"the job asks for {total} images, more than the {MaxImages} one job may hold; split it");
         Directory.CreateDirectory(outputDir);
-        RemoveTemporaries(outputDir);
         string manifestPath = Path.Combine(outputDir, ManifestName);
         var manifest = new JsonObject
         {
@@ -62,6 +79,8 @@ public sealed class GenerationJob
             ["temperature"] = settings.Temperature, ["count"] = settings.Count, ["concepts"] = settings.Concepts,
             ["identity_mask"] = settings.IdentityMask,
         };
+        string identity = Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(manifest.ToJsonString())));
+        var counts = lines.Select(l => l.Count ?? settings.Count).ToList();
         bool current = false;
         if (File.Exists(manifestPath) && Previous(manifestPath) is var (previous, previousSeed))
         {
@@ -72,7 +91,7 @@ public sealed class GenerationJob
                 if (seed is { } asked && asked != previousSeed)
                     throw new UsageException($"{outputDir} holds this job with --seed {previousSeed}, not {asked}; use another --out");
                 seed = previousSeed;
-                current = true;
+                current = previous[ImageCountsKey] is not null; // a manifest from before image counts were recorded is rewritten
             }
             else if (HasImages(outputDir))
             {
@@ -81,8 +100,9 @@ public sealed class GenerationJob
             }
             // else: a job that never wrote an image (e.g. it was stopped before its first) is simply replaced.
         }
-        ulong baseSeed = seed ?? (ulong)Random.Shared.NextInt64(0, int.MaxValue);
+        ulong baseSeed = seed ?? (sharded is null ? (ulong)Random.Shared.NextInt64(0, int.MaxValue) : DerivedSeed(identity));
         manifest["base_seed"] = baseSeed;
+        manifest[ImageCountsKey] = EncodeCounts(counts);
 
         var images = new List<JobImage>();
         ulong running = 0;
@@ -96,10 +116,59 @@ public sealed class GenerationJob
             {
                 // A line's own seed numbers its copies; otherwise images count up from the job's base seed.
                 ulong imageSeed = line.Seed is { } ls ? unchecked(ls + (ulong)k) : baseSeed + running;
-                images.Add(new JobImage(i, k, $"{i:D5}-{k:D3}", new ImagePrompt(line.Prompt, w, h, imageSeed, sampling)));
+                images.Add(new JobImage(i, k, JobImage.StemFor(i, k), new ImagePrompt(line.Prompt, w, h, imageSeed, sampling)));
             }
         }
-        return new GenerationJob(outputDir, baseSeed, images, manifest, current);
+        var job = new GenerationJob(outputDir, baseSeed, images, shard, manifest, current);
+        RemoveTemporaries(outputDir, job.Owned);
+        return job;
+    }
+
+    /// <summary>A base seed in the range of the random ones, from the job's identity: the same for every shard of a job.</summary>
+    private static ulong DerivedSeed(string identity) =>
+        (ulong)(Convert.ToUInt32(identity[..8], 16) & int.MaxValue);
+
+    private static JsonArray EncodeCounts(IReadOnlyList<int> counts)
+    {
+        var runs = new JsonArray();
+        for (int i = 0; i < counts.Count;)
+        {
+            int j = i;
+            while (j < counts.Count && counts[j] == counts[i]) j++;
+            runs.Add(new JsonArray(counts[i], j - i));
+            i = j;
+        }
+        return runs;
+    }
+
+    /// <summary>
+    /// The image names a job.json promises (line by line, copy by copy), from its image counts; an error naming the
+    /// file when it has none or they are malformed.
+    /// </summary>
+    public static List<string> ExpectedStems(string manifestPath)
+    {
+        var (manifest, _) = Previous(manifestPath) ?? throw new InvalidDataException($"{manifestPath}: not a job manifest");
+        if (manifest[ImageCountsKey] is not JsonArray runs)
+            throw new InvalidDataException($"{manifestPath}: records no {ImageCountsKey} (written by an older `coar generate`); run the job once more to record them");
+        var stems = new List<string>();
+        int line = 0;
+        foreach (var run in runs)
+        {
+            if (run is not JsonArray { Count: 2 } pair || !TryInt(pair[0], out int copies) || !TryInt(pair[1], out int repeat)
+                || copies is < 1 or > JobLine.MaxCountPerLine || repeat is < 1 or > JobLine.MaxLines
+                || (long)line + repeat > JobLine.MaxLines || stems.Count + (long)copies * repeat > MaxImages)
+                throw new InvalidDataException($"{manifestPath}: {ImageCountsKey} entry {run?.ToJsonString()} is not [copies, lines] within the job limits");
+            for (int r = 0; r < repeat; r++, line++)
+                for (int k = 0; k < copies; k++)
+                    stems.Add(JobImage.StemFor(line, k));
+        }
+        return stems;
+    }
+
+    private static bool TryInt(JsonNode? node, out int value)
+    {
+        value = 0;
+        return node is JsonValue v && v.TryGetValue(out value);
     }
 
     /// <summary>Records the job in job.json (atomically), once it has passed every check and before its first image.</summary>
@@ -132,14 +201,20 @@ public sealed class GenerationJob
         Directory.EnumerateFiles(outputDir, "?????-???.png").Any();
 
     /// <summary>
-    /// Temp files of a run that was killed before it could clean up (a clean stop removes its own): every write goes
-    /// to ".NAME.PID.GUID.tmp" and is renamed, so these are never finished outputs. The caller holds the directory's
-    /// lock, so no other writer is at work here.
+    /// Temp files of a run of this shard that was killed before it could clean up (a clean stop removes its own): every
+    /// write goes to ".NAME.PID.GUID.tmp" and is renamed, so these are never finished outputs. Only this shard's images
+    /// are touched: the caller holds this shard's lock, and other shards may be writing theirs into the same directory.
     /// </summary>
-    private static void RemoveTemporaries(string outputDir)
+    private static void RemoveTemporaries(string outputDir, IEnumerable<JobImage> owned)
     {
+        var names = owned.SelectMany(i => new[] { i.PngName, i.SidecarName }).ToHashSet(StringComparer.Ordinal);
         foreach (var file in Directory.EnumerateFiles(outputDir, ".*.tmp"))
-            AtomicFile.TryDelete(file);
+        {
+            var parts = Path.GetFileName(file)[1..].Split('.');
+            if (parts.Length >= 5 && names.Contains($"{parts[0]}.{parts[1]}"))
+                AtomicFile.TryDelete(file);
+        }
+        AtomicFile.RemoveStaleTemporaries(Path.Combine(outputDir, ManifestName));
     }
 
     private static string Hash(IReadOnlyList<JobLine> lines)

@@ -7,4 +7,7 @@ public sealed record JobImage(int Line, int Copy, string Stem, ImagePrompt Promp
 {
     public string PngName => Stem + ".png";
     public string SidecarName => Stem + ".json";
+
+    /// <summary>Line and copy numbers, the same whatever the job's split into shards.</summary>
+    public static string StemFor(int line, int copy) => $"{line:D5}-{copy:D3}";
 }

@@ -8,7 +8,8 @@ namespace CoAR.Engine.Cli.Jobs;
 /// run, and <c>OUT/.coar.lock.owner</c> naming the holder (pid, command, start time; a separate file because .NET reads
 /// take a shared flock, which the exclusive one refuses). A second run on the same directory is refused with the
 /// owner's name. A lock file whose process is gone (killed, crashed) holds no OS lock any more, so it is stale by
-/// construction and the next run takes it over.
+/// construction and the next run takes it over. The shards of a job share its directory, each with a lock of its own
+/// (<c>OUT/.coar.lock.shard-I-of-N</c>): they write disjoint images, and the same shard is never run twice at once.
 /// </summary>
 public sealed class OutputLock : IDisposable
 {
@@ -25,11 +26,20 @@ public sealed class OutputLock : IDisposable
 
     public string Path { get; }
 
-    /// <summary>Takes the lock of <paramref name="directory"/> (created if needed); a <see cref="UsageException"/> when another run holds it.</summary>
-    public static OutputLock Acquire(string directory, string command)
+    private string OwnerPath => Path + ".owner";
+
+    /// <summary>The lock file's name for a shard of a job (the whole job's is <see cref="FileName"/>).</summary>
+    public static string FileNameFor(Shard shard) => shard.IsWhole ? FileName : $"{FileName}.shard-{shard.Index}-of-{shard.Count}";
+
+    /// <summary>
+    /// Takes the lock of <paramref name="directory"/> (created if needed) for <paramref name="shard"/> (default: the
+    /// whole job); a <see cref="UsageException"/> when another run holds it.
+    /// </summary>
+    public static OutputLock Acquire(string directory, string command, Shard? shard = null)
     {
         Directory.CreateDirectory(directory);
-        string path = System.IO.Path.Combine(directory, FileName);
+        string name = FileNameFor(shard ?? Shard.Whole);
+        string path = System.IO.Path.Combine(directory, name);
         FileStream stream;
         try
         {
@@ -37,11 +47,11 @@ public sealed class OutputLock : IDisposable
         }
         catch (IOException) when (File.Exists(path))
         {
-            throw new UsageException($"{directory} is in use by another run ({Owner(directory)}); wait for it to finish, or use another --out");
+            throw new UsageException($"{directory} is in use by another run{(shard is null or { IsWhole: true } ? "" : $" of shard {shard}")} ({Owner(path + ".owner")}); wait for it to finish, or use another --out");
         }
         try
         {
-            AtomicFile.WriteAllText(System.IO.Path.Combine(directory, OwnerFileName), string.Create(CultureInfo.InvariantCulture,
+            AtomicFile.WriteAllText(path + ".owner", string.Create(CultureInfo.InvariantCulture,
                 $"pid {Environment.ProcessId}, {command}, started {DateTime.Now:yyyy-MM-dd HH:mm:ss}\n"));
         }
         catch
@@ -53,11 +63,11 @@ public sealed class OutputLock : IDisposable
     }
 
     /// <summary>Who holds the lock, as its owner file says.</summary>
-    private static string Owner(string directory)
+    private static string Owner(string ownerPath)
     {
         try
         {
-            string text = File.ReadAllText(System.IO.Path.Combine(directory, OwnerFileName)).Trim();
+            string text = File.ReadAllText(ownerPath).Trim();
             return text.Length > 0 ? text : "owner unknown";
         }
         catch (IOException)
@@ -69,7 +79,7 @@ public sealed class OutputLock : IDisposable
     public void Dispose()
     {
         // Deleting first, while still holding the lock, so no other run can take a lock on the old file in between.
-        AtomicFile.TryDelete(System.IO.Path.Combine(System.IO.Path.GetDirectoryName(Path)!, OwnerFileName));
+        AtomicFile.TryDelete(OwnerPath);
         AtomicFile.TryDelete(Path);
         _stream.Dispose();
     }

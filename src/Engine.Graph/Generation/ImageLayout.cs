@@ -25,6 +25,23 @@ public sealed record ImageLayout(int WidthPx, int HeightPx, ImageTokenIds Ids)
         return new ImageLayout(widthPx, heightPx, ids ?? ImageTokenIds.Chameleon);
     }
 
+    /// <summary>"768" (square) or "WxH" (width first), in pixels: how sizes are written on the command line and in requests.</summary>
+    public static bool TryParseSize(string text, out int width, out int height)
+    {
+        width = height = 0;
+        var parts = text.Trim().ToLowerInvariant().Split('x');
+        if (parts.Length is not (1 or 2)) return false;
+        const System.Globalization.NumberStyles digits = System.Globalization.NumberStyles.None;
+        var culture = System.Globalization.CultureInfo.InvariantCulture;
+        if (!int.TryParse(parts[0], digits, culture, out width) || width <= 0) return false;
+        if (parts.Length == 1)
+        {
+            height = width;
+            return true;
+        }
+        return int.TryParse(parts[1], digits, culture, out height) && height > 0;
+    }
+
     /// <summary>
     /// The rule for body token n (n tokens of the body already generated), as (forced id or -1, allowed from, to):
     /// a new line at each row end, the end-of-image token after the last row, image codes otherwise.

@@ -4,14 +4,19 @@ namespace CoAR.Engine.Graph.Model;
 
 /// <summary>
 /// What running a model takes, before anything is loaded: weights, KV cache for a batch of sequences, and the
-/// activation workspace of the largest forward pass (a whole prompt prefill, or a decode step of every row).
+/// activation workspace of the largest forward pass (every image's prompt prefill at once, which is more than a
+/// decode step of every row). A continuous batch planned from it never runs more than <see cref="StepTokens"/>
+/// tokens in one forward.
 /// </summary>
-public sealed record MemoryEstimate(long WeightBytes, long KvCacheBytes, long ActivationBytes, int Rows, int TokensPerRow)
+public sealed record MemoryEstimate(long WeightBytes, long KvCacheBytes, long ActivationBytes, int Rows, int TokensPerRow, int StepTokens)
 {
     public long TotalBytes => WeightBytes + KvCacheBytes + ActivationBytes;
 
     /// <summary>Image-phase tokens for a W x H image: start, height, width, H/16 rows of (W/16 codes + new line), end, end-of-turn.</summary>
     public static int ImageTokens(int widthPx, int heightPx) => 3 + heightPx / 16 * (widthPx / 16 + 1) + 2;
+
+    /// <summary>Tokens one image's prefill runs: its prompt and image header, and (guided) the unconditional header.</summary>
+    public static int PrefillTokens(int promptTokens, bool cfg) => promptTokens + 3 + (cfg ? 3 : 0);
 
     /// <param name="weightBytes">Bytes of the weights as the backend holds them.</param>
     /// <param name="images">Images generated together.</param>
@@ -24,9 +29,8 @@ public sealed record MemoryEstimate(long WeightBytes, long KvCacheBytes, long Ac
         int rows = images * (cfg ? 2 : 1);
         int perRow = promptTokens + ImageTokens(widthPx, heightPx);
         long kv = KvCache.BytesFor(config, rows, perRow, activationType);
-        long prefill = ForwardBytes(config, images * promptTokens, images, activationType);
-        long decode = ForwardBytes(config, rows, rows, activationType);
-        return new MemoryEstimate(weightBytes, kv, Math.Max(prefill, decode), rows, perRow);
+        int stepTokens = Math.Max(images * PrefillTokens(promptTokens, cfg), rows);
+        return new MemoryEstimate(weightBytes, kv, ForwardBytes(config, stepTokens, rows, activationType), rows, perRow, stepTokens);
     }
 
     /// <summary>Workspace of one forward pass of <paramref name="tokens"/> tokens with <paramref name="logitRows"/> logit rows.</summary>

@@ -153,6 +153,28 @@ internal sealed class HostileInputs
         Generate("generate concept of another model", m, "--prompt", "a photo of [V] dog", "--concept", Path.Combine(_regressions, "..", "corpus", "concept", "dog.safetensors"));
         Generate("generate concept FIFO", m, "--prompt", "a photo of [V] dog", "--concept", Fifo.Make("dog.safetensors"));
 
+        // `serve` refuses a concept it cannot use before it listens.
+        Add("serve concept garbage", ["serve", "--model", m, "--device", "cpu", "--port", "0", "--concept", Text("garbage-serve.safetensors", "not a concept")]);
+        Add("serve concept of another model", ["serve", "--model", m, "--device", "cpu", "--port", "0", "--concept",
+            Path.Combine(_regressions, "..", "corpus", "concept", "dog.safetensors")]);
+
+        // `job status` over damaged job directories: image counts past the job limits, FIFOs where images and progress
+        // files should be, a garbage PNG.
+        string counts = Out("job status counts");
+        Directory.CreateDirectory(counts);
+        File.WriteAllText(Path.Combine(counts, "job.json"), """{"base_seed": 1, "image_counts": [[10000, 100000]]}""");
+        Add("job status image counts past the limits", ["job", "status", counts]);
+        string damaged = Out("job status damaged");
+        Directory.CreateDirectory(Path.Combine(damaged, ".coar-shards"));
+        File.WriteAllText(Path.Combine(damaged, "job.json"), """{"base_seed": 1, "image_counts": [[1, 3]]}""");
+        File.Move(Fifo.Make("00000-000.png"), Path.Combine(damaged, "00000-000.png"));
+        File.WriteAllText(Path.Combine(damaged, "00000-000.json"), """{"width": 64, "height": 64}""");
+        File.WriteAllBytes(Path.Combine(damaged, "00001-000.png"), [0x89, (byte)'P', (byte)'N', (byte)'G', 0x0D, 0x0A, 0x1A, 0x0A, 0xFF, 0xFF, 0xFF, 0xFF]);
+        File.Move(Fifo.Make("00002-000.json"), Path.Combine(damaged, "00002-000.json"));
+        File.Copy(Regression("image", "truncated.png"), Path.Combine(damaged, "00002-000.png"));
+        File.Move(Fifo.Make("shard-0-of-1.json"), Path.Combine(damaged, ".coar-shards", "shard-0-of-1.json"));
+        Add("job status FIFOs and garbage", ["job", "status", damaged, "--json"]);
+
         // Codes files for `decode`.
         foreach (var file in Directory.EnumerateFiles(Path.Combine(_regressions, "codes")).Order(StringComparer.Ordinal))
             Add($"decode {Path.GetFileName(file)}", ["decode", file, "--model", m, "--device", "cpu", "--out", Path.Combine(Out("decode"), Path.GetFileName(file) + ".png")]);

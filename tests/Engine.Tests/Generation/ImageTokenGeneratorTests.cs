@@ -123,10 +123,13 @@ public class ImageTokenGeneratorTests
     }
 
     [Test]
-    public void MixingGuidedAndUnguidedImagesInOneBatchIsRefused()
+    public void GuidedAndUnguidedImagesRunTogether()
     {
-        var e = Assert.Throws<ArgumentException>(() => new ImageTokenGenerator(Model).Generate([Request(PromptA, 1), Request(PromptA, 2, cfg: 1f)]));
-        Assert.That(e!.Message, Does.Contain("all guided"));
+        var guided = Request(PromptA, 1, w: 64, h: 96);
+        var unguided = Request(PromptB, 2, cfg: 1f, w: 32, h: 64);
+        var together = new ImageTokenGenerator(Model).Generate([unguided, guided]);
+        Assert.That(together[0].Tokens, Is.EqualTo(Generate(unguided)));
+        Assert.That(together[1].Tokens, Is.EqualTo(Generate(guided)));
     }
 
     [Test]
