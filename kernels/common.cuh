@@ -201,6 +201,15 @@ __device__ __forceinline__ void ldmatrix_a(unsigned int (&a)[4], unsigned int ti
     ldmatrix_x4(a, tile + tile_offset<chunks>(row0 + (lane & 15), ks * 2 + (lane >> 4)) * 2);
 }
 
+// The same A fragment from a tile stored transposed, rows the contraction index and columns the m index (dy^T in
+// dW = dy^T x): contraction rows [k0, k0 + 16), m columns [row0, row0 + 16); ldmatrix.trans hands each lane the
+// (m, contraction pair) elements of a0..a3.
+template <int chunks>
+__device__ __forceinline__ void ldmatrix_a_trans(unsigned int (&a)[4], unsigned int tile, int row0, int k0) {
+    const int lane = threadIdx.x & 31;
+    ldmatrix_x4_trans(a, tile + tile_offset<chunks>(k0 + (lane & 7) + (lane >> 4) * 8, row0 / 8 + ((lane >> 3) & 1)) * 2);
+}
+
 // B fragments of two n8 tiles when tile rows are the n index and the contraction is contiguous (W in y = x W^T, K
 // in Q K^T): rows [n0, n0 + 8) go to b[0..1], rows [n0 + 8, n0 + 16) to b[2..3], contraction [16 ks, 16 ks + 16).
 template <int chunks>

@@ -1,16 +1,16 @@
 # Sourced by run.sh and mutate.sh. The checks are three programs (one translation unit each, so they compile in
 # parallel), each with its groups:
-#   kernel_checks  gemm gemv simt fwd dec bwd          (GEMM, GEMV, attention)
+#   kernel_checks  gemm wgrad gemv simt fwd dec bwd    (GEMM, weight gradient, GEMV, attention)
 #   layer_checks   norm rope rows point loss sample    (norms, RoPE, row moves, pointwise, losses, sampling)
 #   vqgan_checks   conv gnorm code sattn               (convolution, GroupNorm/upsampling, codebook, spatial attention)
 emulator_dir="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 check_programs="kernel_checks layer_checks vqgan_checks"
-all_groups="gemm gemv simt fwd dec bwd norm rope rows point loss sample conv gnorm code sattn"
+all_groups="gemm wgrad gemv simt fwd dec bwd norm rope rows point loss sample conv gnorm code sattn"
 
 # The program that holds group $1.
 program_of() {
   case "$1" in
-    gemm|gemv|simt|fwd|dec|bwd) echo kernel_checks ;;
+    gemm|wgrad|gemv|simt|fwd|dec|bwd) echo kernel_checks ;;
     norm|rope|rows|point|loss|sample) echo layer_checks ;;
     conv|gnorm|code|sattn) echo vqgan_checks ;;
     *) echo "unknown group '$1' (groups: $all_groups)" >&2; return 1 ;;

@@ -4,6 +4,7 @@
 #include "src/gemm.cu"
 #include "src/gemm_decode.cu"
 #include "src/gemm_simt.cu"
+#include "src/weight_gradient.cu"
 #include "src/attention.cu"
 #include "src/attention_decode.cu"
 #include "src/attention_backward.cu"
@@ -54,6 +55,26 @@ static void test_gemm(const char* name, GemmKernel<TA> kern, int bm, int bn, int
                       dim3 grid{(unsigned)((m + bm - 1) / bm), (unsigned)((n + bn - 1) / bn), 1};
                       emu::launch(grid, dim3{(unsigned)threads, 1, 1}, 3 * (bm + bn) * 32 * 2, gemm::gemm_shared,
                                   [&] { kern(a.p(), b.p(), y, m, n, k, out_f32, accumulate, n % 2 == 0); }, sizeof gemm::gemm_shared);
+                  });
+}
+
+// dW [n, k] = dy[tokens, n]^T x[tokens, k] (+ dW), dW fp32, launched as CudaGemm.WeightGradient does.
+template <typename T>
+static void test_weight_gradient(const char* name, void (*kern)(const T*, const T*, float*, int, int, int, int, int),
+                                 int bm, int threads, int tokens, int n, int k, bool accumulate) {
+    auto dyf = operand<T>(tokens * (size_t)n);
+    auto xf = operand<T>(tokens * (size_t)k);
+    auto dy = upload<T>(dyf);
+    auto x = upload<T>(xf);
+    // A(i, c) = dy[c, i]: the product's A is dy transposed; f32 operands are rounded to bf16 as they are staged.
+    std::vector<float> a(n * (size_t)tokens);
+    for (int i = 0; i < n; ++i)
+        for (int c = 0; c < tokens; ++c) a[i * (size_t)tokens + c] = rb(dyf[c * (size_t)n + i]);
+    check_product(name, n, k, tokens, a, [&](int c, int j) { return (double)rb(xf[c * (size_t)k + j]); }, true, accumulate,
+                  [&](void* dw) {
+                      dim3 grid{(unsigned)((n + bm - 1) / bm), (unsigned)((k + bm - 1) / bm), 1};
+                      emu::launch(grid, dim3{(unsigned)threads, 1, 1}, 3 * (bm + bm) * 32 * 2, gemm::gemm_shared,
+                                  [&] { kern(dy.p(), x.p(), (float*)dw, n, k, tokens, accumulate, k % 2 == 0); }, sizeof gemm::gemm_shared);
                   });
 }
 
@@ -292,6 +313,17 @@ int main(int argc, char** argv) {
         test_gemm<bf16>("gemm_nn_64_unaligned_bf16", gemm_nn_64_unaligned_bf16, 64, 64, 128, true, 20, 21, 13, false, true);
         test_gemm<float>("gemm_nn_64_unaligned_f32", gemm_nn_64_unaligned_f32, 64, 64, 128, true, 65, 7, 45, true, false);
         test_gemm<float>("gemm_nn_128_unaligned_f32", gemm_nn_128_unaligned_f32, 128, 128, 256, true, 12, 130, 9, false, false);
+    }},
+    {"wgrad", [] {
+        test_weight_gradient<bf16>("weight_gradient_128_bf16", weight_gradient_128_bf16, 128, 256, 72, 136, 128, false);
+        test_weight_gradient<bf16>("weight_gradient_128_bf16", weight_gradient_128_bf16, 128, 256, 200, 64, 136, true);
+        test_weight_gradient<bf16>("weight_gradient_64_bf16", weight_gradient_64_bf16, 64, 128, 40, 72, 80, true);
+        test_weight_gradient<float>("weight_gradient_128_f32", weight_gradient_128_f32, 128, 256, 33, 136, 40, false);
+        test_weight_gradient<float>("weight_gradient_64_f32", weight_gradient_64_f32, 64, 128, 96, 24, 136, true);
+        test_weight_gradient<bf16>("weight_gradient_128_unaligned_bf16", weight_gradient_128_unaligned_bf16, 128, 256, 37, 133, 41, true);
+        test_weight_gradient<bf16>("weight_gradient_64_unaligned_bf16", weight_gradient_64_unaligned_bf16, 64, 128, 13, 21, 70, false);
+        test_weight_gradient<float>("weight_gradient_64_unaligned_f32", weight_gradient_64_unaligned_f32, 64, 128, 45, 65, 7, true);
+        test_weight_gradient<float>("weight_gradient_128_unaligned_f32", weight_gradient_128_unaligned_f32, 128, 256, 9, 12, 131, false);
     }},
     {"gemv", [] {
         test_gemv<bf16, bf16>("gemv_nt_bf16_bf16", gemv_nt_bf16_bf16, 1, 9, 4096, false, false, true);

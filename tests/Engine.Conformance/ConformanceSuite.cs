@@ -9,6 +9,7 @@ public static class ConformanceSuite
             .Concat(RowCases.All())
             .Concat(BackwardCases.All())
             .Concat(GemmAttentionBackwardCases.All())
+            .Concat(WeightGradientCases.All())
             .Concat(LossCases.All())
             .Concat(VqganCases.All());
 }

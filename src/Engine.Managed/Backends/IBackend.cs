@@ -108,11 +108,17 @@ public interface IBackend : IDisposable
     /// </summary>
     void SampleTopK(Tensor logits, Tensor topK, Tensor temperature, Tensor rngKeys, Tensor output);
 
-    // ---- backward and training ops (input gradients only: weights are frozen; all F32 on the CPU) ----
-    // "accumulate" adds into the destination instead of overwriting it.
+    // ---- backward and training ops (input gradients, and the weight gradient of the GEMM for adapted projections;
+    // all F32 on the CPU). "accumulate" adds into the destination instead of overwriting it.
 
     /// <summary>dx = dy W (+ dx when accumulate): the input gradient of MatMul. dy [M, N], w [N, K] (weight), dx [M, K].</summary>
     void MatMulInputGrad(Tensor dy, Tensor w, Tensor dx, bool accumulate = false);
+
+    /// <summary>
+    /// dW = dy^T x (+ dW when accumulate): the weight gradient of <see cref="MatMul"/>, summed over the M tokens in
+    /// fp32. dy [M, N] and x [M, K] of one dtype (act, or F32), dW [N, K] F32 apart from both.
+    /// </summary>
+    void WeightGradient(Tensor dy, Tensor x, Tensor dw, bool accumulate = false);
 
     /// <summary>Input gradient of RmsNorm y = w * x * r, r = rsqrt(mean(x^2) + eps). x, dy, dx [T, D], w [D].</summary>
     void RmsNormBackward(Tensor x, Tensor weight, float eps, Tensor dy, Tensor dx, bool accumulate = false);

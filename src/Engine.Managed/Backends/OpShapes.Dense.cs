@@ -34,6 +34,19 @@ public static partial class OpShapes
         return (m, n, k);
     }
 
+    /// <summary>dy [M, N], x [M, K], dw [N, K] apart from both.</summary>
+    public static (int M, int N, int K) WeightGradient(string op, Tensor dy, Tensor x, Tensor dw)
+    {
+        OpCheck.Rank(op, "dy", dy, 2);
+        OpCheck.Rank(op, "x", x, 2);
+        int m = dy.Dim(0), n = dy.Dim(1), k = x.Dim(1);
+        OpCheck.Shape(op, "x", x, m, k);
+        OpCheck.Shape(op, "dw", dw, n, k);
+        OpCheck.NoAlias(op, "dy", dy, "dw", dw);
+        OpCheck.NoAlias(op, "x", x, "dw", dw);
+        return (m, n, k);
+    }
+
     /// <summary>x [T, D], weight [D], y like x (y may be x).</summary>
     public static (int T, int D) RmsNorm(string op, Tensor x, Tensor weight, Tensor y)
     {

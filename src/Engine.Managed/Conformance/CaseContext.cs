@@ -82,9 +82,13 @@ public sealed class CaseContext : IDisposable
     }
 
     /// <summary>An output that the op accumulates into: guarded, but starting from the given values.</summary>
-    public Tensor AccumulatorOutput(string name, float[] initial, params int[] shape)
+    public Tensor AccumulatorOutput(string name, float[] initial, params int[] shape) =>
+        AccumulatorOutput(name, Activation, initial, shape);
+
+    /// <summary>An accumulated output of an exact dtype (an F32 weight gradient).</summary>
+    public Tensor AccumulatorOutput(string name, DType dtype, float[] initial, params int[] shape)
     {
-        var view = Output(name, Activation, shape);
+        var view = Output(name, dtype, shape);
         Upload(view, initial);
         return view;
     }

@@ -72,6 +72,68 @@ public class BackwardOpTests
         }, GradCheck.ReadDouble(_cpu, dx));
     }
 
+    [TestCase(1, 1, 1, false)]
+    [TestCase(1, 17, 5, true)]
+    [TestCase(7, 33, 65, false)]
+    [TestCase(300, 70, 45, true)]
+    [TestCase(13, 600, 130, false)]
+    [TestCase(2357, 24, 40, true)]
+    public void WeightGradientMatchesNaive(int m, int n, int k, bool accumulate)
+    {
+        var rng = new Random(m * 1000 + n * 10 + k);
+        var dy = Random(rng, m * n);
+        var x = Random(rng, m * k);
+        var dw0 = Random(rng, n * k);
+        using var dyt = F32(_cpu, dy, m, n);
+        using var xt = F32(_cpu, x, m, k);
+        using var dwt = F32(_cpu, dw0, n, k);
+        _cpu.WeightGradient(dyt, xt, dwt, accumulate);
+        var expected = new double[n * k];
+        for (int t = 0; t < m; t++)
+            for (int r = 0; r < n; r++)
+                for (int c = 0; c < k; c++)
+                    expected[r * k + c] += (double)dy[t * n + r] * x[t * k + c];
+        if (accumulate)
+            for (int i = 0; i < expected.Length; i++) expected[i] += dw0[i];
+        // An fp32 sum over m tokens drifts from the fp64 one like sqrt(m) roundings.
+        AssertClose(Read(_cpu, dwt), expected, 1e-5 * Math.Max(1, Math.Sqrt(m / 100.0)), "dw");
+    }
+
+    [Test]
+    public void WeightGradientIsTheGradientOfMatMul()
+    {
+        var rng = new Random(13);
+        int m = 4, k = 6, n = 5;
+        using var x = F32(_cpu, Random(rng, m * k), m, k);
+        var w = Rand(rng, n * k);
+        using var wt = Input(w, n, k);
+        using var yt = _cpu.Allocate(DType.F32, [m, n]);
+        var r = GradCheck.Projection(m * n, 14);
+        using var dy = Input(r, m, n);
+        using var dw = _cpu.Allocate(DType.F32, [n, k]);
+        _cpu.WeightGradient(dy, x, dw);
+        GradCheck.AssertMatches("MatMul dW", w, v =>
+        {
+            GradCheck.Load(_cpu, wt, v);
+            _cpu.MatMul(x, wt, yt);
+            return GradCheck.Project(r, Read(_cpu, yt));
+        }, GradCheck.ReadDouble(_cpu, dw));
+    }
+
+    [Test]
+    public void WeightGradientRejectsMisshapenArguments()
+    {
+        using var dy = _cpu.Allocate(DType.F32, [3, 4]);
+        using var x = _cpu.Allocate(DType.F32, [2, 5]);
+        using var dw = _cpu.Allocate(DType.F32, [4, 5]);
+        var e = Assert.Throws<ArgumentException>(() => _cpu.WeightGradient(dy, x, dw));
+        Assert.That(e!.Message, Does.Contain("WeightGradient").And.Contain("'x'").And.Contain("[2, 5]"));
+        using var x3 = _cpu.Allocate(DType.F32, [3, 5]);
+        using var wrong = _cpu.Allocate(DType.F32, [5, 4]);
+        e = Assert.Throws<ArgumentException>(() => _cpu.WeightGradient(dy, x3, wrong));
+        Assert.That(e!.Message, Does.Contain("'dw'"));
+    }
+
     // Not D = 1: there y = w x / sqrt(x^2 + eps) is flat and its gradient is all rounding noise.
     [TestCase(1, 3)]
     [TestCase(3, 7)]

@@ -45,6 +45,7 @@ internal sealed class GpuDouble(bool faulty) : IBackend
     public void SampleTopK(Tensor logits, Tensor topK, Tensor temperature, Tensor rngKeys, Tensor output) =>
         _cpu.SampleTopK(logits, topK, temperature, rngKeys, output);
     public void MatMulInputGrad(Tensor dy, Tensor w, Tensor dx, bool accumulate = false) => _cpu.MatMulInputGrad(dy, w, dx, accumulate);
+    public void WeightGradient(Tensor dy, Tensor x, Tensor dw, bool accumulate = false) => _cpu.WeightGradient(dy, x, dw, accumulate);
     public void RmsNormBackward(Tensor x, Tensor weight, float eps, Tensor dy, Tensor dx, bool accumulate = false) =>
         _cpu.RmsNormBackward(x, weight, eps, dy, dx, accumulate);
     public void HeadLayerNormBackward(Tensor x, Tensor gamma, float eps, Tensor dy, Tensor dx) => _cpu.HeadLayerNormBackward(x, gamma, eps, dy, dx);

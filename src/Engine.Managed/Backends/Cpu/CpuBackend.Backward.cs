@@ -4,7 +4,7 @@ using CoAR.Engine.Managed.Tensors;
 
 namespace CoAR.Engine.Managed.Backends.Cpu;
 
-/// <summary>Input gradients of the dense ops: GEMM, norms, RoPE, SwiGLU. Weights are frozen, so none of their gradients.</summary>
+/// <summary>Gradients of the dense ops: the GEMM's input and weight gradients; the input gradients of norms, RoPE, SwiGLU.</summary>
 public sealed unsafe partial class CpuBackend
 {
     public void MatMulInputGrad(Tensor dy, Tensor w, Tensor dx, bool accumulate = false)
@@ -19,6 +19,20 @@ public sealed unsafe partial class CpuBackend
         CheckWeight(op, "w", w);
         var (m, n, k) = OpShapes.MatMulInputGrad(op, dy, w, dx);
         CpuGemm.InputGrad((float*)dy.Address, w, (float*)dx.Address, m, n, k, accumulate);
+    }
+
+    public void WeightGradient(Tensor dy, Tensor x, Tensor dw, bool accumulate = false)
+    {
+        const string op = "WeightGradient";
+        using var timing = CpuOpProfile.Time(op);
+        OpCheck.Backend(this, op, "dy", dy);
+        OpCheck.Backend(this, op, "x", x);
+        OpCheck.Backend(this, op, "dw", dw);
+        OpCheck.DType(op, "dy", dy, DType.F32);
+        OpCheck.DType(op, "x", x, DType.F32);
+        OpCheck.DType(op, "dw", dw, DType.F32);
+        var (m, n, k) = OpShapes.WeightGradient(op, dy, x, dw);
+        CpuGemm.WeightGradient((float*)dy.Address, (float*)x.Address, (float*)dw.Address, m, n, k, accumulate);
     }
 
     public void RmsNormBackward(Tensor x, Tensor weight, float eps, Tensor dy, Tensor dx, bool accumulate = false)

@@ -1,3 +1,4 @@
+using System.Buffers;
 using System.Runtime.CompilerServices;
 using System.Runtime.Intrinsics;
 using System.Runtime.Intrinsics.X86;
@@ -30,6 +31,50 @@ internal static unsafe class CpuGemm
     /// <summary>dx[m, k] (+)= dy[m, n] w[n, k], w BF16 or F32, on all cores: the input gradient of <see cref="MatMul"/>.</summary>
     public static void InputGrad(float* dy, Tensor w, float* dx, int m, int n, int k, bool accumulate) =>
         Run(m, n, k, dy, n, new WeightColumns(w.Address, w.DType == DType.BF16, k), dx, k, accumulate);
+
+    /// <summary>
+    /// dw[n, k] (+)= dy[m, n]^T x[m, k], on all cores: the weight gradient of <see cref="MatMul"/>. The product's A
+    /// must run along the contraction (the m tokens), so dy is first transposed into a pooled [n, m] buffer, an
+    /// O(m n) pass beside the O(m n k) product; x is B as it stands (the input gradient's panel packing).
+    /// </summary>
+    public static void WeightGradient(float* dy, float* x, float* dw, int m, int n, int k, bool accumulate)
+    {
+        var pooled = ArrayPool<float>.Shared.Rent(Math.Max(1, m * n));
+        try
+        {
+            fixed (float* dyT = pooled)
+            {
+                Transpose(dy, dyT, m, n);
+                Run(n, m, k, dyT, m, new WeightColumns((nint)x, false, k), dw, k, accumulate);
+            }
+        }
+        finally
+        {
+            ArrayPool<float>.Shared.Return(pooled);
+        }
+    }
+
+    /// <summary>dst[j, i] = src[i, j] for src [rows, cols], in 16 x 16 blocks so both sides stream through the cache.</summary>
+    private static void Transpose(float* src, float* dst, int rows, int cols)
+    {
+        const int block = 16;
+        nint s = (nint)src, d = (nint)dst;
+        int colBlocks = (cols + block - 1) / block;
+        CpuParallel.For(colBlocks, (long)block * rows, (first, last) =>
+        {
+            for (int jb = first; jb < last; jb++)
+            {
+                int j0 = jb * block, j1 = Math.Min(cols, j0 + block);
+                for (int i0 = 0; i0 < rows; i0 += block)
+                {
+                    int i1 = Math.Min(rows, i0 + block);
+                    for (int j = j0; j < j1; j++)
+                        for (int i = i0; i < i1; i++)
+                            ((float*)d)[(long)j * rows + i] = ((float*)s)[(long)i * cols + j];
+                }
+            }
+        });
+    }
 
     /// <summary>
     /// On the calling thread (inside another op's parallel item): C[m, cols] (+)= A[m, depth] B^T where row j of B is

@@ -26,4 +26,15 @@ public sealed partial class CudaBackend
         OpShapes.MatMulInputGrad(op, dy, w, dx);
         CudaGemm.MatMulInputGrad(_kernels, _stream, dy, w, dx, accumulate);
     }
+
+    /// <summary>dW = dy^T x (+ dW). dy [M, N] and x [M, K] both BF16 or both F32, dW [N, K] F32.</summary>
+    public void WeightGradient(Tensor dy, Tensor x, Tensor dw, bool accumulate = false)
+    {
+        const string op = "WeightGradient";
+        CheckFloat(op, "dy", dy);
+        OpCheck.DType(op, "x", x, dy.DType);
+        OpCheck.DType(op, "dw", dw, DType.F32);
+        OpShapes.WeightGradient(op, dy, x, dw);
+        CudaGemm.WeightGradient(_kernels, _stream, dy, x, dw, accumulate);
+    }
 }

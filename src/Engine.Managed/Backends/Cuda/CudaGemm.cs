@@ -5,11 +5,13 @@ using static CoAR.Engine.Managed.Backends.Cuda.GemmAttentionLaunch;
 using static CoAR.Engine.Managed.Backends.Cuda.Kernels.GemmDecodeKernels;
 using static CoAR.Engine.Managed.Backends.Cuda.Kernels.GemmKernels;
 using static CoAR.Engine.Managed.Backends.Cuda.Kernels.GemmSimtKernels;
+using static CoAR.Engine.Managed.Backends.Cuda.Kernels.WeightGradientKernels;
 
 namespace CoAR.Engine.Managed.Backends.Cuda;
 
 /// <summary>
-/// Launches the GEMM kernels for <see cref="IBackend.MatMul"/> and <see cref="IBackend.MatMulInputGrad"/>. The caller
+/// Launches the GEMM kernels for <see cref="IBackend.MatMul"/>, <see cref="IBackend.MatMulInputGrad"/> and
+/// <see cref="IBackend.WeightGradient"/> (weight_gradient.cu, the same mainloop with both operands token-major). The caller
 /// has checked shapes and aliasing; tensors are row-major and contiguous. Path, by what bounds the work:
 /// <list type="bullet">
 /// <item>MatMul with M &lt;= 8 (a decode batch): the weight-streaming GEMV (gemm_decode.cu), any dtype mix; its 16-byte
@@ -69,6 +71,31 @@ internal static class CudaGemm
         else
             LaunchTensorCore(lib, stream, nn: true, dy, w, dx, m, k, n,
                 aligned: n % 8 == 0 && k % 8 == 0 && Aligned16(dy) && Aligned16(w), accumulate);
+    }
+
+    /// <summary>
+    /// dW = dy^T x (+ dW when accumulate): dy [M, N] and x [M, K] both BF16 or both F32, dW [N, K] F32. The
+    /// contraction runs over the M tokens; the tile size follows the same rule as the GEMMs'.
+    /// </summary>
+    public static void WeightGradient(KernelLibrary lib, CudaStream? stream, Tensor dy, Tensor x, Tensor dw, bool accumulate)
+    {
+        const string op = "WeightGradient";
+        CheckFloat(op, "dy", dy);
+        OpCheck.DType(op, "x", x, dy.DType);
+        OpCheck.DType(op, "dw", dw, DType.F32);
+        int tokens = dy.Dim(0), n = dy.Dim(1), k = x.Dim(1);
+        if (n == 0 || k == 0) return;
+        long largeTiles = (long)Blocks(n, 128) * Blocks(k, 128);
+        bool small = largeTiles < lib.Device.MultiprocessorCount;
+        int tile = small ? 64 : 128, threads = small ? 128 : 256;
+        var args = new WeightGradientArgs
+        {
+            Dy = Address(dy), X = Address(x), Dw = Address(dw), N = n, K = k, Tokens = tokens,
+            Accumulate = Flag(accumulate), PairStores = Flag(k % 2 == 0 && dw.Address % 8 == 0),
+        };
+        bool aligned = n % 8 == 0 && k % 8 == 0 && Aligned16(dy) && Aligned16(x);
+        var kernel = lib.Get(WeightGradientKernels.For(small, unaligned: !aligned, f32: dy.DType == DType.F32));
+        kernel.Launch(new Dim3(Blocks(n, tile), Blocks(k, tile)), threads, Stages * (tile + tile) * StageK * 2, stream, ref args);
     }
 
     private static void LaunchGemv(KernelLibrary lib, CudaStream? stream, Tensor x, Tensor w, Tensor y, int m, int n, int k, bool accumulate)
