@@ -28,6 +28,13 @@ public sealed class ChameleonModel : IDisposable
     public ChameleonWeights Weights { get; }
     public IBackend Backend { get; }
 
+    /// <summary>
+    /// Adds its terms to the projections it adapts in every forward pass, and takes their gradients in
+    /// <see cref="Backward"/> (LoRA adapters applied unmerged, or the gradients of the projections themselves); null:
+    /// the weights alone.
+    /// </summary>
+    public IProjectionAdapter? Adapter { get; set; }
+
     /// <summary>Bytes of scratch the forward passes have needed so far.</summary>
     public long WorkspaceBytes => _workspace.Bytes;
 
@@ -149,197 +156,279 @@ public sealed class ChameleonModel : IDisposable
     }
 
     /// <summary>
-    /// One decoder layer on the residual stream x (in place). With <paramref name="keep"/>, its intermediates are
-    /// written there (q and k before and after their norm kept apart); otherwise scratch buffers are shared by layers.
+    /// One decoder layer on the residual stream x (in place): the attention block, then the MLP block. With
+    /// <paramref name="keep"/>, the blocks' intermediates are written there (q and k before and after their norm kept
+    /// apart); otherwise scratch buffers are shared by layers.
     /// </summary>
     private void RunLayer(int i, Tensor x, TokenMap tokens, KvCache cache, Training.LayerActivations? keep, IActivationObserver? observer)
     {
-        var c = Config;
-        var b = Backend;
-        var ws = _workspace;
-        var act = b.ActivationType;
-        int t = x.Dim(0), d = c.HiddenSize, h = c.NumHeads, hkv = c.NumKvHeads, dh = c.HeadDim, f = c.IntermediateSize;
-        var w = Weights.Layers[i];
-        string p = $"blk.{i}.";
-        var normed = ws.Get("normed", act, t, d);
-        var qPre = keep?.QPre ?? ws.Get("q", act, t, h, dh);
-        var q = keep?.Q ?? qPre;
-        var kPre = keep?.KPre ?? ws.Get("k", act, t, hkv, dh);
-        var k = keep?.K ?? kPre;
-        var v = keep?.V ?? ws.Get("v", act, t, hkv, dh);
-        var attn = keep?.Attn ?? ws.Get("attn", act, t, h, dh);
-        var gate = keep?.Gate ?? ws.Get("gate", act, t, f);
-        var up = keep?.Up ?? ws.Get("up", act, t, f);
-        var swiglu = keep is null ? gate : ws.Get("swiglu", act, t, f);
-        var branch = c.SwinNorm ? ws.Get("branch", act, t, d) : null;
-
-        // Attention block. Pre-norm: x += o(attn(norm(x))); swin: x += norm(o(attn(x))).
-        var attnIn = x;
-        if (!c.SwinNorm)
-        {
-            b.RmsNorm(x, w.AttnNorm, c.RmsNormEps, normed);
-            observer?.Observe(p + "attn_norm", normed);
-            attnIn = normed;
-        }
-        b.MatMul(attnIn, w.Q, Flat(qPre));
-        b.MatMul(attnIn, w.K, Flat(kPre));
-        b.MatMul(attnIn, w.V, Flat(v));
-        observer?.Observe(p + "q", qPre);
-        observer?.Observe(p + "k", kPre);
-        observer?.Observe(p + "v", v);
-        if (w.QNormWeight is not null)
-        {
-            b.HeadLayerNorm(qPre, w.QNormWeight, w.QNormBias!, ChameleonConfig.QkNormEps, q);
-            b.HeadLayerNorm(kPre, w.KNormWeight!, w.KNormBias!, ChameleonConfig.QkNormEps, k);
-            observer?.Observe(p + "q_norm", q);
-            observer?.Observe(p + "k_norm", k);
-        }
-        else if (keep is not null)
-        {
-            b.Copy(qPre, q);
-            b.Copy(kPre, k);
-        }
-        b.Rope(q, tokens.Positions, c.RopeTheta, q);
-        b.Rope(k, tokens.Positions, c.RopeTheta, k);
-        observer?.Observe(p + "q_rope", q);
-        observer?.Observe(p + "k_rope", k);
-        var layerCache = cache.Layers[i];
-        b.KvStore(k, v, tokens, layerCache);
-        b.Attention(q, layerCache, tokens, 1f / MathF.Sqrt(dh), attn, keep?.Lse);
-        observer?.Observe(p + "attn_out", attn);
-        if (!c.SwinNorm)
-        {
-            b.MatMul(Flat(attn), w.O, x, accumulate: true);
-        }
-        else
-        {
-            b.MatMul(Flat(attn), w.O, branch!);
-            b.RmsNorm(branch!, w.AttnNorm, c.RmsNormEps, branch!);
-            b.Add(x, branch!, x);
-        }
-        observer?.Observe(p + "attn_residual", x);
-        if (keep is not null) b.Copy(x, keep.XMid);
-
-        // MLP block: down(silu(gate(m)) * up(m)).
-        var mlpIn = x;
-        if (!c.SwinNorm)
-        {
-            b.RmsNorm(x, w.FfnNorm, c.RmsNormEps, normed);
-            observer?.Observe(p + "ffn_norm", normed);
-            mlpIn = normed;
-        }
-        b.MatMul(mlpIn, w.Gate, gate);
-        b.MatMul(mlpIn, w.Up, up);
-        b.SwiGlu(gate, up, swiglu);
-        observer?.Observe(p + "ffn_act", swiglu);
-        if (!c.SwinNorm)
-        {
-            b.MatMul(swiglu, w.Down, x, accumulate: true);
-        }
-        else
-        {
-            b.MatMul(swiglu, w.Down, branch!);
-            b.RmsNorm(branch!, w.FfnNorm, c.RmsNormEps, branch!);
-            b.Add(x, branch!, x);
-        }
-        observer?.Observe(p + "out", x);
+        var normed = _workspace.Get("normed", Backend.ActivationType, x.Dim(0), Config.HiddenSize);
+        AttentionBlock(i, x, AttentionTensors.For(this, keep, normed, x.Dim(0)), tokens, cache, observer);
+        if (keep is not null) Backend.Copy(x, keep.XMid);
+        FfnBlock(i, x, FfnTensors.For(this, keep, normed, x.Dim(0)), observer);
     }
 
     /// <summary>
-    /// Backpropagates through a training forward (weights frozen): from the gradient of the loss w.r.t. the normed
-    /// hidden states of the logit tokens (<paramref name="dHidden"/> [n, D]) down to the context slots. The gradient
-    /// reaching an injected slot at the input of layer l is added to row TableRow(l) of <paramref name="contextGrad"/>
-    /// [rows, D] F32 and then discarded (the state there was overwritten). The KV cache must still hold this batch's
-    /// keys and values.
+    /// The attention block's tensors in one layer: its input (the attention norm's output; the residual itself in the
+    /// swin variant), q and k straight from their projections and after qk norm and RoPE, v, the attention output
+    /// and its log-sum-exp. In training they are the layer's saved activations; otherwise shared scratch.
+    /// </summary>
+    private readonly record struct AttentionTensors(Tensor Input, Tensor QPre, Tensor Q, Tensor KPre, Tensor K, Tensor V, Tensor Out, Tensor? Lse)
+    {
+        public static AttentionTensors For(ChameleonModel m, Training.LayerActivations? keep, Tensor normed, int t)
+        {
+            var (ws, act, c) = (m._workspace, m.Backend.ActivationType, m.Config);
+            var qPre = keep?.QPre ?? ws.Get("q", act, t, c.NumHeads, c.HeadDim);
+            var kPre = keep?.KPre ?? ws.Get("k", act, t, c.NumKvHeads, c.HeadDim);
+            return new(normed, qPre, keep?.Q ?? qPre, kPre, keep?.K ?? kPre, keep?.V ?? ws.Get("v", act, t, c.NumKvHeads, c.HeadDim),
+                keep?.Attn ?? ws.Get("attn", act, t, c.NumHeads, c.HeadDim), keep?.Lse);
+        }
+    }
+
+    /// <summary>
+    /// The MLP block's tensors: its input (the FFN norm's output), the gate and up projections, and silu(gate) * up
+    /// (written over gate outside training, where gate is not needed again).
+    /// </summary>
+    private readonly record struct FfnTensors(Tensor Input, Tensor Gate, Tensor Up, Tensor Act)
+    {
+        public static FfnTensors For(ChameleonModel m, Training.LayerActivations? keep, Tensor normed, int t)
+        {
+            var (ws, act, f) = (m._workspace, m.Backend.ActivationType, m.Config.IntermediateSize);
+            var gate = keep?.Gate ?? ws.Get("gate", act, t, f);
+            return new(normed, gate, keep?.Up ?? ws.Get("up", act, t, f), keep is null ? gate : ws.Get("swiglu", act, t, f));
+        }
+    }
+
+    /// <summary>y = input W^T of one of layer i's projections, and the adapter's term when it adapts that projection.</summary>
+    private void Project(int i, Projection p, Tensor input, Tensor output, bool accumulate = false)
+    {
+        Backend.MatMul(input, Weights.Layers[i].Of(p), output, accumulate);
+        if (Adapter is { } adapter && adapter.Adapts(i, p)) adapter.Forward(i, p, input, output);
+    }
+
+    /// <summary>Pre-norm: x += o(attn(rope(norm_qk(q(a))), ...)) with a = norm(x); swin: x += norm(o(attn(x))).</summary>
+    private void AttentionBlock(int i, Tensor x, AttentionTensors a, TokenMap tokens, KvCache cache, IActivationObserver? observer)
+    {
+        var (c, b, w) = (Config, Backend, Weights.Layers[i]);
+        string p = $"blk.{i}.";
+        var input = x;
+        if (!c.SwinNorm)
+        {
+            b.RmsNorm(x, w.AttnNorm, c.RmsNormEps, a.Input);
+            observer?.Observe(p + "attn_norm", a.Input);
+            input = a.Input;
+        }
+        Project(i, Projection.Q, input, Flat(a.QPre));
+        Project(i, Projection.K, input, Flat(a.KPre));
+        Project(i, Projection.V, input, Flat(a.V));
+        observer?.Observe(p + "q", a.QPre);
+        observer?.Observe(p + "k", a.KPre);
+        observer?.Observe(p + "v", a.V);
+        if (w.QNormWeight is not null)
+        {
+            b.HeadLayerNorm(a.QPre, w.QNormWeight, w.QNormBias!, ChameleonConfig.QkNormEps, a.Q);
+            b.HeadLayerNorm(a.KPre, w.KNormWeight!, w.KNormBias!, ChameleonConfig.QkNormEps, a.K);
+            observer?.Observe(p + "q_norm", a.Q);
+            observer?.Observe(p + "k_norm", a.K);
+        }
+        else if (!ReferenceEquals(a.Q, a.QPre))
+        {
+            b.Copy(a.QPre, a.Q);
+            b.Copy(a.KPre, a.K);
+        }
+        b.Rope(a.Q, tokens.Positions, c.RopeTheta, a.Q);
+        b.Rope(a.K, tokens.Positions, c.RopeTheta, a.K);
+        observer?.Observe(p + "q_rope", a.Q);
+        observer?.Observe(p + "k_rope", a.K);
+        var layerCache = cache.Layers[i];
+        b.KvStore(a.K, a.V, tokens, layerCache);
+        b.Attention(a.Q, layerCache, tokens, AttentionScale, a.Out, a.Lse);
+        observer?.Observe(p + "attn_out", a.Out);
+        AddBranch(i, Projection.O, Flat(a.Out), w.AttnNorm, x);
+        observer?.Observe(p + "attn_residual", x);
+    }
+
+    /// <summary>x += down(silu(gate(m)) * up(m)) with m = norm(x) (pre-norm); swin: x += norm(down(...)) with m = x.</summary>
+    private void FfnBlock(int i, Tensor x, FfnTensors f, IActivationObserver? observer)
+    {
+        var (c, b, w) = (Config, Backend, Weights.Layers[i]);
+        string p = $"blk.{i}.";
+        var input = x;
+        if (!c.SwinNorm)
+        {
+            b.RmsNorm(x, w.FfnNorm, c.RmsNormEps, f.Input);
+            observer?.Observe(p + "ffn_norm", f.Input);
+            input = f.Input;
+        }
+        Project(i, Projection.Gate, input, f.Gate);
+        Project(i, Projection.Up, input, f.Up);
+        b.SwiGlu(f.Gate, f.Up, f.Act);
+        observer?.Observe(p + "ffn_act", f.Act);
+        AddBranch(i, Projection.Down, f.Act, w.FfnNorm, x);
+        observer?.Observe(p + "out", x);
+    }
+
+    /// <summary>A block's output projection onto the residual: x += proj(h) (pre-norm), x += norm(proj(h)) (swin).</summary>
+    private void AddBranch(int i, Projection projection, Tensor h, Tensor swinNorm, Tensor x)
+    {
+        if (!Config.SwinNorm)
+        {
+            Project(i, projection, h, x, accumulate: true);
+            return;
+        }
+        var branch = _workspace.Get("branch", Backend.ActivationType, x.Dim(0), Config.HiddenSize);
+        Project(i, projection, h, branch);
+        Backend.RmsNorm(branch, swinNorm, Config.RmsNormEps, branch);
+        Backend.Add(x, branch, x);
+    }
+
+    private float AttentionScale => 1f / MathF.Sqrt(Config.HeadDim);
+
+    /// <summary>
+    /// Backpropagates through a training forward: from the gradient of the loss w.r.t. the normed hidden states of
+    /// the logit tokens (<paramref name="dHidden"/> [n, D]) down to the context slots, and into the
+    /// <see cref="Adapter"/>'s gradients where it adapts a projection (the model's weights themselves stay as they
+    /// are). The gradient reaching an injected slot at the input of layer l is added to row TableRow(l) of
+    /// <paramref name="contextGrad"/> [rows, D] F32 and then discarded (the state there was overwritten). The KV
+    /// cache must still hold this batch's keys and values.
     /// </summary>
     public void Backward(Training.TrainingActivations saved, KvCache cache, Tensor dHidden, Tensor contextGrad)
     {
         var c = Config;
         var b = Backend;
         var ws = _workspace;
-        var act = b.ActivationType;
         var batch = saved.Batch;
-        var tokens = saved.Tokens;
-        int t = batch.Count, d = c.HiddenSize, h = c.NumHeads, hkv = c.NumKvHeads, dh = c.HeadDim, f = c.IntermediateSize;
-        int n = batch.LogitIndices.Length;
+        int t = batch.Count, d = c.HiddenSize, n = batch.LogitIndices.Length;
         OpCheckShape(dHidden, n, d, "dHidden");
 
         // Output norm and the row gather.
-        var dx = ws.Get("d_residual", act, t, d);
+        var dx = ws.Get("d_residual", b.ActivationType, t, d);
         b.Zero(dx);
-        var dSel = ws.Get("d_selected", act, n, d);
+        var dSel = ws.Get("d_selected", b.ActivationType, n, d);
         b.RmsNormBackward(saved.FinalRows, Weights.FinalNorm, c.RmsNormEps, dHidden, dSel);
         var pick = ws.Get("logit_indices", DType.I32, n);
         b.Upload<int>(batch.LogitIndices, pick);
         b.ScatterAddRows(dSel, pick, dx);
 
-        var dAct = ws.Get("d_act", act, t, f);
-        var dGate = ws.Get("d_gate", act, t, f);
-        var dUp = ws.Get("d_up", act, t, f);
-        var dNorm = ws.Get("d_norm", act, t, d);
-        var dAttn = ws.Get("d_attn", act, t, h, dh);
-        var dQ = ws.Get("d_q", act, t, h, dh);
-        var dQPre = ws.Get("d_q_pre", act, t, h, dh);
-        var dK = ws.Get("d_k", act, t, hkv, dh);
-        var dKPre = ws.Get("d_k_pre", act, t, hkv, dh);
-        var dV = ws.Get("d_v", act, t, hkv, dh);
-        var dKeys = ws.Get("d_cache_k", act, cache.Rows, hkv, cache.Capacity, dh);
-        var dValues = ws.Get("d_cache_v", act, cache.Rows, hkv, cache.Capacity, dh);
+        var grads = BlockGradients.For(this, t);
         for (int i = c.NumLayers - 1; i >= 0; i--)
         {
-            var w = Weights.Layers[i];
-            var L = saved.Layer(i);
+            var layer = saved.Layer(i);
             if (saved.Mode == Training.ActivationMode.Recompute)
             {
-                var x = ws.Get("recompute_x", act, t, d);
+                var x = ws.Get("recompute_x", b.ActivationType, t, d);
                 b.Copy(saved.LayerInputs[i], x);
-                RunLayer(i, x, tokens, cache, L, null);
+                RunLayer(i, x, saved.Tokens, cache, layer, null);
             }
-
-            // MLP block: x_out = x_mid + down(silu(gate(m)) * up(m)), m = norm(x_mid).
-            b.MatMulInputGrad(dx, w.Down, dAct);
-            b.SwiGluBackward(L.Gate, L.Up, dAct, dGate, dUp);
-            b.MatMulInputGrad(dGate, w.Gate, dNorm);
-            b.MatMulInputGrad(dUp, w.Up, dNorm, accumulate: true);
-            b.RmsNormBackward(L.XMid, w.FfnNorm, c.RmsNormEps, dNorm, dx, accumulate: true);
-
-            // Attention block: x_mid = x_in + o(attn(rope(norm_qk(q(a))), ...)), a = norm(x_in).
-            b.MatMulInputGrad(dx, w.O, Flat(dAttn));
-            b.Zero(dKeys);
-            b.Zero(dValues);
-            b.AttentionBackward(L.Q, cache.Layers[i], tokens, 1f / MathF.Sqrt(dh), L.Attn, L.Lse, dAttn, dQ, dKeys, dValues);
-            b.KvGather(dKeys, dValues, tokens, dK, dV);
-            b.RopeBackward(dQ, tokens.Positions, c.RopeTheta, dQ);
-            b.RopeBackward(dK, tokens.Positions, c.RopeTheta, dK);
-            if (w.QNormWeight is not null)
-            {
-                b.HeadLayerNormBackward(L.QPre, w.QNormWeight, ChameleonConfig.QkNormEps, dQ, dQPre);
-                b.HeadLayerNormBackward(L.KPre, w.KNormWeight!, ChameleonConfig.QkNormEps, dK, dKPre);
-            }
-            else
-            {
-                b.Copy(dQ, dQPre);
-                b.Copy(dK, dKPre);
-            }
-            b.MatMulInputGrad(Flat(dQPre), w.Q, dNorm);
-            b.MatMulInputGrad(Flat(dKPre), w.K, dNorm, accumulate: true);
-            b.MatMulInputGrad(Flat(dV), w.V, dNorm, accumulate: true);
-            b.RmsNormBackward(saved.LayerInputs[i], w.AttnNorm, c.RmsNormEps, dNorm, dx, accumulate: true);
-
-            // Context slots: what reaches an overwritten state goes to its vector, and no further down.
-            var (slotTokens, tableRows) = batch.InjectionsAt(i);
-            if (slotTokens.Length > 0)
-            {
-                var slots = ws.Get("inject_tokens", DType.I32, slotTokens.Length);
-                var rows = ws.Get("inject_rows", DType.I32, tableRows.Length);
-                b.Upload<int>(slotTokens, slots);
-                b.Upload<int>(tableRows, rows);
-                var g = ws.Get("inject_grad", contextGrad.DType, slotTokens.Length, d);
-                b.GatherRows(dx, slots, g);
-                b.ScatterAddRows(g, rows, contextGrad);
-                b.ZeroRows(slots, dx);
-            }
+            FfnBlockBackward(i, layer, dx, grads);
+            AttentionBlockBackward(i, saved.LayerInputs[i], layer, saved.Tokens, cache, dx, grads);
+            SlotGradients(batch, i, dx, contextGrad);
         }
+    }
+
+    /// <summary>The backward's scratch gradients, shared by every layer: one per intermediate of a block (the KV cache's are the attention block's own).</summary>
+    private readonly record struct BlockGradients(Tensor DAct, Tensor DGate, Tensor DUp, Tensor DNorm, Tensor DAttn, Tensor DQ,
+        Tensor DQPre, Tensor DK, Tensor DKPre, Tensor DV)
+    {
+        public static BlockGradients For(ChameleonModel m, int t)
+        {
+            var (ws, act, c) = (m._workspace, m.Backend.ActivationType, m.Config);
+            int h = c.NumHeads, hkv = c.NumKvHeads, dh = c.HeadDim, f = c.IntermediateSize;
+            return new(ws.Get("d_act", act, t, f), ws.Get("d_gate", act, t, f), ws.Get("d_up", act, t, f),
+                ws.Get("d_norm", act, t, c.HiddenSize), ws.Get("d_attn", act, t, h, dh), ws.Get("d_q", act, t, h, dh),
+                ws.Get("d_q_pre", act, t, h, dh), ws.Get("d_k", act, t, hkv, dh), ws.Get("d_k_pre", act, t, hkv, dh),
+                ws.Get("d_v", act, t, hkv, dh));
+        }
+    }
+
+    /// <summary>
+    /// The input gradient of a projection (dInput = dOutput W, added when accumulating), then the adapter's share of
+    /// it and its own gradients; <paramref name="input"/> is produced on demand, only for an adapted projection.
+    /// </summary>
+    private void ProjectBackward(int i, Projection p, Func<Tensor> input, Tensor dOutput, Tensor dInput, bool accumulate = false)
+    {
+        Backend.MatMulInputGrad(dOutput, Weights.Layers[i].Of(p), dInput, accumulate);
+        if (Adapter is { } adapter && adapter.Adapts(i, p)) adapter.Backward(i, p, input(), dOutput, dInput);
+    }
+
+    /// <summary>MLP block: x_out = x_mid + down(silu(gate(m)) * up(m)), m = norm(x_mid). dx enters as dL/dx_out, leaves as dL/dx_mid.</summary>
+    private void FfnBlockBackward(int i, Training.LayerActivations saved, Tensor dx, BlockGradients g)
+    {
+        var (c, b, w) = (Config, Backend, Weights.Layers[i]);
+        int t = dx.Dim(0);
+        Tensor Normed() => RecomputedNorm(saved.XMid, w.FfnNorm);
+        Tensor Act()
+        {
+            var act = _workspace.Get("swiglu", b.ActivationType, t, c.IntermediateSize);
+            b.SwiGlu(saved.Gate, saved.Up, act);
+            return act;
+        }
+        ProjectBackward(i, Projection.Down, Act, dx, g.DAct);
+        b.SwiGluBackward(saved.Gate, saved.Up, g.DAct, g.DGate, g.DUp);
+        // The input is recomputed once for both projections when both are adapted.
+        Tensor? normed = null;
+        ProjectBackward(i, Projection.Gate, () => normed ??= Normed(), g.DGate, g.DNorm);
+        ProjectBackward(i, Projection.Up, () => normed ??= Normed(), g.DUp, g.DNorm, accumulate: true);
+        b.RmsNormBackward(saved.XMid, w.FfnNorm, c.RmsNormEps, g.DNorm, dx, accumulate: true);
+    }
+
+    /// <summary>
+    /// Attention block: x_mid = x_in + o(attn(rope(norm_qk(q(a))), ...)), a = norm(x_in). dx enters as dL/dx_mid,
+    /// leaves as dL/dx_in.
+    /// </summary>
+    private void AttentionBlockBackward(int i, Tensor xIn, Training.LayerActivations saved, TokenMap tokens, KvCache cache, Tensor dx, BlockGradients g)
+    {
+        var (c, b, w) = (Config, Backend, Weights.Layers[i]);
+        var layerCache = cache.Layers[i];
+        var dKeys = _workspace.Get("d_cache_k", b.ActivationType, layerCache.Keys.Shape);
+        var dValues = _workspace.Get("d_cache_v", b.ActivationType, layerCache.Values.Shape);
+        ProjectBackward(i, Projection.O, () => Flat(saved.Attn), dx, Flat(g.DAttn));
+        b.Zero(dKeys);
+        b.Zero(dValues);
+        b.AttentionBackward(saved.Q, layerCache, tokens, AttentionScale, saved.Attn, saved.Lse, g.DAttn, g.DQ, dKeys, dValues);
+        b.KvGather(dKeys, dValues, tokens, g.DK, g.DV);
+        b.RopeBackward(g.DQ, tokens.Positions, c.RopeTheta, g.DQ);
+        b.RopeBackward(g.DK, tokens.Positions, c.RopeTheta, g.DK);
+        if (w.QNormWeight is not null)
+        {
+            b.HeadLayerNormBackward(saved.QPre, w.QNormWeight, ChameleonConfig.QkNormEps, g.DQ, g.DQPre);
+            b.HeadLayerNormBackward(saved.KPre, w.KNormWeight!, ChameleonConfig.QkNormEps, g.DK, g.DKPre);
+        }
+        else
+        {
+            b.Copy(g.DQ, g.DQPre);
+            b.Copy(g.DK, g.DKPre);
+        }
+        Tensor? normed = null;
+        Tensor Normed() => normed ??= RecomputedNorm(xIn, w.AttnNorm);
+        ProjectBackward(i, Projection.Q, Normed, Flat(g.DQPre), g.DNorm);
+        ProjectBackward(i, Projection.K, Normed, Flat(g.DKPre), g.DNorm, accumulate: true);
+        ProjectBackward(i, Projection.V, Normed, Flat(g.DV), g.DNorm, accumulate: true);
+        b.RmsNormBackward(xIn, w.AttnNorm, c.RmsNormEps, g.DNorm, dx, accumulate: true);
+    }
+
+    /// <summary>A block's normed input, recomputed from its saved residual (the forward shares one buffer between blocks).</summary>
+    private Tensor RecomputedNorm(Tensor residual, Tensor weight)
+    {
+        var normed = _workspace.Get("normed", Backend.ActivationType, residual.Dim(0), Config.HiddenSize);
+        Backend.RmsNorm(residual, weight, Config.RmsNormEps, normed);
+        return normed;
+    }
+
+    /// <summary>Context slots of layer i: what reaches an overwritten state goes to its vector, and no further down.</summary>
+    private void SlotGradients(ForwardBatch batch, int i, Tensor dx, Tensor contextGrad)
+    {
+        var (slotTokens, tableRows) = batch.InjectionsAt(i);
+        if (slotTokens.Length == 0) return;
+        var (b, ws) = (Backend, _workspace);
+        var slots = ws.Get("inject_tokens", DType.I32, slotTokens.Length);
+        var rows = ws.Get("inject_rows", DType.I32, tableRows.Length);
+        b.Upload<int>(slotTokens, slots);
+        b.Upload<int>(tableRows, rows);
+        var g = ws.Get("inject_grad", contextGrad.DType, slotTokens.Length, Config.HiddenSize);
+        b.GatherRows(dx, slots, g);
+        b.ScatterAddRows(g, rows, contextGrad);
+        b.ZeroRows(slots, dx);
     }
 
     private static void OpCheckShape(Tensor t, int rows, int cols, string name)

@@ -14,7 +14,7 @@ public sealed class ChameleonWeights : IDisposable
         Embedding = embedding;
         FinalNorm = finalNorm;
         LmHead = lmHead;
-        Layers = layers;
+        _layers = layers;
         _owned = owned;
         Bytes = bytes;
     }
@@ -25,7 +25,25 @@ public sealed class ChameleonWeights : IDisposable
     /// <summary>The output projection; the embedding itself when the config ties them.</summary>
     public Tensor LmHead { get; }
 
-    public IReadOnlyList<LayerWeights> Layers { get; }
+    private readonly LayerWeights[] _layers;
+
+    public IReadOnlyList<LayerWeights> Layers => _layers;
+
+    /// <summary>
+    /// Puts <paramref name="weight"/> (same shape) in place of projection <paramref name="p"/> of layer
+    /// <paramref name="layer"/>: a fine-tuned or LoRA-merged copy. This object owns it from then on and frees the
+    /// weight it replaces.
+    /// </summary>
+    public void Replace(int layer, Projection p, Tensor weight)
+    {
+        var old = _layers[layer].Of(p);
+        if (!weight.Shape.SequenceEqual(old.Shape))
+            throw new ArgumentException($"layer {layer} {p.ModulePath()}: replacement has shape [{string.Join(", ", weight.Shape.ToArray())}], " +
+                $"expected [{string.Join(", ", old.Shape.ToArray())}]", nameof(weight));
+        _layers[layer] = _layers[layer].With(p, weight);
+        _owned.Add(weight);
+        if (_owned.Remove(old)) old.Dispose();
+    }
 
     /// <summary>Checkpoint bytes of all weights.</summary>
     public long Bytes { get; }
