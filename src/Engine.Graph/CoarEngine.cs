@@ -130,6 +130,19 @@ public sealed class CoarEngine : IDisposable
         return job.Run(progress, cancellation);
     }
 
+    /// <summary>
+    /// Trains a LoRA adapter (<paramref name="settings"/> with <see cref="TrainingMethod.Lora"/>, e.g. from
+    /// <see cref="TrainingSettings.ForLora"/>) through the same <see cref="TrainingJob"/> as <see cref="TrainConcept"/>;
+    /// writes it in PEFT's layout to <paramref name="adapterDirectory"/> when given.
+    /// </summary>
+    public Lora.LoraAdapter TrainLora(IReadOnlyList<string> imageFiles, TrainingSettings settings, string workDir, string? adapterDirectory = null,
+        IProgress<TrainingProgress>? progress = null, CancellationToken cancellation = default, IProgress<string>? log = null)
+    {
+        var outputs = new TrainingOutputs(workDir) { ValidationDirectory = Path.Combine(workDir, "validation"), ConceptPath = adapterDirectory };
+        using var job = TrainingJob.Prepare(this, settings, imageFiles, outputs, log, cancellation);
+        return job.RunLora(progress, cancellation);
+    }
+
     public void Dispose()
     {
         Vqgan.Dispose();

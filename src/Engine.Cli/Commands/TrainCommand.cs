@@ -8,7 +8,8 @@ using Spectre.Console;
 namespace CoAR.Engine.Cli.Commands;
 
 /// <summary>
-/// `coar train`: learn a subject or style as per-layer context tokens through the frozen model. The options fill a
+/// `coar train`: learn a subject or style as per-layer context tokens through the frozen model (--method coar), or as
+/// LoRA adapters written in PEFT's layout (--method lora). The options fill a
 /// <see cref="TrainingSettings"/>; everything after that is <see cref="TrainingJob"/>, the path the library's
 /// <see cref="CoarEngine.TrainConcept"/> takes too.
 /// </summary>
@@ -41,6 +42,10 @@ public static class TrainCommand
         [nameof(TrainingSettings.CheckpointEvery)] = "--checkpoint-every",
         [nameof(TrainingSettings.ValidateEvery)] = "--validate-every",
         [nameof(TrainingSettings.ValidationPrompt)] = "--validation-prompt",
+        [nameof(TrainingSettings.Method)] = "--method",
+        [nameof(TrainingSettings.LoraRank)] = "--lora-rank",
+        [nameof(TrainingSettings.LoraAlpha)] = "--lora-alpha",
+        [nameof(TrainingSettings.LoraTargets)] = "--lora-targets",
     };
 
     public static Command Create()
@@ -52,7 +57,7 @@ public static class TrainCommand
         var classNoun = new Option<string?>("--class") { Description = "The subject's class noun, e.g. dog (required for subjects; a style's name for styles)" };
         var kind = new Option<string>("--kind") { Description = "subject or style", DefaultValueFactory = _ => "subject" };
         kind.AcceptOnlyFromAmong("subject", "style");
-        var placeholder = new Option<string?>("--placeholder") { Description = "Placeholder in prompts (default [V] for subjects, [S] for styles)" };
+        var placeholder = new Option<string?>("--placeholder") { Description = $"Placeholder in prompts (default [V] for subjects, [S] for styles; with --method lora the plain-text identifier, default {TrainingSettings.LoraIdentifier})" };
         var steps = new Option<int?>("--steps") { Description = "Optimizer steps (default 1000 for subjects, 600 for styles)" };
         var layers = new Option<int?>("--layers")
         {
@@ -61,7 +66,20 @@ public static class TrainCommand
         var target = new Option<int>("--target") { Description = "The checkpoint's resolution (Lumina-mGPT-7B-512, -768 or -1024): bounds the training resolution", DefaultValueFactory = _ => 768 };
         target.AcceptOnlyFromAmong("512", "768", "1024");
         var resolution = new Option<int?>("--resolution") { Description = "Training resolution in pixels, a multiple of 32 (default: the --target)" };
-        var lr = new Option<float>("--lr") { Description = "Peak learning rate (the paper's)", DefaultValueFactory = _ => defaults.LearningRate };
+        var lr = new Option<float?>("--lr") { Description = $"Peak learning rate (default {F(defaults.LearningRate)}, the paper's, for coar; {F(TrainingSettings.LoraLearningRate)} for lora)" };
+        var method = new Option<string>("--method")
+        {
+            Description = "What to learn: coar (context tokens, the backbone untouched) or lora (LoRA adapters on --lora-targets of every layer, written in PEFT's layout)",
+            DefaultValueFactory = _ => "coar",
+        };
+        method.AcceptOnlyFromAmong("coar", "lora");
+        var loraRank = new Option<int>("--lora-rank") { Description = "With --method lora: the adapters' rank r", DefaultValueFactory = _ => defaults.LoraRank };
+        var loraAlpha = new Option<float?>("--lora-alpha") { Description = "With --method lora: PEFT's lora_alpha, the term is scaled by alpha / r (default: r, scale 1)" };
+        var loraTargets = new Option<string>("--lora-targets")
+        {
+            Description = "With --method lora: the adapted projections, comma-separated among q, k, v, o, gate, up, down (or q_proj, ...)",
+            DefaultValueFactory = _ => "q,k,v",
+        };
         var beta1 = new Option<float>("--beta1") { Description = "AdamW beta1 (Lumina-mGPT's)", DefaultValueFactory = _ => defaults.Beta1 };
         var beta2 = new Option<float>("--beta2") { Description = "AdamW beta2 (Lumina-mGPT's)", DefaultValueFactory = _ => defaults.Beta2 };
         var weightDecay = new Option<float>("--weight-decay") { Description = "Decoupled AdamW weight decay (Lumina-mGPT's 7B recipe)", DefaultValueFactory = _ => defaults.WeightDecay };
@@ -92,15 +110,15 @@ public static class TrainCommand
         var seed = new Option<int>("--seed") { Description = "Seed of the class images, the photo order (shuffled every epoch), the crops and the validation images", DefaultValueFactory = _ => 0 };
         var device = DeviceOption.Create();
         var vqgan = new Option<string?>("--vqgan") { Description = "Directory of vqgan.safetensors + vqgan.json (default: the model directory)" };
-        var output = new Option<string>("--out", "-o") { Description = "The concept file to write (.safetensors)", Required = true };
+        var output = new Option<string>("--out", "-o") { Description = "The concept file to write (.safetensors); with --method lora, the adapter's directory (adapter_model.safetensors + adapter_config.json)", Required = true };
         var json = new Option<bool>("--json") { Description = "Print the summary as JSON" };
 
         var cmd = new Command("train",
             "Train a CoAR concept (subject or style): context tokens learned through the frozen model. The optimizer defaults are the paper's " +
             $"(lr {F(defaults.LearningRate)}, batch 1) with the rest of Lumina-mGPT's fine-tuning recipe: AdamW({F(defaults.Beta1)}, {F(defaults.Beta2)}), " +
             $"weight decay {F(defaults.WeightDecay)}, gradient clip {F(defaults.GradientClip)}, {defaults.WarmupSteps} warmup steps then constant, z-loss {F(defaults.ZLossWeight)}; " +
-            "no dropout (the backbone is frozen).");
-        foreach (var o in new Option[] { model, images, classNoun, kind, placeholder, steps, layers, target, resolution, lr, beta1, beta2, weightDecay, decay,
+            "no dropout (the backbone is frozen). --method lora trains LoRA adapters instead (lr " + F(TrainingSettings.LoraLearningRate) + ", same recipe otherwise) and writes them in PEFT's layout.");
+        foreach (var o in new Option[] { model, images, classNoun, kind, method, loraRank, loraAlpha, loraTargets, placeholder, steps, layers, target, resolution, lr, beta1, beta2, weightDecay, decay,
                      clip, warmup, schedule, minLr, zLoss, ntpTargets, noDpp, noCasr, classImages, accumulation, crop, validateEvery, validationPrompt, checkpointEvery,
                      restart, seed, device, vqgan, output, json })
             cmd.Options.Add(o);
@@ -113,7 +131,6 @@ public static class TrainCommand
             var settings = (style ? TrainingSettings.ForStyle(string.IsNullOrWhiteSpace(noun) ? "style" : noun) : new TrainingSettings { ClassNoun = noun! }) with
             {
                 Resolution = parse.GetValue(resolution),
-                LearningRate = parse.GetValue(lr),
                 Beta1 = parse.GetValue(beta1),
                 Beta2 = parse.GetValue(beta2),
                 WeightDecay = parse.GetValue(weightDecay),
@@ -132,6 +149,19 @@ public static class TrainCommand
                 ValidateEvery = parse.GetValue(validateEvery),
                 ValidationPrompt = parse.GetValue(validationPrompt),
             };
+            bool lora = parse.GetValue(method) == "lora";
+            if (lora)
+            {
+                if (parse.GetValue(layers) is not null) throw new UsageException("--layers is the context tokens' depth; --method lora adapts every layer");
+                if (parse.GetValue(noCasr)) throw new UsageException("--no-casr: --method lora has no CASR (it regularises context tokens)");
+                settings = settings.ForLora() with
+                {
+                    LoraRank = parse.GetValue(loraRank),
+                    LoraAlpha = parse.GetValue(loraAlpha),
+                    LoraTargets = ParseTargets(parse.GetValue(loraTargets)!),
+                };
+            }
+            if (parse.GetValue(lr) is { } rate) settings = settings with { LearningRate = rate };
             if (parse.GetValue(placeholder) is { } p) settings = settings with { Placeholder = p };
             if (parse.GetValue(steps) is { } n) settings = settings with { Steps = n };
             if (parse.GetValue(layers) is { } l) settings = settings with { Depth = l };
@@ -140,7 +170,7 @@ public static class TrainCommand
             // What needs no model fails before the model loads; what needs it, before any class image is made.
             SettingErrors.AsUsage(OptionOf, settings.Validate);
             var files = TrainingData.ImageFiles(parse.GetValue(images)!);
-            string outPath = OutputPath(parse.GetValue(output)!);
+            string outPath = lora ? AdapterDirectory(parse.GetValue(output)!) : OutputPath(parse.GetValue(output)!);
             string dir = ModelOption.Resolve(parse.GetValue(model));
             var console = AnsiConsole.Console;
 
@@ -159,7 +189,7 @@ public static class TrainCommand
             var clock = System.Diagnostics.Stopwatch.StartNew();
             try
             {
-                await Task.Run(() => job.Run(new ConsoleProgress<TrainingProgress>(pr => PrintStep(console, pr)), ct), ct);
+                await Task.Run(() => job.Train(new ConsoleProgress<TrainingProgress>(pr => PrintStep(console, pr)), ct), ct);
             }
             catch (TrainingDivergedException e)
             {
@@ -168,15 +198,40 @@ public static class TrainCommand
             var trainer = job.Trainer;
             var last = trainer.LastLosses;
             var summary = new TrainingSummary(outPath, trainer.Step, trainer.Step - job.StartStep, clock.Elapsed.TotalSeconds,
-                last.Ntp, last.ZLoss, last.Dpp, last.Casr, last.Total, trainer.Concept.Parameters, engine.Backend.Name);
+                last.Ntp, last.ZLoss, last.Dpp, last.Casr, last.Total, trainer.Parameters, engine.Backend.Name, settings.Method.ToString().ToLowerInvariant());
             if (parse.GetValue(json))
                 Console.WriteLine(JsonSerializer.Serialize(summary, CliJson.Options));
             else
                 console.MarkupLine(string.Create(CultureInfo.InvariantCulture,
-                    $"wrote {Markup.Escape(outPath)}: {summary.Parameters:N0} parameters, {summary.Steps} steps ({summary.StepsRun} this run) in {summary.Seconds:F1} s on {Markup.Escape(summary.Device)}, final loss {summary.Total:F4} (ntp {summary.Ntp:F4}, dpp {summary.Dpp:F4}, casr {summary.Casr:F6})"));
+                    $"wrote {Markup.Escape(outPath)}{(lora ? " (LoRA adapter, PEFT layout)" : "")}: {summary.Parameters:N0} parameters, {summary.Steps} steps ({summary.StepsRun} this run) in {summary.Seconds:F1} s on {Markup.Escape(summary.Device)}, final loss {summary.Total:F4} (ntp {summary.Ntp:F4}, dpp {summary.Dpp:F4}, casr {summary.Casr:F6})"));
             return ExitCodes.Ok;
         }, cancellation));
         return cmd;
+    }
+
+    /// <summary>--lora-targets as projections; an unknown name is a usage error naming it.</summary>
+    private static Graph.Model.Projection[] ParseTargets(string value) =>
+        value.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries)
+            .Select(name => Graph.Model.Projections.Parse(name)
+                ?? throw new UsageException($"--lora-targets: '{name}' is none of q, k, v, o, gate, up, down (or q_proj, ... as PEFT names them)"))
+            .Distinct().ToArray() is { Length: > 0 } targets ? targets : throw new UsageException("--lora-targets: no projection given (e.g. q,k,v)");
+
+    /// <summary>The adapter directory's full path (made when the adapter is written; its parent now); a file there is a usage error.</summary>
+    private static string AdapterDirectory(string value)
+    {
+        if (string.IsNullOrWhiteSpace(value)) throw new UsageException("--out: no directory given (e.g. --out dog-lora)");
+        string full = Path.GetFullPath(value).TrimEnd(Path.DirectorySeparatorChar);
+        if (File.Exists(full))
+            throw new UsageException($"--out '{value}' is a file; with --method lora give the adapter's directory (it gets adapter_model.safetensors and adapter_config.json)");
+        try
+        {
+            Directory.CreateDirectory(Path.GetDirectoryName(full)!);
+        }
+        catch (IOException e)
+        {
+            throw new UsageException($"--out '{value}': its parent directory cannot be made ({e.Message})");
+        }
+        return full;
     }
 
     /// <summary>The concept file's full path; a folder there, or a folder that cannot be made for it, is a usage error.</summary>
@@ -206,4 +261,4 @@ public static class TrainCommand
 }
 
 public sealed record TrainingSummary(string Concept, int Steps, int StepsRun, double Seconds, double Ntp, double ZLoss, double Dpp, double Casr, double Total,
-    int Parameters, string Device);
+    int Parameters, string Device, string Method);

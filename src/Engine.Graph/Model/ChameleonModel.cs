@@ -290,9 +290,10 @@ public sealed class ChameleonModel : IDisposable
     /// <see cref="Adapter"/>'s gradients where it adapts a projection (the model's weights themselves stay as they
     /// are). The gradient reaching an injected slot at the input of layer l is added to row TableRow(l) of
     /// <paramref name="contextGrad"/> [rows, D] F32 and then discarded (the state there was overwritten). The KV
-    /// cache must still hold this batch's keys and values.
+    /// cache must still hold this batch's keys and values. <paramref name="contextGrad"/> may be null for a batch without
+    /// context slots.
     /// </summary>
-    public void Backward(Training.TrainingActivations saved, KvCache cache, Tensor dHidden, Tensor contextGrad)
+    public void Backward(Training.TrainingActivations saved, KvCache cache, Tensor dHidden, Tensor? contextGrad)
     {
         var c = Config;
         var b = Backend;
@@ -416,10 +417,11 @@ public sealed class ChameleonModel : IDisposable
     }
 
     /// <summary>Context slots of layer i: what reaches an overwritten state goes to its vector, and no further down.</summary>
-    private void SlotGradients(ForwardBatch batch, int i, Tensor dx, Tensor contextGrad)
+    private void SlotGradients(ForwardBatch batch, int i, Tensor dx, Tensor? contextGrad)
     {
         var (slotTokens, tableRows) = batch.InjectionsAt(i);
         if (slotTokens.Length == 0) return;
+        if (contextGrad is null) throw new ArgumentException("the batch has context-token slots but no context gradient was given", nameof(contextGrad));
         var (b, ws) = (Backend, _workspace);
         var slots = ws.Get("inject_tokens", DType.I32, slotTokens.Length);
         var rows = ws.Get("inject_rows", DType.I32, tableRows.Length);

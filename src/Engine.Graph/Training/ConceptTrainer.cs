@@ -3,6 +3,7 @@ using System.Globalization;
 using System.Text.Json;
 using CoAR.Engine.Graph.Concepts;
 using CoAR.Engine.Graph.Generation;
+using CoAR.Engine.Graph.Lora;
 using CoAR.Engine.Graph.Model;
 using CoAR.Engine.Graph.Text;
 using CoAR.Engine.Managed.Backends;
@@ -18,6 +19,9 @@ namespace CoAR.Engine.Graph.Training;
 /// L = (1/K) sum_k [NTP_k + alpha (lambda1 NTP^c_k + lambda2 KL_k)] + beta CASR, every NTP term with Lumina's z-loss.
 /// The update applies exactly the gradient of that L (the loss it reports), clipped by its global norm, through AdamW
 /// at the scheduled learning rate. Which images a pass draws, and their crops, are pure functions of (seed, pass).
+/// With <see cref="TrainingMethod.Lora"/> the same passes, losses, optimizer, checkpoints and validation images train
+/// LoRA adapters on the backbone's projections instead (no context slots, no CASR; the frozen model of the KL term
+/// runs without them).
 /// </summary>
 public sealed class ConceptTrainer : IDisposable
 {
@@ -29,11 +33,13 @@ public sealed class ConceptTrainer : IDisposable
     private readonly IReadOnlyList<TrainingExample> _classImages;
     private readonly ImageTokenIds _ids;
     private readonly OutputLoss _loss;
-    private readonly Concept _concept;
+    private readonly Concept? _concept;
     private readonly AdamW _adam;
     private readonly float[] _casrMean;
     private readonly TrainingPlan _plan;
     private readonly Workspace _activations;
+    private readonly LoraAdapter? _lora;
+    private readonly LoraProjections? _loraDevice;
     private KvCache? _cache;
 
     public ConceptTrainer(CoarEngine engine, TrainingSettings settings, IReadOnlyList<TrainingExample> subject,
@@ -57,9 +63,19 @@ public sealed class ConceptTrainer : IDisposable
             ? new OutputLoss(_model, head: _model.Weights.LmHead.Rows(_ids.FirstCode, _ids.CodeCount))
             : new OutputLoss(_model);
         int d = _model.Config.HiddenSize, depth = _s.EffectiveDepth;
-        _concept = new Concept(_s.Kind, _s.Placeholder, _s.ClassNoun, depth, _s.TextSlots, _s.ImageSlots, d);
-        _adam = new AdamW(_concept.Parameters, _s.Beta1, _s.Beta2, _s.WeightDecay, _s.AdamEps);
-        _casrMean = new float[depth * d];
+        if (_s.Method == TrainingMethod.Coar)
+            _concept = new Concept(_s.Kind, _s.Placeholder, _s.ClassNoun, depth, _s.TextSlots, _s.ImageSlots, d);
+        else
+        {
+            if (_model.Adapter is not null)
+                throw new InvalidOperationException("the model already has adapters applied; LoRA training starts from the plain base model");
+            _lora = LoraAdapter.Create(_model.Config, _s.LoraRank, _s.LoraAlpha ?? _s.LoraRank, _s.LoraTargets,
+                Enumerable.Range(0, _model.Config.NumLayers), _s.Seed);
+            _loraDevice = new LoraProjections(_b, [_lora], trainable: true);
+            _model.Adapter = _loraDevice;
+        }
+        _adam = new AdamW(Parameters, _s.Beta1, _s.Beta2, _s.WeightDecay, _s.AdamEps);
+        _casrMean = new float[_s.Casr ? depth * d : 0];
         _plan = Plan();
         _activations = new Workspace(_b);
         // Size the reusable activation buffers for the longest sequence up front, so no pass reallocates them.
@@ -73,7 +89,15 @@ public sealed class ConceptTrainer : IDisposable
     /// <summary>What resolving the settings against the model changed (a clamped default depth), to tell the user.</summary>
     public IReadOnlyList<string> Notes { get; }
 
-    public Concept Concept => _concept;
+    /// <summary>The concept being trained (<see cref="TrainingMethod.Coar"/>).</summary>
+    public Concept Concept => _concept ?? throw new InvalidOperationException("a LoRA run trains no concept (see Lora)");
+
+    /// <summary>The LoRA adapter being trained (<see cref="TrainingMethod.Lora"/>); null for CoAR.</summary>
+    public LoraAdapter? Lora => _lora;
+
+    /// <summary>Trainable parameters: the concept's context tokens, or the LoRA adapter's A and B.</summary>
+    public int Parameters => _lora is null ? Concept.Parameters : checked((int)_lora.Parameters);
+
     public TrainingPlan MemoryPlan => _plan;
     public int Step => _adam.Step;
     public StepLosses LastLosses { get; private set; }
@@ -85,7 +109,10 @@ public sealed class ConceptTrainer : IDisposable
     /// </summary>
     public void Initialize()
     {
-        int d = _model.Config.HiddenSize, depth = _concept.Depth;
+        // A LoRA adapter starts as PEFT starts one (made in the constructor from the seed): B = 0, the base model.
+        if (_lora is not null) return;
+        var concept = Concept;
+        int d = _model.Config.HiddenSize, depth = concept.Depth;
         var sums = new double[depth * d];
         long count = 0;
         for (int item = 0; item < _subject.Count; item++)
@@ -105,7 +132,7 @@ public sealed class ConceptTrainer : IDisposable
         for (int i = 0; i < sums.Length; i++) _casrMean[i] = (float)(sums[i] / count);
         for (int l = 0; l < depth; l++)
             for (int k = 0; k < _s.ImageSlots; k++)
-                _casrMean.AsSpan(l * d, d).CopyTo(_concept.ImageVector(l, k));
+                _casrMean.AsSpan(l * d, d).CopyTo(concept.ImageVector(l, k));
 
         if (_s.TextSlots > 0)
         {
@@ -115,7 +142,7 @@ public sealed class ConceptTrainer : IDisposable
             RunFrozen(ids, capture);
             for (int l = 0; l < depth; l++)
                 for (int k = 0; k < _s.TextSlots; k++)
-                    capture.Rows[l].AsSpan(0, d).CopyTo(_concept.TextVector(l, k));
+                    capture.Rows[l].AsSpan(0, d).CopyTo(concept.TextVector(l, k));
         }
     }
 
@@ -124,7 +151,7 @@ public sealed class ConceptTrainer : IDisposable
         Action<int>? afterStep = null)
     {
         int last = until ?? _s.Steps;
-        var parameters = new float[_concept.Parameters];
+        var parameters = new float[Parameters];
         while (_adam.Step < last)
         {
             cancellation.ThrowIfCancellationRequested();
@@ -136,11 +163,9 @@ public sealed class ConceptTrainer : IDisposable
                 throw new TrainingDivergedException(
                     $"step {step + 1}: the loss is {losses.Total} and the gradient norm {norm}: training diverged (lower the learning rate {_s.LearningRate})");
             float lr = LearningRate.At(_s, step);
-            _concept.Text.CopyTo(parameters, 0);
-            _concept.Image.CopyTo(parameters, _concept.Text.Length);
+            CopyParameters(parameters);
             _adam.Update(parameters, gradient, lr, DecayedRange());
-            parameters.AsSpan(0, _concept.Text.Length).CopyTo(_concept.Text);
-            parameters.AsSpan(_concept.Text.Length).CopyTo(_concept.Image);
+            SetParameters(parameters);
 
             LastLosses = losses;
             progress?.Report(new TrainingProgress(_adam.Step, _s.Steps, losses, lr, norm, clock.Elapsed));
@@ -148,18 +173,47 @@ public sealed class ConceptTrainer : IDisposable
         }
     }
 
+    /// <summary>The trained values in the optimizer's layout: [text..., image...] tokens, or the adapter's A and B pair by pair.</summary>
+    private void CopyParameters(Span<float> destination)
+    {
+        if (_lora is not null)
+        {
+            _lora.CopyTo(destination);
+            return;
+        }
+        Concept.Text.CopyTo(destination);
+        Concept.Image.CopyTo(destination[Concept.Text.Length..]);
+    }
+
+    private void SetParameters(ReadOnlySpan<float> values)
+    {
+        if (_lora is not null)
+        {
+            _lora.CopyFrom(values);
+            _loraDevice!.Upload();
+            return;
+        }
+        values[..Concept.Text.Length].CopyTo(Concept.Text);
+        values[Concept.Text.Length..].CopyTo(Concept.Image);
+    }
+
     /// <summary>
-    /// The loss of update <paramref name="step"/> at the concept's current values, and its exact gradient w.r.t. the
-    /// concept's parameters laid out [text..., image...] (before clipping): what <see cref="Train"/> applies.
+    /// The loss of update <paramref name="step"/> at the current values, and its exact gradient w.r.t. the trained
+    /// parameters in <see cref="CopyParameters"/>'s layout (before clipping): what <see cref="Train"/> applies.
     /// </summary>
     public (float[] Gradient, StepLosses Losses) Gradient(int step, CancellationToken cancellation = default)
     {
         int d = _model.Config.HiddenSize, k = _s.Accumulation;
-        var table = new ContextTable([_concept]);
-        using var tableTensor = _b.Allocate(DType.F32, [table.Rows, d], "context_table");
-        using var tableGrad = _b.Allocate(DType.F32, [table.Rows, d], "context_grad");
-        _b.Upload<float>(table.Values(), tableTensor);
-        _b.Zero(tableGrad);
+        // LoRA has no context slots: no table to inject from or to take gradients into.
+        var table = _concept is null ? null : new ContextTable([_concept]);
+        using var tableTensor = table is null ? null : _b.Allocate(DType.F32, [table.Rows, d], "context_table");
+        using var tableGrad = table is null ? null : _b.Allocate(DType.F32, [table.Rows, d], "context_grad");
+        if (table is not null)
+        {
+            _b.Upload<float>(table.Values(), tableTensor!);
+            _b.Zero(tableGrad!);
+        }
+        _loraDevice?.ZeroGradients();
         double ntp = 0, z = 0, classNtp = 0, classZ = 0, classKl = 0;
         for (int a = 0; a < k; a++)
         {
@@ -178,14 +232,21 @@ public sealed class ConceptTrainer : IDisposable
                 classKl += cls.Kl / k;
             }
         }
-        var gradHost = new float[table.Rows * d];
-        _b.Download<float>(tableGrad, gradHost);
-        var textGrad = new float[_concept.Text.Length];
-        var imageGrad = new float[_concept.Image.Length];
-        table.AccumulateInto(gradHost, [(textGrad, imageGrad)]);
+        double dpp = _s.Lambda1 * (classNtp + _s.ZLossWeight * classZ) + _s.Lambda2 * classKl;
+        if (_loraDevice is not null)
+        {
+            var loraGrad = new float[Parameters];
+            _loraDevice.DownloadGradients(loraGrad);
+            double loraTotal = ntp + _s.ZLossWeight * z + (_s.Dpp ? _s.Alpha * dpp : 0);
+            return (loraGrad, new StepLosses(ntp, z, dpp, classNtp, classZ, classKl, 0, loraTotal));
+        }
+        var gradHost = new float[table!.Rows * d];
+        _b.Download<float>(tableGrad!, gradHost);
+        var textGrad = new float[Concept.Text.Length];
+        var imageGrad = new float[Concept.Image.Length];
+        table!.AccumulateInto(gradHost, [(textGrad, imageGrad)]);
         double casr = _s.Casr ? AddCasrGradient(imageGrad) : 0;
 
-        double dpp = _s.Lambda1 * (classNtp + _s.ZLossWeight * classZ) + _s.Lambda2 * classKl;
         double total = ntp + _s.ZLossWeight * z + (_s.Dpp ? _s.Alpha * dpp : 0) + (_s.Casr ? _s.BetaCasr * casr : 0);
         return ([.. textGrad, .. imageGrad], new StepLosses(ntp, z, dpp, classNtp, classZ, classKl, casr, total));
     }
@@ -193,7 +254,7 @@ public sealed class ConceptTrainer : IDisposable
     /// <summary>The parameter range [text..., image...] the weight decay applies to.</summary>
     private Range DecayedRange()
     {
-        int t = _concept.Text.Length, all = _concept.Parameters;
+        int t = _concept?.Text.Length ?? 0, all = Parameters;
         return _s.DecayedTokens switch
         {
             DecayedTokens.All => 0..all,
@@ -204,34 +265,42 @@ public sealed class ConceptTrainer : IDisposable
     }
 
     /// <summary>NTP on a subject image behind "a photo of [V] class" and the image slots, weighted <paramref name="weight"/>.</summary>
-    private OutputLoss.Values SubjectPass(TrainingExample ex, Tensor table, Tensor tableGrad, ContextTable layout, float weight)
+    private OutputLoss.Values SubjectPass(TrainingExample ex, Tensor? table, Tensor? tableGrad, ContextTable? layout, float weight)
     {
         var placeholders = _s.TextSlots > 0 ? new[] { new PromptPlaceholder(_s.Placeholder, _s.TextSlots) } : [];
         var prompt = _engine.Prompt.Build(_s.SubjectPrompt, ex.Layout.WidthPx, ex.Layout.HeightPx, placeholders);
-        var sequence = ConceptSequence.Build(prompt, [_concept], layout, identityMask: false, _engine.Prompt.SlotFillerId);
-        return ContextPass(sequence, ex, table, tableGrad, ntpWeight: weight, reference: null, klWeight: 0f);
+        return ContextPass(Bind(prompt, layout), ex, table, tableGrad, ntpWeight: weight, reference: null, klWeight: 0f);
     }
+
+    /// <summary>The prompt with the concept bound in (its slots and their injections); for LoRA, the prompt alone.</summary>
+    private ConceptSequence Bind(PromptTokens prompt, ContextTable? layout) =>
+        _concept is null
+            ? new ConceptSequence(prompt.Ids, new int[prompt.Ids.Length], [])
+            : ConceptSequence.Build(prompt, [_concept], layout!, identityMask: false, _engine.Prompt.SlotFillerId);
 
     /// <summary>
     /// DPP on a class image: the class prompt (no placeholder) with the concept's image slots, NTP weighted by
     /// alpha * lambda1 and KL(frozen || with context) by alpha * lambda2 (times <paramref name="weight"/>), the frozen
     /// pass having no slots at all.
     /// </summary>
-    private OutputLoss.Values ClassPass(TrainingExample ex, Tensor table, Tensor tableGrad, ContextTable layout, float weight)
+    private OutputLoss.Values ClassPass(TrainingExample ex, Tensor? table, Tensor? tableGrad, ContextTable? layout, float weight)
     {
         var classIds = ClassPromptIds(ex.Layout);
         int[] frozenTokens = [.. classIds, .. ex.ImageTokens];
         var frozenBatch = TargetBatch(frozenTokens, classIds.Length, [], new int[frozenTokens.Length]);
         EnsureCache(frozenTokens.Length + _s.ImageSlots);
-        var frozenHidden = _model.ForwardHidden(frozenBatch, _cache!);
-        using var reference = _b.Allocate(frozenHidden.DType, frozenHidden.Shape, "frozen_hidden");
-        _b.Copy(frozenHidden, reference);
-        var sequence = ConceptSequence.Build(_engine.Prompt.Build(_s.ClassPrompt, ex.Layout.WidthPx, ex.Layout.HeightPx), [_concept], layout,
-            identityMask: false, _engine.Prompt.SlotFillerId);
+        using var reference = Frozen(() =>
+        {
+            var frozenHidden = _model.ForwardHidden(frozenBatch, _cache!);
+            var copy = _b.Allocate(frozenHidden.DType, frozenHidden.Shape, "frozen_hidden");
+            _b.Copy(frozenHidden, copy);
+            return copy;
+        });
+        var sequence = Bind(_engine.Prompt.Build(_s.ClassPrompt, ex.Layout.WidthPx, ex.Layout.HeightPx), layout);
         return ContextPass(sequence, ex, table, tableGrad, weight * _s.Alpha * _s.Lambda1, reference, weight * _s.Alpha * _s.Lambda2);
     }
 
-    private OutputLoss.Values ContextPass(ConceptSequence sequence, TrainingExample ex, Tensor table, Tensor tableGrad,
+    private OutputLoss.Values ContextPass(ConceptSequence sequence, TrainingExample ex, Tensor? table, Tensor? tableGrad,
         float ntpWeight, Tensor? reference, float klWeight)
     {
         int[] tokens = [.. sequence.Tokens, .. ex.ImageTokens];
@@ -260,13 +329,13 @@ public sealed class ConceptTrainer : IDisposable
     /// <summary>(1/N) sum_l ||image[l] - E[l]||^2 summed over image slots; adds its beta-weighted gradient.</summary>
     private double AddCasrGradient(float[] imageGrad)
     {
-        int d = _model.Config.HiddenSize, depth = _concept.Depth;
+        int d = _model.Config.HiddenSize, depth = Concept.Depth;
         double loss = 0;
         float scale = 2f * _s.BetaCasr / depth;
         for (int l = 0; l < depth; l++)
             for (int k = 0; k < _s.ImageSlots; k++)
             {
-                var v = _concept.ImageVector(l, k);
+                var v = Concept.ImageVector(l, k);
                 var g = imageGrad.AsSpan((l * _s.ImageSlots + k) * d, d);
                 var mean = _casrMean.AsSpan(l * d, d);
                 for (int j = 0; j < d; j++)
@@ -285,7 +354,22 @@ public sealed class ConceptTrainer : IDisposable
     {
         EnsureCache(tokens.Length);
         var batch = ForwardBatch.Single(tokens);
-        _model.ForwardHidden(batch, _cache!, observer);
+        Frozen(() => _model.ForwardHidden(batch, _cache!, observer));
+    }
+
+    /// <summary>Runs <paramref name="forward"/> on the frozen base model: without the adapters being trained.</summary>
+    private T Frozen<T>(Func<T> forward)
+    {
+        var adapter = _model.Adapter;
+        _model.Adapter = null;
+        try
+        {
+            return forward();
+        }
+        finally
+        {
+            _model.Adapter = adapter;
+        }
     }
 
     private void EnsureCache(int tokens)
@@ -305,13 +389,20 @@ public sealed class ConceptTrainer : IDisposable
         int promptBudget = promptTokens + 8 + _s.ImageSlots;
         int maxTokens = Math.Max(_subject.MaxImageTokens, _classImages.Count > 0 ? _classImages.Max(e => e.ImageTokens.Length) : 0) + promptBudget;
         var (free, _) = _b.MemoryInfo();
-        return TrainingPlan.For(_model.Config, maxTokens, _b.ActivationType, free, _b.Name);
+        // LoRA keeps its weights and their gradients on the device (F32), besides AdamW's state on the host.
+        long adapterBytes = _lora is null ? 0 : 8L * _lora.Parameters;
+        return TrainingPlan.For(_model.Config, maxTokens, _b.ActivationType, free, _b.Name, adapterBytes);
     }
 
     // ---- checkpoints: the concept, the optimizer moments and the step, written atomically ----
 
-    public void SaveCheckpoint(string path) =>
-        TrainingCheckpoint.Write(path, _concept, _engine.Fingerprint, _adam.Step, _s.ToJson(), _adam.M, _adam.V, _casrMean);
+    public void SaveCheckpoint(string path)
+    {
+        if (_lora is not null)
+            LoraCheckpoint.Write(path, _lora, _engine.Fingerprint, _adam.Step, _s.ToJson(), _adam.M, _adam.V);
+        else
+            TrainingCheckpoint.Write(path, Concept, _engine.Fingerprint, _adam.Step, _s.ToJson(), _adam.M, _adam.V, _casrMean);
+    }
 
     /// <summary>
     /// Restores a checkpoint written by <see cref="SaveCheckpoint"/> and returns its step. A checkpoint that cannot be
@@ -319,18 +410,37 @@ public sealed class ConceptTrainer : IDisposable
     /// </summary>
     public int Resume(string path)
     {
-        var checkpoint = TrainingCheckpoint.Read(path, _engine.Fingerprint, _s.ToJson(), _s.Steps, _concept, _adam.M.Length, _casrMean.Length);
-        checkpoint.Concept.Text.CopyTo(_concept.Text, 0);
-        checkpoint.Concept.Image.CopyTo(_concept.Image, 0);
+        if (_lora is not null)
+        {
+            var (values, m, v, loraStep) = LoraCheckpoint.Read(path, _engine.Fingerprint, _s.ToJson(), _s.Steps, Parameters);
+            SetParameters(values);
+            _adam.Restore(m, v, loraStep);
+            return loraStep;
+        }
+        var checkpoint = TrainingCheckpoint.Read(path, _engine.Fingerprint, _s.ToJson(), _s.Steps, Concept, _adam.M.Length, _casrMean.Length);
+        checkpoint.Concept.Text.CopyTo(Concept.Text, 0);
+        checkpoint.Concept.Image.CopyTo(Concept.Image, 0);
         checkpoint.CasrMean.CopyTo(_casrMean, 0);
         _adam.Restore(checkpoint.AdamM, checkpoint.AdamV, checkpoint.Step);
         return checkpoint.Step;
     }
 
-    /// <summary>The final concept file: tokens and what made them (every effective setting, steps, final losses).</summary>
-    public void SaveConcept(string path) =>
-        ConceptFile.Save(path, _concept, _engine.Fingerprint, new Dictionary<string, string>
+    /// <summary>
+    /// The final output: the concept file (tokens and what made them: every effective setting, steps, final losses),
+    /// or for LoRA the PEFT adapter directory at <paramref name="path"/> with the same record in its safetensors metadata.
+    /// </summary>
+    public void SaveConcept(string path)
+    {
+        if (_lora is not null)
+            PeftAdapterFile.Save(path, _lora, _engine.Fingerprint, Record());
+        else
+            ConceptFile.Save(path, Concept, _engine.Fingerprint, Record());
+    }
+
+    private Dictionary<string, string> Record() => new()
         {
+            ["method"] = _s.Method.ToString().ToLowerInvariant(),
+            ["base_model"] = _engine.Fingerprint,
             ["training_settings"] = _s.ToJson(),
             ["training_recipe"] = string.Join("\n", _s.Describe()),
             ["steps"] = _adam.Step.ToString(CultureInfo.InvariantCulture),
@@ -338,10 +448,12 @@ public sealed class ConceptTrainer : IDisposable
             {
                 ["ntp"] = LastLosses.Ntp, ["z_loss"] = LastLosses.ZLoss, ["dpp"] = LastLosses.Dpp, ["casr"] = LastLosses.Casr, ["total"] = LastLosses.Total,
             }, TrainingJson.Default.DictionaryStringDouble),
-        });
+        };
 
     public void Dispose()
     {
+        if (_loraDevice is not null && ReferenceEquals(_model.Adapter, _loraDevice)) _model.Adapter = null;
+        _loraDevice?.Dispose();
         _cache?.Dispose();
         _loss.Dispose();
         _activations.Dispose();

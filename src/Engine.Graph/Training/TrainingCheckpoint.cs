@@ -57,11 +57,11 @@ public sealed record TrainingCheckpoint(Concept Concept, int Step, float[] AdamM
         return new TrainingCheckpoint(c, step, extra["adam.m"], extra["adam.v"], extra["casr.mean"]);
     }
 
-    private static InvalidDataException NotResumable(string path, string why) =>
+    internal static InvalidDataException NotResumable(string path, string why) =>
         new($"{path}: this training checkpoint cannot be resumed: {why}. Pass --restart to start over (it will be replaced), or delete it");
 
     /// <summary>The first setting that differs between two settings JSON objects, for the error message.</summary>
-    private static string SettingsDifference(string? stored, string current)
+    internal static string SettingsDifference(string? stored, string current)
     {
         if (stored is null)
             return "it records no settings";

@@ -9,7 +9,10 @@ namespace CoAR.Engine.Graph.Training;
 /// <param name="WorkDirectory">Holds the cached class images (class-images/...).</param>
 public sealed record TrainingOutputs(string WorkDirectory)
 {
-    /// <summary>The concept file written at the end; null: the caller keeps the returned concept.</summary>
+    /// <summary>
+    /// The concept file written at the end (for <see cref="TrainingMethod.Lora"/>, the PEFT adapter directory); null:
+    /// the caller keeps the returned concept or adapter.
+    /// </summary>
     public string? ConceptPath { get; init; }
 
     /// <summary>Resumable checkpoints every <see cref="TrainingSettings.CheckpointEvery"/> steps, resumed from when present; null: none.</summary>
@@ -23,7 +26,8 @@ public sealed record TrainingOutputs(string WorkDirectory)
 }
 
 /// <summary>
-/// The one way a concept is trained from image files, shared by `coar train` and <see cref="CoarEngine.TrainConcept"/>:
+/// The one way a concept (or a LoRA adapter) is trained from image files, shared by `coar train` and
+/// <see cref="CoarEngine.TrainConcept"/> / <see cref="CoarEngine.TrainLora"/>:
 /// the settings are checked against the loaded model before anything expensive (a default depth deeper than the model
 /// is clamped with a note; an explicit one is a <see cref="TrainingSettingException"/>), every effective setting is
 /// logged, the photos are read, the class images made or reused, then the trainer resumes or initializes, trains with
@@ -84,6 +88,22 @@ public sealed class TrainingJob : IDisposable
     /// </summary>
     public Concept Run(IProgress<TrainingProgress>? progress = null, CancellationToken cancellation = default)
     {
+        if (Settings.Method != TrainingMethod.Coar) throw new InvalidOperationException($"a {Settings.Method} run trains no concept: use RunLora");
+        Train(progress, cancellation);
+        return Trainer.Concept.Clone();
+    }
+
+    /// <summary><see cref="Run"/> for <see cref="TrainingMethod.Lora"/>: trains and writes the adapter; returns it.</summary>
+    public Lora.LoraAdapter RunLora(IProgress<TrainingProgress>? progress = null, CancellationToken cancellation = default)
+    {
+        if (Trainer.Lora is not { } lora) throw new InvalidOperationException($"a {Settings.Method} run trains no LoRA adapter: use Run");
+        Train(progress, cancellation);
+        return lora;
+    }
+
+    /// <summary>The run itself, whatever the method: resume or initialize, the steps, checkpoints, validation images, the output.</summary>
+    public void Train(IProgress<TrainingProgress>? progress = null, CancellationToken cancellation = default)
+    {
         var s = Settings;
         string? checkpoint = _outputs.CheckpointPath;
         // A run killed while writing leaves its temp files; they are never finished outputs.
@@ -104,17 +124,19 @@ public sealed class TrainingJob : IDisposable
         });
         if (_outputs.ConceptPath is not null) Trainer.SaveConcept(_outputs.ConceptPath);
         if (checkpoint is not null && File.Exists(checkpoint)) File.Delete(checkpoint);
-        return Trainer.Concept.Clone();
     }
 
-    /// <summary>A validation image with the concept as it is now: ValidationDirectory/step-00100.png.</summary>
+    /// <summary>
+    /// A validation image with the concept as it is now (LoRA: the adapter is on the model, and the prompt carries the
+    /// identifier as text): ValidationDirectory/step-00100.png.
+    /// </summary>
     private void Validate(int step)
     {
         var s = Settings;
         int size = s.Resolution!.Value;
         var prompt = new ImagePrompt(s.ValidationPrompt ?? s.SubjectPrompt, size, size, (ulong)s.Seed, TrainingData.ClassImageSampling)
         {
-            Concepts = [Trainer.Concept.Clone()],
+            Concepts = s.Method == TrainingMethod.Coar ? [Trainer.Concept.Clone()] : [],
         };
         var image = _engine.Generate([prompt])[0];
         ImageFile.SavePng(image.Image, Path.Combine(_outputs.ValidationDirectory!, $"step-{step:D5}.png"));

@@ -17,6 +17,9 @@ namespace CoAR.Engine.Graph.Training;
 /// </summary>
 public sealed record TrainingSettings
 {
+    /// <summary>What the run learns: CoAR context tokens, or LoRA adapters (see <see cref="ForLora"/>).</summary>
+    public TrainingMethod Method { get; init; } = TrainingMethod.Coar;
+
     public ConceptKind Kind { get; init; } = ConceptKind.Subject;
     public string Placeholder { get; init; } = "[V]";
     public required string ClassNoun { get; init; }
@@ -94,7 +97,34 @@ public sealed record TrainingSettings
 
     public string ClassTemplate { get; init; } = "a photo of a {class}";
 
+    // ---- LoRA (Method = Lora) ----
+
+    /// <summary>The adapters' rank r: 64 on q/k/v of a 7B model is the 50.4M parameters CoAR's comparison counts.</summary>
+    public int LoraRank { get; init; } = 64;
+
+    /// <summary>PEFT's lora_alpha; the low-rank term is scaled by alpha / rank. Null: the rank (scale 1).</summary>
+    public float? LoraAlpha { get; init; }
+
+    /// <summary>The projections adapted in every layer (default q, k and v, as PersonalAR fine-tunes).</summary>
+    public Projection[] LoraTargets { get; init; } = [.. Projections.Qkv];
+
     public const int SubjectDepth = 9, StyleDepth = 3;
+
+    /// <summary>The LoRA learning rate (DreamBooth-LoRA's usual 1e-4; CoAR's 1e-2 is for context tokens).</summary>
+    public const float LoraLearningRate = 1e-4f;
+
+    /// <summary>LoRA's subject identifier: plain prompt text, DreamBooth's rare token "sks" (a bracketed placeholder is a concept's slot).</summary>
+    public const string LoraIdentifier = "sks";
+
+    /// <summary>
+    /// LoRA on a subject (or, with <see cref="Kind"/> Style, a style): the placeholder becomes the plain-text identifier
+    /// <see cref="LoraIdentifier"/> unless one is given, no context tokens, no CASR (it regularises context tokens); DPP
+    /// keeps CoAR's class-image terms (NTP and KL to the frozen model, which runs without the adapters).
+    /// </summary>
+    public TrainingSettings ForLora() => this with
+    {
+        Method = TrainingMethod.Lora, TextSlots = 0, ImageSlots = 0, Casr = false, LearningRate = LoraLearningRate, Placeholder = LoraIdentifier,
+    };
 
     public static TrainingSettings ForStyle(string styleName) => new()
     {
@@ -127,8 +157,19 @@ public sealed record TrainingSettings
             $"the class noun '{ClassNoun}' contains the placeholder {Placeholder}");
         Require(Steps > 0, nameof(Steps), $"steps must be positive, got {Steps}");
         Require(Depth is null or > 0, nameof(Depth), $"the depth (layers) must be positive, got {Depth}");
-        Require(TextSlots >= 0 && ImageSlots >= 0 && TextSlots + ImageSlots > 0, nameof(TextSlots),
+        Require(Enum.IsDefined(Method), nameof(Method), $"unknown training method '{Method}'");
+        Require(Method != TrainingMethod.Coar || (TextSlots >= 0 && ImageSlots >= 0 && TextSlots + ImageSlots > 0), nameof(TextSlots),
             $"a concept needs at least one text or image token per layer (got {TextSlots} text, {ImageSlots} image)");
+        if (Method == TrainingMethod.Lora)
+        {
+            Require(TextSlots == 0 && ImageSlots == 0 && !Casr, nameof(Method), "LoRA trains no context tokens (no text or image slots, no CASR)");
+            Require(LoraRank is > 0 and <= 4096, nameof(LoraRank), $"the LoRA rank must be 1 to 4096, got {LoraRank}");
+            Require(LoraAlpha is not { } a || (Finite(a) && a > 0), nameof(LoraAlpha), $"the LoRA alpha must be a positive number, got {LoraAlpha}");
+            Require(LoraTargets.Length > 0 && LoraTargets.All(Enum.IsDefined), nameof(LoraTargets), "LoRA needs at least one target projection (q, k, v, o, gate, up, down)");
+            Require(DecayedTokens is DecayedTokens.All or DecayedTokens.None, nameof(DecayedTokens), "LoRA's weight decay applies to all adapter weights or none");
+            Require(Template.Contains("{placeholder}", StringComparison.Ordinal), nameof(Template),
+                $"the prompt template '{Template}' has no {{placeholder}} for the subject's identifier");
+        }
         Require(TextSlots <= 64 && ImageSlots <= 64, nameof(TextSlots), "at most 64 text and 64 image tokens per layer");
         Require(Resolution is not { } r || (r >= 32 && r % 32 == 0), nameof(Resolution),
             $"the resolution must be a positive multiple of 32 pixels, got {Resolution}");
@@ -174,7 +215,9 @@ public sealed record TrainingSettings
         var notes = new List<string>();
         int layers = config.NumLayers;
         int depth = EffectiveDepth;
-        if (depth > layers)
+        if (Method == TrainingMethod.Lora)
+            depth = layers;
+        else if (depth > layers)
         {
             if (Depth is not null)
                 throw new TrainingSettingException(nameof(Depth), $"the depth {depth} exceeds the model's {layers} layers (use {layers} or fewer)");
@@ -217,7 +260,10 @@ public sealed record TrainingSettings
     /// <summary>Every effective setting as "name value" lines, for the start of a run.</summary>
     public IReadOnlyList<string> Describe() =>
     [
-        $"concept: {Kind.ToString().ToLowerInvariant()} {Placeholder}, class \"{ClassNoun}\", depth {EffectiveDepth}, {TextSlots} text + {ImageSlots} image token(s) per layer",
+        Method == TrainingMethod.Lora
+            ? $"method: LoRA rank {LoraRank}, alpha {F(LoraAlpha ?? LoraRank)} (scale {F((LoraAlpha ?? LoraRank) / LoraRank)}) on {string.Join(", ", LoraTargets.Select(p => p.ModuleName()))} of every layer; " +
+              $"{Kind.ToString().ToLowerInvariant()} identifier {Placeholder} as plain prompt text, class \"{ClassNoun}\""
+            : $"concept: {Kind.ToString().ToLowerInvariant()} {Placeholder}, class \"{ClassNoun}\", depth {EffectiveDepth}, {TextSlots} text + {ImageSlots} image token(s) per layer",
         $"prompts: \"{SubjectPrompt}\"; class \"{ClassPrompt}\"",
         $"steps {Steps}, {Accumulation} pass(es) per step, resolution {Resolution?.ToString(CultureInfo.InvariantCulture) ?? "target"}, crop {Crop.ToString().ToLowerInvariant()}, photo order shuffled per epoch, seed {Seed}",
         $"optimizer: AdamW(beta1 {F(Beta1)}, beta2 {F(Beta2)}, eps {F(AdamEps)}), weight decay {F(WeightDecay)} on {DecayedTokens.ToString().ToLowerInvariant()} tokens, gradient clip {(GradientClip > 0 ? F(GradientClip) : "off")}, no dropout (frozen backbone)",
