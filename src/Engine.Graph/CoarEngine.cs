@@ -1,6 +1,7 @@
 using CoAR.Engine.Graph.Concepts;
 using CoAR.Engine.Graph.Generation;
 using CoAR.Engine.Graph.Imaging;
+using CoAR.Engine.Graph.Lora;
 using CoAR.Engine.Graph.Model;
 using CoAR.Engine.Graph.Text;
 using CoAR.Engine.Graph.Training;
@@ -38,6 +39,37 @@ public sealed class CoarEngine : IDisposable
 
     /// <summary>Identifies the base model (architecture + a sample of the embedding), for sidecars and concept files.</summary>
     public string Fingerprint { get; }
+
+    /// <summary>How LoRA adapters are applied to this engine's generations: none, unmerged or merged.</summary>
+    public LoraMode AppliedLora { get; private set; } = LoraMode.None;
+
+    private LoraProjections? _unmergedLora;
+
+    /// <summary>
+    /// Applies LoRA adapters (each checked against the model) to every later generation: unmerged, each adapted
+    /// projection adds the adapters' low-rank terms per run and the weights stay as loaded; or merged, W += scale B A
+    /// folded into the loaded weights once (no per-step cost; this engine cannot unmerge them). Once per engine.
+    /// </summary>
+    public LoraMode ApplyLora(IReadOnlyList<LoraAdapter> adapters, bool merge)
+    {
+        if (adapters.Count == 0) throw new ArgumentException("no LoRA adapter given", nameof(adapters));
+        if (AppliedLora != LoraMode.None || Model.Adapter is not null)
+            throw new InvalidOperationException("this engine already has LoRA adapters applied; load a new engine for other adapters");
+        for (int i = 0; i < adapters.Count; i++) adapters[i].CheckFits(Model.Config, $"LoRA adapter {i + 1}");
+        if (merge)
+        {
+            foreach (var adapter in adapters) LoraMerge.Into(Model, adapter);
+            AppliedLora = LoraMode.Merged;
+        }
+        else
+        {
+            _unmergedLora = new LoraProjections(Backend, adapters);
+            Model.Adapter = _unmergedLora;
+            AppliedLora = LoraMode.Unmerged;
+        }
+        return AppliedLora;
+    }
+
 
     public static CoarEngine Load(EngineParams parameters, IProgress<ModelLoadProgress>? progress = null, CancellationToken cancellation = default)
     {
@@ -135,7 +167,7 @@ public sealed class CoarEngine : IDisposable
     /// <see cref="TrainingSettings.ForLora"/>) through the same <see cref="TrainingJob"/> as <see cref="TrainConcept"/>;
     /// writes it in PEFT's layout to <paramref name="adapterDirectory"/> when given.
     /// </summary>
-    public Lora.LoraAdapter TrainLora(IReadOnlyList<string> imageFiles, TrainingSettings settings, string workDir, string? adapterDirectory = null,
+    public LoraAdapter TrainLora(IReadOnlyList<string> imageFiles, TrainingSettings settings, string workDir, string? adapterDirectory = null,
         IProgress<TrainingProgress>? progress = null, CancellationToken cancellation = default, IProgress<string>? log = null)
     {
         var outputs = new TrainingOutputs(workDir) { ValidationDirectory = Path.Combine(workDir, "validation"), ConceptPath = adapterDirectory };
@@ -145,6 +177,8 @@ public sealed class CoarEngine : IDisposable
 
     public void Dispose()
     {
+        Model.Adapter = null;
+        _unmergedLora?.Dispose();
         Vqgan.Dispose();
         Model.Dispose();
         Backend.Dispose();

@@ -3,6 +3,7 @@ using System.Diagnostics;
 using CoAR.Engine.Cli.Jobs;
 using CoAR.Engine.Graph;
 using CoAR.Engine.Graph.Generation;
+using CoAR.Engine.Graph.Lora;
 using CoAR.Engine.Managed.Files;
 using CoAR.Engine.Managed.Imaging;
 using Spectre.Console;
@@ -47,13 +48,20 @@ public static class GenerateCommand
             Description = "A trained concept file, bound to its placeholder (or FILE=PLACEHOLDER to rebind); repeat for several",
             DefaultValueFactory = _ => [],
         };
+        var loras = new Option<string[]>("--lora")
+        {
+            Description = "A LoRA adapter in PEFT's layout (its directory, or its adapter_model.safetensors with adapter_config.json beside it); repeat for several. Applied unmerged unless --lora-merge",
+            AllowMultipleArgumentsPerToken = false,
+            DefaultValueFactory = _ => [],
+        };
+        var loraMerge = new Option<bool>("--lora-merge") { Description = "Fold the --lora adapters into the loaded weights once (W += scale B A) instead of adding their terms at every step" };
         var noMask = new Option<bool>("--no-identity-mask") { Description = "Let different concepts' tokens attend to each other" };
         var uncondSlots = new Option<bool>("--uncond-image-slots") { Description = "Give the unconditional (CFG) row the concepts' image slots too" };
         var target = new Option<int>("--target") { Description = "The checkpoint's resolution (Lumina-mGPT-7B-512, -768 or -1024): bounds the image area", DefaultValueFactory = _ => 768 };
         target.AcceptOnlyFromAmong("512", "768", "1024");
 
         var cmd = new Command(name, description);
-        foreach (var o in new Option[] { model, prompt, prompts, size, cfg, topK, temperature, seed, count, batch, device, vqgan, output, shard, shardCount, json, concepts, noMask, uncondSlots, target })
+        foreach (var o in new Option[] { model, prompt, prompts, size, cfg, topK, temperature, seed, count, batch, device, vqgan, output, shard, shardCount, json, concepts, loras, loraMerge, noMask, uncondSlots, target })
             cmd.Options.Add(o);
         cmd.SetAction((parse, cancellation) => CommandRunner.RunAsync(parse, async ct =>
         {
@@ -66,8 +74,14 @@ public static class GenerateCommand
             var conceptArgs = parse.GetValue(concepts)!;
             if (conceptArgs.Length < minConcepts)
                 throw new UsageException($"{name} needs at least {minConcepts} --concept files");
+            var loraArgs = parse.GetValue(loras)!;
+            bool merge = parse.GetValue(loraMerge);
+            if (merge && loraArgs.Length == 0) throw new UsageException("--lora-merge: no --lora adapter given");
+            string loraMode = loraArgs.Length == 0 ? "" : merge ? "merged" : "unmerged";
+            // Read before the output directory is touched: a bad adapter file leaves nothing behind.
+            var adapters = loraArgs.Select(a => PeftAdapterFile.Load(a).Adapter).ToList();
             var settings = new JobSettings(w, h, parse.GetValue(cfg), parse.GetValue(topK), parse.GetValue(temperature), copies,
-                ConceptBinding.Describe(conceptArgs), !parse.GetValue(noMask));
+                ConceptBinding.Describe(conceptArgs), !parse.GetValue(noMask), loraArgs.Length == 0 ? "" : $"{string.Join(",", loraArgs)} ({loraMode})");
             try
             {
                 new SamplingSettings(settings.Cfg, settings.TopK, settings.Temperature).Validate();
@@ -97,6 +111,12 @@ public static class GenerateCommand
             using var engine = CoarEngine.Load(new EngineParams(dir, parse.GetValue(device)!, parse.GetValue(vqgan), parse.GetValue(target)), cancellation: ct);
             DeviceOption.Report(engine.Device);
             var bound = ConceptBinding.Load(conceptArgs, engine);
+            if (adapters.Count > 0)
+            {
+                engine.ApplyLora(adapters, merge);
+                Console.Error.WriteLine($"LoRA: {adapters.Count} adapter(s) ({string.Join(", ", adapters.Select(a => $"rank {a.Rank} on {a.Count} projections"))}) " +
+                    (merge ? "merged into the loaded weights" : "applied unmerged, per run"));
+            }
             pending = pending.Select(i => i with
             {
                 Prompt = i.Prompt with { Concepts = bound, IdentityMask = !parse.GetValue(noMask), UnconditionalImageSlots = parse.GetValue(uncondSlots) },
@@ -129,7 +149,10 @@ public static class GenerateCommand
                     await foreach (var (image, generated) in GenerateAll(scheduler, pending, progress, ct))
                     {
                         // Sidecar first, PNG last: an image counts as done only when its PNG exists, and both are atomic.
-                        var sidecar = ImageSidecar.From(generated, dir, engine.Fingerprint, engine.Backend.Name) with { Concepts = conceptArgs };
+                        var sidecar = ImageSidecar.From(generated, dir, engine.Fingerprint, engine.Backend.Name) with
+                        {
+                            Concepts = conceptArgs, Lora = loraArgs.Length > 0 ? loraArgs : null, LoraMode = loraArgs.Length > 0 ? loraMode : null,
+                        };
                         AtomicFile.WriteAllText(Path.Combine(job.OutputDir, image.SidecarName), sidecar.ToJson());
                         ImageFile.SavePng(generated.Image, Path.Combine(job.OutputDir, image.PngName));
                         written++;

@@ -79,6 +79,8 @@ public sealed class GenerationJob
             ["temperature"] = settings.Temperature, ["count"] = settings.Count, ["concepts"] = settings.Concepts,
             ["identity_mask"] = settings.IdentityMask,
         };
+        // Added only when used, so the manifests of jobs without adapters stay as they were.
+        if (settings.Lora.Length > 0) manifest["lora"] = settings.Lora;
         string identity = Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(manifest.ToJsonString())));
         var counts = lines.Select(l => l.Count ?? settings.Count).ToList();
         bool current = false;

@@ -32,6 +32,12 @@ public sealed record ImageSidecar(
     /// <summary>The concepts used (as their files or names were given).</summary>
     public string[] Concepts { get; init; } = [];
 
+    /// <summary>The LoRA adapters used (as given), null when none.</summary>
+    public string[]? Lora { get; init; }
+
+    /// <summary>How the adapters were applied: "unmerged" or "merged"; null when none.</summary>
+    public string? LoraMode { get; init; }
+
     public static ImageSidecar From(GeneratedImage image, string model, string fingerprint, string device) => new(
         image.Prompt.Caption, image.Prompt.Seed, image.Prompt.Width, image.Prompt.Height, image.Prompt.Sampling.Cfg,
         image.Prompt.Sampling.ImageTopK, image.Prompt.Sampling.Temperature, model, fingerprint, device, image.PromptTokens.Length,
