@@ -158,7 +158,7 @@ public static class TrainCommand
                 {
                     LoraRank = parse.GetValue(loraRank),
                     LoraAlpha = parse.GetValue(loraAlpha),
-                    LoraTargets = ParseTargets(parse.GetValue(loraTargets)!),
+                    LoraTargets = parse.GetValue(loraTargets)!,
                 };
             }
             if (parse.GetValue(lr) is { } rate) settings = settings with { LearningRate = rate };
@@ -208,13 +208,6 @@ public static class TrainCommand
         }, cancellation));
         return cmd;
     }
-
-    /// <summary>--lora-targets as projections; an unknown name is a usage error naming it.</summary>
-    private static Graph.Model.Projection[] ParseTargets(string value) =>
-        value.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries)
-            .Select(name => Graph.Model.Projections.Parse(name)
-                ?? throw new UsageException($"--lora-targets: '{name}' is none of q, k, v, o, gate, up, down (or q_proj, ... as PEFT names them)"))
-            .Distinct().ToArray() is { Length: > 0 } targets ? targets : throw new UsageException("--lora-targets: no projection given (e.g. q,k,v)");
 
     /// <summary>The adapter directory's full path (made when the adapter is written; its parent now); a file there is a usage error.</summary>
     private static string AdapterDirectory(string value)

@@ -69,13 +69,13 @@ public sealed class ConceptTrainer : IDisposable
         {
             if (_model.Adapter is not null)
                 throw new InvalidOperationException("the model already has adapters applied; LoRA training starts from the plain base model");
-            _lora = LoraAdapter.Create(_model.Config, _s.LoraRank, _s.LoraAlpha ?? _s.LoraRank, _s.LoraTargets,
+            _lora = LoraAdapter.Create(_model.Config, _s.LoraRank, _s.LoraAlpha ?? _s.LoraRank, _s.LoraProjections,
                 Enumerable.Range(0, _model.Config.NumLayers), _s.Seed);
             _loraDevice = new LoraProjections(_b, [_lora], trainable: true);
             _model.Adapter = _loraDevice;
         }
         _adam = new AdamW(Parameters, _s.Beta1, _s.Beta2, _s.WeightDecay, _s.AdamEps);
-        _casrMean = new float[_s.Casr ? depth * d : 0];
+        _casrMean = new float[_lora is null ? depth * d : 0];
         _plan = Plan();
         _activations = new Workspace(_b);
         // Size the reusable activation buffers for the longest sequence up front, so no pass reallocates them.

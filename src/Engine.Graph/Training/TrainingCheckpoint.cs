@@ -72,7 +72,8 @@ public sealed record TrainingCheckpoint(Concept Concept, int Step, float[] AdamM
                 return "its settings are unreadable";
             foreach (var (key, value) in now)
             {
-                string was = before[key]?.ToJsonString() ?? "(absent)", isNow = value?.ToJsonString() ?? "null";
+                // A null setting is a JSON null on both sides, not an absent one.
+                string was = before.TryGetPropertyValue(key, out var old) ? old?.ToJsonString() ?? "null" : "(absent)", isNow = value?.ToJsonString() ?? "null";
                 if (was != isNow)
                     return $"{key} was {was}, now {isNow}";
             }

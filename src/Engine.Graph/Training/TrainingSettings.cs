@@ -105,8 +105,17 @@ public sealed record TrainingSettings
     /// <summary>PEFT's lora_alpha; the low-rank term is scaled by alpha / rank. Null: the rank (scale 1).</summary>
     public float? LoraAlpha { get; init; }
 
-    /// <summary>The projections adapted in every layer (default q, k and v, as PersonalAR fine-tunes).</summary>
-    public Projection[] LoraTargets { get; init; } = [.. Projections.Qkv];
+    /// <summary>
+    /// The projections adapted in every layer, comma-separated among q, k, v, o, gate, up, down (or PEFT's q_proj, ...);
+    /// default q, k and v, as PersonalAR fine-tunes. Kept as text so that settings compare and store by value.
+    /// </summary>
+    public string LoraTargets { get; init; } = "q,k,v";
+
+    /// <summary><see cref="LoraTargets"/> parsed (unknown names left out: <see cref="Validate"/> refuses them).</summary>
+    [JsonIgnore]
+    public Projection[] LoraProjections =>
+        LoraTargets.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries)
+            .Select(Projections.Parse).OfType<Projection>().Distinct().Order().ToArray();
 
     public const int SubjectDepth = 9, StyleDepth = 3;
 
@@ -165,7 +174,10 @@ public sealed record TrainingSettings
             Require(TextSlots == 0 && ImageSlots == 0 && !Casr, nameof(Method), "LoRA trains no context tokens (no text or image slots, no CASR)");
             Require(LoraRank is > 0 and <= 4096, nameof(LoraRank), $"the LoRA rank must be 1 to 4096, got {LoraRank}");
             Require(LoraAlpha is not { } a || (Finite(a) && a > 0), nameof(LoraAlpha), $"the LoRA alpha must be a positive number, got {LoraAlpha}");
-            Require(LoraTargets.Length > 0 && LoraTargets.All(Enum.IsDefined), nameof(LoraTargets), "LoRA needs at least one target projection (q, k, v, o, gate, up, down)");
+            var names = LoraTargets.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
+            Require(names.Length > 0, nameof(LoraTargets), "LoRA needs at least one target projection (q, k, v, o, gate, up, down)");
+            foreach (var name in names)
+                Require(Projections.Parse(name) is not null, nameof(LoraTargets), $"'{name}' is none of q, k, v, o, gate, up, down (or q_proj, ... as PEFT names them)");
             Require(DecayedTokens is DecayedTokens.All or DecayedTokens.None, nameof(DecayedTokens), "LoRA's weight decay applies to all adapter weights or none");
             Require(Template.Contains("{placeholder}", StringComparison.Ordinal), nameof(Template),
                 $"the prompt template '{Template}' has no {{placeholder}} for the subject's identifier");
@@ -261,7 +273,7 @@ public sealed record TrainingSettings
     public IReadOnlyList<string> Describe() =>
     [
         Method == TrainingMethod.Lora
-            ? $"method: LoRA rank {LoraRank}, alpha {F(LoraAlpha ?? LoraRank)} (scale {F((LoraAlpha ?? LoraRank) / LoraRank)}) on {string.Join(", ", LoraTargets.Select(p => p.ModuleName()))} of every layer; " +
+            ? $"method: LoRA rank {LoraRank}, alpha {F(LoraAlpha ?? LoraRank)} (scale {F((LoraAlpha ?? LoraRank) / LoraRank)}) on {string.Join(", ", LoraProjections.Select(p => p.ModuleName()))} of every layer; " +
               $"{Kind.ToString().ToLowerInvariant()} identifier {Placeholder} as plain prompt text, class \"{ClassNoun}\""
             : $"concept: {Kind.ToString().ToLowerInvariant()} {Placeholder}, class \"{ClassNoun}\", depth {EffectiveDepth}, {TextSlots} text + {ImageSlots} image token(s) per layer",
         $"prompts: \"{SubjectPrompt}\"; class \"{ClassPrompt}\"",
