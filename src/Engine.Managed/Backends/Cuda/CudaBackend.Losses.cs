@@ -24,8 +24,8 @@ public sealed partial class CudaBackend
         if (n == 0) return;
         var args = new CrossEntropyArgs
         {
-            Losses = Ptr(losses), LseOut = logSumExp is null ? 0 : Ptr(logSumExp), DLogits = Ptr(dLogits), Logits = Ptr(logits),
-            Targets = Ptr(targets), V = v, GradScale = gradScale, ZScale = zLossScale, Vec = Flag(v % 4 == 0 && Aligned16(logits, dLogits)),
+            Losses = Ptr(losses), LogSumExp = logSumExp is null ? 0 : Ptr(logSumExp), DLogits = Ptr(dLogits), Logits = Ptr(logits),
+            Targets = Ptr(targets), V = v, GradScale = gradScale, ZLossScale = zLossScale, Vec = Flag(v % 4 == 0 && Aligned16(logits, dLogits)),
         };
         Launch(LossKernels.SoftmaxCrossEntropy, n, LossThreads, ref args);
     }

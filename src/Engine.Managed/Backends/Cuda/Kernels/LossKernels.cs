@@ -10,9 +10,9 @@ internal static class LossKernels
 
     public struct CrossEntropyArgs
     {
-        public ulong Losses, LseOut, DLogits, Logits, Targets;
+        public ulong Losses, LogSumExp, DLogits, Logits, Targets;
         public int V;
-        public float GradScale, ZScale;
+        public float GradScale, ZLossScale;
         public int Vec;
     }
 
