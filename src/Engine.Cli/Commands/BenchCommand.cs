@@ -4,6 +4,7 @@ using System.Text.Json;
 using CoAR.Engine.Graph;
 using CoAR.Engine.Graph.Benchmarks;
 using CoAR.Engine.Graph.Model;
+using CoAR.Engine.Graph.Training;
 using CoAR.Engine.Managed.Backends.Cpu;
 using CoAR.Engine.Tools;
 using Spectre.Console;
@@ -32,10 +33,13 @@ public static class BenchCommand
         var train = new Option<bool>("--train") { Description = "Time concept training steps (subject pass, class pass, CASR, AdamW) at --size on synthetic images instead" };
         var layers = new Option<int?>("--layers") { Description = "With --train: injection depth (default: the model's layers, at most 9)" };
         var noDpp = new Option<bool>("--no-dpp") { Description = "With --train: no class-image pass (DPP) in the step" };
+        var method = new Option<string>("--method") { Description = "With --train: coar (context tokens) or lora (LoRA on q/k/v of every layer)", DefaultValueFactory = _ => "coar" };
+        method.AcceptOnlyFromAmong("coar", "lora");
+        var loraRank = new Option<int>("--lora-rank") { Description = "With --train --method lora: the adapters' rank", DefaultValueFactory = _ => 64 };
         var profile = new Option<bool>("--profile") { Description = "Also print where the timed part's time goes, op by op (CPU backend; COAR_PROFILE=1 does the same for any command)" };
         var json = new Option<bool>("--json") { Description = "Print the result as JSON" };
         var cmd = new Command("bench", "Measure generation throughput on a device: prefill tokens/s, decode step ms, image tokens/s, images/s, achieved GB/s, peak memory; or with --train the time of a training step.");
-        foreach (var o in new Option[] { model, shape, device, images, prompt, context, steps, noCfg, size, full, train, layers, noDpp, profile, json }) cmd.Options.Add(o);
+        foreach (var o in new Option[] { model, shape, device, images, prompt, context, steps, noCfg, size, full, train, layers, noDpp, method, loraRank, profile, json }) cmd.Options.Add(o);
         cmd.SetAction(parse => CommandRunner.Run(parse, () =>
         {
             var (w, h) = CliParsing.ImageSize(parse.GetValue(size)!);
@@ -49,8 +53,12 @@ public static class BenchCommand
                 {
                     if (parse.GetValue(shape) is not null) throw new UsageException("--train runs on a checkpoint (--model, or the built-in model), not --shape");
                     if (w != h) throw new UsageException($"--train trains on square images; --size {w}x{h} is not square");
+                    bool lora = parse.GetValue(method) == "lora";
+                    if (lora && parse.GetValue(layers) is not null) throw new UsageException("--layers is the context tokens' depth; --method lora adapts every layer");
+                    if (parse.GetValue(loraRank) is < 1 or > 4096) throw new UsageException($"--lora-rank {parse.GetValue(loraRank)}: expected 1 to 4096");
                     return Train(ModelOption.Resolve(parse.GetValue(model)), parse.GetValue(device)!, new TrainingBenchmarkSettings(w, parse.GetValue(layers),
-                        !parse.GetValue(noDpp), Steps: parse.GetValue(steps) ?? 3), parse.GetValue(json), log, startProfile);
+                        !parse.GetValue(noDpp), Steps: parse.GetValue(steps) ?? 3, Method: lora ? TrainingMethod.Lora : TrainingMethod.Coar,
+                        LoraRank: parse.GetValue(loraRank)), parse.GetValue(json), log, startProfile);
                 }
                 var settings = new ThroughputSettings(parse.GetValue(images), parse.GetValue(prompt), parse.GetValue(context), parse.GetValue(steps) ?? 32,
                     !parse.GetValue(noCfg), Width: w, Height: h, FullImage: parse.GetValue(full));
@@ -98,7 +106,7 @@ public static class BenchCommand
             Console.WriteLine(JsonSerializer.Serialize(result, CliJson.Options));
         else
             AnsiConsole.Console.MarkupLine(string.Create(CultureInfo.InvariantCulture,
-                $"training step on {result.Device} at {result.Resolution} px ({result.SequenceTokens} image tokens), {result.Layers} layers, DPP {(result.Dpp ? "on" : "off")}: best {result.BestSeconds:F2} s, median {result.MedianSeconds:F2} s over {result.StepSeconds.Length} steps ({result.CpuSeconds.Min():F2} CPU s per step at best)"));
+                $"{result.Method} training step ({result.Parameters:N0} parameters) on {result.Device} at {result.Resolution} px ({result.SequenceTokens} image tokens), {result.Layers} layers, DPP {(result.Dpp ? "on" : "off")}: best {result.BestSeconds:F2} s, median {result.MedianSeconds:F2} s over {result.StepSeconds.Length} steps ({result.CpuSeconds.Min():F2} CPU s per step at best)"));
         return ExitCodes.Ok;
     }
 

@@ -10,7 +10,9 @@ namespace CoAR.Engine.Graph.Benchmarks;
 /// <param name="Dpp">One class-image pass per step (NTP + KL against the frozen model) besides the subject pass.</param>
 /// <param name="Warmup">Untimed steps first (JIT, buffers).</param>
 /// <param name="Steps">Timed steps.</param>
-public sealed record TrainingBenchmarkSettings(int Resolution = 768, int? Layers = null, bool Dpp = true, int Warmup = 1, int Steps = 3);
+/// <param name="Method">CoAR context tokens, or LoRA adapters of <paramref name="LoraRank"/> on q/k/v of every layer.</param>
+public sealed record TrainingBenchmarkSettings(int Resolution = 768, int? Layers = null, bool Dpp = true, int Warmup = 1, int Steps = 3,
+    TrainingMethod Method = TrainingMethod.Coar, int LoraRank = 64);
 
 /// <summary>
 /// Step times of a training benchmark, in seconds: wall time of every timed step, the best and the median, and the
@@ -18,14 +20,14 @@ public sealed record TrainingBenchmarkSettings(int Resolution = 768, int? Layers
 /// times are stretched by waiting for a core).
 /// </summary>
 public sealed record TrainingBenchmarkResult(string Device, int Resolution, int Layers, bool Dpp, int SequenceTokens, double[] StepSeconds,
-    double[] CpuSeconds)
+    double[] CpuSeconds, string Method = "coar", int Parameters = 0)
 {
     public double BestSeconds => StepSeconds.Min();
     public double MedianSeconds => StepSeconds.Order().ElementAt(StepSeconds.Length / 2);
 }
 
 /// <summary>
-/// Times CoAR training steps (subject pass, class pass with DPP, CASR, AdamW) on the loaded model with synthetic
+/// Times CoAR (or LoRA) training steps (subject pass, class pass with DPP, CASR, AdamW) on the loaded model with synthetic
 /// images: random image codes in the real layout, fed as tokens, so no VQGAN encode and no class-image generation
 /// precede the steps; each step costs what a step of `coar train` costs at that resolution.
 /// </summary>
@@ -45,6 +47,11 @@ public static class TrainingBenchmark
         {
             ClassNoun = "toy", Depth = layers, Resolution = s.Resolution, Dpp = s.Dpp, Steps = s.Warmup + s.Steps, CheckpointEvery = 0,
         };
+        if (s.Method == TrainingMethod.Lora)
+        {
+            settings = settings.ForLora() with { Depth = null, LoraRank = s.LoraRank };
+            layers = engine.Model.Config.NumLayers;
+        }
         using var trainer = new ConceptTrainer(engine, settings, [Synthetic("synthetic photo")], s.Dpp ? [Synthetic("synthetic class image")] : []);
         trainer.Initialize();
         trainer.Train(s.Warmup);
@@ -62,7 +69,8 @@ public static class TrainingBenchmark
             cpuMark = now;
             log?.Report($"step {p.Step - s.Warmup}/{s.Steps}: {p.StepTime.TotalMilliseconds:F0} ms ({cpu[^1]:F2} CPU s)");
         }));
-        return new TrainingBenchmarkResult(engine.Backend.Name, s.Resolution, layers, s.Dpp, layout.SequenceLength, times.ToArray(), cpu.ToArray());
+        return new TrainingBenchmarkResult(engine.Backend.Name, s.Resolution, layers, s.Dpp, layout.SequenceLength, times.ToArray(), cpu.ToArray(),
+            s.Method.ToString().ToLowerInvariant(), trainer.Parameters);
     }
 
     /// <summary>Reports on the calling thread, at once (Progress&lt;T&gt; posts to the thread pool and may report late).</summary>

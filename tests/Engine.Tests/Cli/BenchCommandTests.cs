@@ -44,6 +44,18 @@ public class BenchCommandTests
         Assert.That(Managed.Backends.Cpu.CpuOpProfile.Enabled, Is.False, "profiling ends with the command");
     }
 
+    [Test]
+    public void TimesLoraTrainingSteps()
+    {
+        var (code, output, error) = CliHarness.Run("bench", "--model", TinyModels.Default, "--device", "cpu", "--train", "--method", "lora",
+            "--lora-rank", "2", "--size", "64", "--steps", "1", "--profile", "--json");
+        Assert.That(code, Is.EqualTo(ExitCodes.Ok), output + error);
+        using var json = JsonDocument.Parse(output);
+        Assert.That(json.RootElement.GetProperty("method").GetString(), Is.EqualTo("lora"));
+        Assert.That(json.RootElement.GetProperty("parameters").GetInt32(), Is.EqualTo(3 * 2 * (2 * 64 + 2 * (64 + 64))), "rank 2 on q, k, v of 3 layers");
+        Assert.That(error, Does.Contain("WeightGradient"), "the adapters' gradients run through the weight-gradient op");
+    }
+
     [TestCase("--layers", "4", "--layers 4")]
     [TestCase("--size", "64x32", "not square")]
     [TestCase("--steps", "0", "--steps")]
