@@ -24,6 +24,7 @@ public static class BenchConceptCommand
         ["Resolution"] = "--resolution",
         ["ClassImages"] = "--class-images",
         ["Seed"] = "--seed",
+        [nameof(PlantedConceptSettings.LoraRank)] = "--lora-rank",
     };
 
     public static Command Create()
@@ -52,6 +53,11 @@ public static class BenchConceptCommand
         ntpTargets.AcceptOnlyFromAmong("image-phase", "codes");
         var seed = new Option<int>("--seed") { Description = "Seed of the planted concepts, the samples and the training", DefaultValueFactory = _ => 0 };
         var noComposition = new Option<bool>("--no-composition") { Description = "Skip the two-concept composition" };
+        var loraRank = new Option<int>("--lora-rank")
+        {
+            Description = "Also train LoRA of this rank on q/k/v of every layer (`coar train --method lora`'s recipe) on the same samples, and compare (0: no LoRA)",
+            DefaultValueFactory = _ => 64,
+        };
         var noAblation = new Option<bool>("--no-ablation") { Description = "Train only LMCL + DPP + CASR (not LMCL alone and LMCL + DPP)" };
         var work = new Option<string?>("--work") { Description = "Folder for the cached class images (default: a temporary folder, removed afterwards)" };
         var output = new Option<string?>("--out", "-o") { Description = "Also write the markdown table to this file" };
@@ -59,9 +65,10 @@ public static class BenchConceptCommand
         var cmd = new Command("bench-concept",
             "Planted-concept benchmark: a teacher (the frozen model plus a concept drawn at random) samples training images as tokens; concepts are " +
             "trained on them (LMCL, + DPP, + DPP + CASR) and compared with the teacher on held-out prompts and seeds: (a) NLL gap, (b) KL(teacher || learned), " +
-            "(c) drift KL(frozen || learned) without the placeholder; then two concepts composed, with and without the identity mask.");
+            "(c) drift KL(frozen || learned) without the placeholder; LoRA on the same samples beside them, with each method's parameters, file size, step time and memory; " +
+            "then two concepts composed, with and without the identity mask.");
         foreach (var o in new Option[] { model, device, vqgan, target, classNoun, secondClass, resolution, photos, heldOut, steps, layers, classImages, strength, slots, ntpTargets, seed,
-                     noComposition, noAblation, work, output, json })
+                     noComposition, noAblation, loraRank, work, output, json })
             cmd.Options.Add(o);
         cmd.SetAction((parse, cancellation) => CommandRunner.RunAsync(parse, async ct =>
         {
@@ -71,6 +78,7 @@ public static class BenchConceptCommand
                 Photos = parse.GetValue(photos), HeldOutSeeds = parse.GetValue(heldOut), Steps = parse.GetValue(steps), Depth = parse.GetValue(layers),
                 ClassImages = parse.GetValue(classImages), Strength = parse.GetValue(strength), Seed = parse.GetValue(seed),
                 Composition = !parse.GetValue(noComposition), Ablation = !parse.GetValue(noAblation), Slots = parse.GetValue(slots),
+                LoraRank = parse.GetValue(loraRank) == 0 ? null : parse.GetValue(loraRank),
                 NtpTargets = parse.GetValue(ntpTargets) == "codes" ? Graph.Training.NtpTargets.Codes : Graph.Training.NtpTargets.ImagePhase,
             };
             SettingErrors.AsUsage(OptionOf, settings.Validate);

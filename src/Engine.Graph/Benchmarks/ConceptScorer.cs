@@ -35,9 +35,10 @@ public sealed class ConceptScorer : IDisposable
 
     /// <summary>
     /// How the model is run: the caption, the concepts (a concept whose placeholder is in the caption gets its text
-    /// slots there; every concept's image slots go before the image, as DPP's class pass has them), the identity mask.
+    /// slots there; every concept's image slots go before the image, as DPP's class pass has them), the identity mask,
+    /// and the projection adapter on the model (LoRA; null: the frozen weights alone).
     /// </summary>
-    public sealed record Condition(string Caption, IReadOnlyList<Concept> Concepts, bool IdentityMask = true)
+    public sealed record Condition(string Caption, IReadOnlyList<Concept> Concepts, bool IdentityMask = true, IProjectionAdapter? Adapter = null)
     {
         public static Condition Frozen(string caption) => new(caption, []);
     }
@@ -77,7 +78,17 @@ public sealed class ConceptScorer : IDisposable
         }
         using var tableTensor = table is null ? null : _b.Allocate(DType.F32, [table.Rows, table.Hidden], "context_table");
         if (table is not null) _b.Upload<float>(table.Values(), tableTensor!);
-        var hidden = _model.ForwardHidden(batch, _cache, contextTable: tableTensor);
+        var adapter = _model.Adapter;
+        _model.Adapter = condition.Adapter;
+        Tensor hidden;
+        try
+        {
+            hidden = _model.ForwardHidden(batch, _cache, contextTable: tableTensor);
+        }
+        finally
+        {
+            _model.Adapter = adapter;
+        }
         var copy = _b.Allocate(hidden.DType, hidden.Shape, "scored_hidden");
         _b.Copy(hidden, copy);
         targets = batch.LogitIndices.Select(i => _ids.IsCode(tokens[i + 1]) ? tokens[i + 1] - _ids.FirstCode : -1).ToArray();

@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using CoAR.Engine.Graph.Concepts;
 using CoAR.Engine.Graph.Generation;
+using CoAR.Engine.Graph.Lora;
 using CoAR.Engine.Graph.Training;
 
 namespace CoAR.Engine.Graph.Benchmarks;
@@ -21,6 +22,7 @@ public static class PlantedConceptBenchmark
     public const string Lmcl = "LMCL";
     public const string LmclDpp = "LMCL + DPP";
     public const string LmclDppCasr = "LMCL + DPP + CASR";
+    public const string LoraQkv = "LoRA (q/k/v)";
     public const string Both = "both learned";
     public const string FirstOnly = "first learned, second absent";
     public const string SecondOnly = "second learned, first absent";
@@ -56,16 +58,28 @@ public static class PlantedConceptBenchmark
         }
         variants.Add((LmclDppCasr, first));
         var learned = new Dictionary<string, Concept>();
+        var costs = new List<MethodCost>();
         foreach (var (name, s) in variants)
         {
             log?.Report($"training {name}");
-            learned[name] = Train(engine, s, photos, classImages, cancellation);
+            (learned[name], var cost) = Train(engine, s, photos, classImages, workDir, name, cancellation);
+            costs.Add(cost);
         }
+        LoraAdapter? lora = null;
+        string loraIdentifier = TrainingSettings.LoraIdentifier;
+        if (settings.LoraRank is { } rank)
+        {
+            log?.Report($"training {LoraQkv}, rank {rank}");
+            var s = first.ForLora() with { Depth = null, LoraRank = rank };
+            (lora, var cost) = TrainLora(engine, s, photos, classImages, workDir, cancellation);
+            costs.Add(cost);
+        }
+        using var loraOnModel = lora is null ? null : new LoraProjections(engine.Backend, [lora]);
 
         using var scorer = new ConceptScorer(engine);
         string Fill(string template, string placeholder) => template.Replace("{placeholder}", placeholder).Replace("{class}", settings.ClassNoun);
         var heldOut = new Dictionary<string, Averages>();
-        foreach (var name in new[] { Frozen }.Concat(learned.Keys)) heldOut[name] = new Averages();
+        foreach (var name in new[] { Frozen }.Concat(learned.Keys).Concat(lora is null ? [] : [LoraQkv])) heldOut[name] = new Averages();
         log?.Report($"held out: {settings.HeldOutTemplates.Count} prompts x {settings.HeldOutSeeds} seeds from the teacher");
         foreach (var template in settings.HeldOutTemplates)
         {
@@ -75,11 +89,13 @@ public static class PlantedConceptBenchmark
                 heldOut[Frozen].Add(scorer.Compare(teacherCondition, ConceptScorer.Condition.Frozen(Fill(template, "the")), image));
                 foreach (var (name, concept) in learned)
                     heldOut[name].Add(scorer.Compare(teacherCondition, new ConceptScorer.Condition(teacherCondition.Caption, [concept]), image));
+                if (loraOnModel is not null)
+                    heldOut[LoraQkv].Add(scorer.Compare(teacherCondition, new ConceptScorer.Condition(Fill(template, loraIdentifier), [], Adapter: loraOnModel), image));
             }
         }
 
         var drift = new Dictionary<string, Averages>();
-        foreach (var name in new[] { Teacher }.Concat(learned.Keys)) drift[name] = new Averages();
+        foreach (var name in new[] { Teacher }.Concat(learned.Keys).Concat(lora is null ? [] : [LoraQkv])) drift[name] = new Averages();
         log?.Report($"drift: {settings.DriftPrompts.Count} prompts x {settings.HeldOutSeeds} seeds from the frozen model");
         foreach (var prompt in settings.DriftPrompts.Select(p => p.Replace("{class}", settings.ClassNoun)))
         {
@@ -89,6 +105,8 @@ public static class PlantedConceptBenchmark
                 drift[Teacher].Add(scorer.Compare(frozen, new ConceptScorer.Condition(prompt, [planted]), image));
                 foreach (var (name, concept) in learned)
                     drift[name].Add(scorer.Compare(frozen, new ConceptScorer.Condition(prompt, [concept]), image));
+                if (loraOnModel is not null)
+                    drift[LoraQkv].Add(scorer.Compare(frozen, new ConceptScorer.Condition(prompt, [], Adapter: loraOnModel), image));
             }
         }
 
@@ -97,13 +115,13 @@ public static class PlantedConceptBenchmark
             new(Frozen, heldOut[Frozen].Gap, heldOut[Frozen].Kl, 0),
             new(Teacher, 0, 0, drift[Teacher].Kl),
         };
-        fidelity.AddRange(learned.Keys.Select(name => new FidelityRow(name, heldOut[name].Gap, heldOut[name].Kl, drift[name].Kl)));
+        fidelity.AddRange(learned.Keys.Concat(lora is null ? [] : [LoraQkv]).Select(name => new FidelityRow(name, heldOut[name].Gap, heldOut[name].Kl, drift[name].Kl)));
 
         var composition = settings.Composition
             ? Compose(engine, settings, first, planted, learned[LmclDppCasr], mean, std, size, workDir, scorer, log, cancellation)
             : [];
         return new PlantedConceptReport(settings, engine.Fingerprint, engine.Backend.Name, depth, heldOut[Frozen].Targets, drift[Teacher].Targets,
-            fidelity, composition, clock.Elapsed.TotalSeconds);
+            fidelity, composition, clock.Elapsed.TotalSeconds) { Costs = costs };
     }
 
     /// <summary>A second planted concept learned alone, then both in one prompt, with the identity mask and without.</summary>
@@ -115,7 +133,7 @@ public static class PlantedConceptBenchmark
         var plantedSecond = HiddenConcept.Draw(SecondPlaceholder, settings.SecondClassNoun, depth, second.TextSlots, second.ImageSlots, d, mean, std, settings.Strength, settings.Seed * 7919 + 2);
         log?.Report($"composition: training \"{second.SubjectPrompt}\" on its own teacher's samples");
         var photos = Sample(engine, second.SubjectPrompt, [plantedSecond], true, TrainSeeds(settings), size, cancellation);
-        var learnedSecond = Train(engine, second, photos, ClassImages(engine, second, workDir, log, cancellation), cancellation);
+        var (learnedSecond, _) = Train(engine, second, photos, ClassImages(engine, second, workDir, log, cancellation), workDir, "second", cancellation);
 
         string Fill(string template, string a, string b) => template.Replace("{first}", a).Replace("{second}", b)
             .Replace("{class1}", settings.ClassNoun).Replace("{class2}", settings.SecondClassNoun);
@@ -145,13 +163,45 @@ public static class PlantedConceptBenchmark
         return TrainingData.ClassImages(engine, key, s.ClassImages, TrainingData.ClassImageDirectory(workDir, s.ClassNoun, key), log, cancellation);
     }
 
-    private static Concept Train(CoarEngine engine, TrainingSettings s, List<TrainingExample> photos, List<TrainingExample> classImages,
-        CancellationToken cancellation)
+    private static (Concept Concept, MethodCost Cost) Train(CoarEngine engine, TrainingSettings s, List<TrainingExample> photos,
+        List<TrainingExample> classImages, string workDir, string name, CancellationToken cancellation)
     {
         using var trainer = new ConceptTrainer(engine, s, photos, classImages);
         trainer.Initialize();
-        trainer.Train(cancellation: cancellation);
-        return trainer.Concept.Clone();
+        var steps = TimedTrain(trainer, cancellation);
+        string file = Path.Combine(workDir, $"learned-{trainer.Step}-{Guid.NewGuid():N}.safetensors");
+        trainer.SaveConcept(file);
+        var cost = new MethodCost(name, trainer.Parameters, new FileInfo(file).Length, steps, PlannedBytes(trainer.MemoryPlan));
+        File.Delete(file);
+        return (trainer.Concept.Clone(), cost);
+    }
+
+    private static (LoraAdapter Adapter, MethodCost Cost) TrainLora(CoarEngine engine, TrainingSettings s, List<TrainingExample> photos,
+        List<TrainingExample> classImages, string workDir, CancellationToken cancellation)
+    {
+        using var trainer = new ConceptTrainer(engine, s, photos, s.Dpp ? classImages : []);
+        trainer.Initialize();
+        var steps = TimedTrain(trainer, cancellation);
+        string dir = Path.Combine(workDir, $"lora-{Guid.NewGuid():N}");
+        trainer.SaveConcept(dir);
+        long bytes = Directory.GetFiles(dir).Sum(f => new FileInfo(f).Length);
+        Directory.Delete(dir, recursive: true);
+        return (trainer.Lora!, new MethodCost(LoraQkv, trainer.Parameters, bytes, steps, PlannedBytes(trainer.MemoryPlan)));
+    }
+
+    /// <summary>Trains to the last step; the median step time in seconds.</summary>
+    private static double TimedTrain(ConceptTrainer trainer, CancellationToken cancellation)
+    {
+        var times = new List<double>();
+        trainer.Train(progress: new SynchronousProgress(p => times.Add(p.StepTime.TotalSeconds)), cancellation: cancellation);
+        return times.Count == 0 ? double.NaN : times.Order().ElementAt(times.Count / 2);
+    }
+
+    private static long PlannedBytes(TrainingPlan plan) => plan.ActivationBytes + plan.KvCacheBytes + plan.AdapterBytes;
+
+    private sealed class SynchronousProgress(Action<TrainingProgress> report) : IProgress<TrainingProgress>
+    {
+        public void Report(TrainingProgress value) => report(value);
     }
 
     private static ulong[] TrainSeeds(PlantedConceptSettings s) =>

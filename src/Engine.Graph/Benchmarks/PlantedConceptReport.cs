@@ -11,6 +11,9 @@ namespace CoAR.Engine.Graph.Benchmarks;
 /// </summary>
 public sealed record FidelityRow(string Variant, double NllGap, double Kl, double Drift);
 
+/// <summary>What training a method cost: trainable parameters, output file bytes, median step time, device memory the run planned.</summary>
+public sealed record MethodCost(string Variant, long Parameters, long FileBytes, double StepSeconds, long MemoryBytes);
+
 /// <summary>A composition condition against the teacher with both planted concepts, under one mask setting.</summary>
 public sealed record CompositionRow(string Variant, bool IdentityMask, double NllGap, double Kl);
 
@@ -18,6 +21,9 @@ public sealed record CompositionRow(string Variant, bool IdentityMask, double Nl
 public sealed record PlantedConceptReport(PlantedConceptSettings Settings, string Model, string Device, int Depth, int HeldOutTargets, int DriftTargets,
     IReadOnlyList<FidelityRow> Fidelity, IReadOnlyList<CompositionRow> Composition, double Seconds)
 {
+    /// <summary>The cost of each trained variant (same order as their fidelity rows).</summary>
+    public IReadOnlyList<MethodCost> Costs { get; init; } = [];
+
     public FidelityRow Row(string variant) => Fidelity.Single(r => r.Variant == variant);
 
     public CompositionRow Row(string variant, bool identityMask) => Composition.Single(r => r.Variant == variant && r.IdentityMask == identityMask);
@@ -35,6 +41,16 @@ public sealed record PlantedConceptReport(PlantedConceptSettings Settings, strin
         md.AppendLine("| concept | (a) held-out NLL gap to the teacher | (b) KL(teacher ‖ it), new prompts | (c) drift KL(frozen ‖ it), no placeholder |");
         md.AppendLine("|---|---:|---:|---:|");
         foreach (var r in Fidelity) md.AppendLine($"| {r.Variant} | {F(r.NllGap)} | {F(r.Kl)} | {F(r.Drift)} |");
+        if (Costs.Count > 0)
+        {
+            md.AppendLine();
+            md.AppendLine(CultureInfo.InvariantCulture, $"What each method cost on {Device}:");
+            md.AppendLine();
+            md.AppendLine("| method | trainable parameters | file bytes | step time (median, s) | training memory (planned, MiB) |");
+            md.AppendLine("|---|---:|---:|---:|---:|");
+            foreach (var c in Costs)
+                md.AppendLine(CultureInfo.InvariantCulture, $"| {c.Variant} | {c.Parameters:N0} | {c.FileBytes:N0} | {c.StepSeconds:F3} | {c.MemoryBytes / (1024.0 * 1024.0):F1} |");
+        }
         if (Composition.Count > 0)
         {
             md.AppendLine();

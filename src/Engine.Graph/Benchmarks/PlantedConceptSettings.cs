@@ -41,6 +41,12 @@ public sealed record PlantedConceptSettings
 
     public bool Composition { get; init; } = true;
 
+    /// <summary>
+    /// Also train a LoRA adapter of this rank on q/k/v of every layer on the same teacher samples (`coar train --method
+    /// lora`'s recipe), scored the same way with its identifier in the prompts; null: no LoRA row.
+    /// </summary>
+    public int? LoraRank { get; init; }
+
     /// <summary>Also train LMCL alone and LMCL + DPP (the ablation); without them only LMCL + DPP + CASR is trained.</summary>
     public bool Ablation { get; init; } = true;
 
@@ -92,6 +98,7 @@ public sealed record PlantedConceptSettings
         Require(CompositionTemplates.Count > 0 && CompositionTemplates.All(t => t.Contains("{first}", StringComparison.Ordinal) && t.Contains("{second}", StringComparison.Ordinal)),
             nameof(CompositionTemplates), "composition prompts need {first} and {second}");
         Require(!string.IsNullOrWhiteSpace(SecondClassNoun), nameof(SecondClassNoun), "the second class noun must not be empty");
+        Require(LoraRank is null or (>= 1 and <= 4096), nameof(LoraRank), $"the LoRA rank must be 1 to 4096, got {LoraRank}");
         Training(ClassNoun, "[V]").Validate();
     }
 }

@@ -22,7 +22,7 @@ public class PlantedConceptTests
         var settings = new PlantedConceptSettings
         {
             Resolution = 64, Photos = 32, Steps = 120, Depth = 2, Slots = 4, NtpTargets = NtpTargets.Codes, HeldOutSeeds = 6, ClassImages = 2,
-            Ablation = false,
+            Ablation = false, LoraRank = 4,
         };
         var report = PlantedConceptBenchmark.Run(engine, settings, TinyModels.NewTempDir("planted"));
         TestContext.Out.WriteLine(report.ToMarkdown());
@@ -33,12 +33,22 @@ public class PlantedConceptTests
         Assert.That(learned.NllGap, Is.LessThan(frozen.NllGap), "(a) on held-out prompts and seeds the learned concept is closer to the teacher");
         Assert.That(learned.Kl, Is.LessThan(0.9 * frozen.Kl), "(b) by a margin in KL");
         Assert.That(report.Row(Teacher).Drift, Is.GreaterThan(0), "(c) the planted image tokens move prompts without the placeholder");
-        Assert.That(report.Fidelity.Select(r => r.Variant), Is.EqualTo(new[] { Frozen, Teacher, LmclDppCasr }));
+        Assert.That(report.Fidelity.Select(r => r.Variant), Is.EqualTo(new[] { Frozen, Teacher, LmclDppCasr, LoraQkv }));
+        var lora = report.Row(LoraQkv);
+        Assert.That(double.IsFinite(lora.NllGap) && double.IsFinite(lora.Kl) && lora.Drift >= 0, $"LoRA is scored like the concepts: {lora}");
+        var config = engine.Model.Config;
+        Assert.That(report.Costs.Select(c => (c.Variant, c.Parameters)), Is.EqualTo(new[]
+        {
+            (LmclDppCasr, 2L * (4 + 4) * config.HiddenSize),
+            (LoraQkv, (long)config.NumLayers * 4 * (2 * config.HiddenSize + 2 * (config.HiddenSize + config.KvDim))),
+        }), "CoAR: depth x (text + image slots) x D; LoRA: rank (in + out) for q, k, v of every layer");
+        Assert.That(report.Costs.All(c => c.FileBytes > 4 * c.Parameters && c.StepSeconds > 0 && c.MemoryBytes > 0));
 
         var both = report.Row(Both, identityMask: true);
         Assert.That(both.Kl, Is.LessThan(report.Row(FirstOnly, true).Kl), "composing keeps the second concept: leaving it out is further from the teacher");
         Assert.That(both.Kl, Is.LessThan(report.Row(SecondOnly, true).Kl), "composing keeps the first concept");
         Assert.That(report.Row(Both, identityMask: false).Kl, Is.Not.EqualTo(both.Kl), "the identity mask changes the composition");
-        Assert.That(report.ToMarkdown(), Does.Contain("| LMCL + DPP + CASR |").And.Contain("| both learned |"));
+        Assert.That(report.ToMarkdown(), Does.Contain("| LMCL + DPP + CASR |").And.Contain("| both learned |").And.Contain("| LoRA (q/k/v) |")
+            .And.Contain("trainable parameters"));
     }
 }
