@@ -79,6 +79,8 @@ public sealed class GenerationJob
             ["temperature"] = settings.Temperature, ["count"] = settings.Count, ["concepts"] = settings.Concepts,
             ["identity_mask"] = settings.IdentityMask,
         };
+        // Recorded only when given, so that a job from before reference images keeps its identity.
+        if (settings.References.Length > 0) manifest["references"] = settings.References;
         string identity = Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(manifest.ToJsonString())));
         var counts = lines.Select(l => l.Count ?? settings.Count).ToList();
         bool current = false;

@@ -1,4 +1,8 @@
 namespace CoAR.Engine.Cli.Jobs;
 
 /// <summary>The command's settings that every image of a job uses unless its line overrides them.</summary>
-public sealed record JobSettings(int Width, int Height, float Cfg, int TopK, float Temperature, int Count, string Concepts = "", bool IdentityMask = true);
+public sealed record JobSettings(int Width, int Height, float Cfg, int TopK, float Temperature, int Count, string Concepts = "", bool IdentityMask = true)
+{
+    /// <summary>What identifies the command's --image files (names and contents), for the job's manifest; empty: none.</summary>
+    public string References { get; init; } = "";
+}

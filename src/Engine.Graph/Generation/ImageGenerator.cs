@@ -42,12 +42,13 @@ public sealed class ImageGenerator(ChameleonModel model, LuminaPrompt prompt, Vq
     public ImageTokenRequest Prepare(ImagePrompt p)
     {
         var layout = ImageLayout.For(p.Width, p.Height, _ids);
+        var references = p.References.Select(r => r.Tokens).ToList();
         if (p.Concepts.Count == 0)
-            return new ImageTokenRequest(prompt.Build(p.Caption, p.Width, p.Height).Ids, layout, p.Seed, p.Sampling);
+            return new ImageTokenRequest(prompt.Build(p.Caption, p.Width, p.Height, images: references).Ids, layout, p.Seed, p.Sampling);
         foreach (var c in p.Concepts) ConceptFile.CheckFits(c, model.Config, $"concept '{c.Placeholder}'");
         var table = new ContextTable(p.Concepts);
         var placeholders = p.Concepts.Where(c => c.TextSlots > 0).Select(c => new PromptPlaceholder(c.Placeholder, c.TextSlots)).ToList();
-        var built = prompt.Build(p.Caption, p.Width, p.Height, placeholders);
+        var built = prompt.Build(p.Caption, p.Width, p.Height, placeholders, references);
         int filler = prompt.SlotFillerId;
         var conditional = ConceptSequence.Build(built, p.Concepts, table, p.IdentityMask, filler);
         var unconditional = p.UnconditionalImageSlots

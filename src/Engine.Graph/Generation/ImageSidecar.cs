@@ -32,11 +32,17 @@ public sealed record ImageSidecar(
     /// <summary>The concepts used (as their files or names were given).</summary>
     public string[] Concepts { get; init; } = [];
 
+    /// <summary>The reference images in the prompt (their sources, in prompt order); left out when there are none.</summary>
+    public string[]? References { get; init; }
+
     public static ImageSidecar From(GeneratedImage image, string model, string fingerprint, string device) => new(
         image.Prompt.Caption, image.Prompt.Seed, image.Prompt.Width, image.Prompt.Height, image.Prompt.Sampling.Cfg,
         image.Prompt.Sampling.ImageTopK, image.Prompt.Sampling.Temperature, model, fingerprint, device, image.PromptTokens.Length,
         image.Tokens, image.Timings.Prefill.TotalSeconds, image.Timings.Decode.TotalSeconds, image.Timings.TokensPerSecond,
-        image.DecodeTime.TotalSeconds, typeof(ImageSidecar).Assembly.GetName().Version?.ToString() ?? "dev");
+        image.DecodeTime.TotalSeconds, typeof(ImageSidecar).Assembly.GetName().Version?.ToString() ?? "dev")
+    {
+        References = image.Prompt.References.Count > 0 ? image.Prompt.References.Select(r => r.Source).ToArray() : null,
+    };
 
     public string ToJson() => JsonSerializer.Serialize(this, ImageSidecarJson.Default.ImageSidecar);
 }
