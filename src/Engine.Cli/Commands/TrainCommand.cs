@@ -41,6 +41,7 @@ public static class TrainCommand
         [nameof(TrainingSettings.CheckpointEvery)] = "--checkpoint-every",
         [nameof(TrainingSettings.ValidateEvery)] = "--validate-every",
         [nameof(TrainingSettings.ValidationPrompt)] = "--validation-prompt",
+        [nameof(TrainingSettings.References)] = "--reference",
     };
 
     public static Command Create()
@@ -53,6 +54,17 @@ public static class TrainCommand
         var kind = new Option<string>("--kind") { Description = "subject or style", DefaultValueFactory = _ => "subject" };
         kind.AcceptOnlyFromAmong("subject", "style");
         var placeholder = new Option<string?>("--placeholder") { Description = "Placeholder in prompts (default [V] for subjects, [S] for styles)" };
+        var template = new Option<string?>("--template")
+        {
+            Description = "The training prompt, with {placeholder} and {class} (default \"a photo of {placeholder} {class}\"; a style's \"a picture in {placeholder} style\"); "
+                          + "<|image|> places a --reference image",
+        };
+        var reference = new Option<string[]>("--reference")
+        {
+            Description = "An image file in the training and validation prompts (Lumina-mGPT's <|image|>), e.g. a reference photo in context: repeat for several; "
+                          + "each goes where the next <|image|> stands in --template, or all first when it has none. Encoded at the training resolution",
+            DefaultValueFactory = _ => [],
+        };
         var steps = new Option<int?>("--steps") { Description = "Optimizer steps (default 1000 for subjects, 600 for styles)" };
         var layers = new Option<int?>("--layers")
         {
@@ -100,7 +112,7 @@ public static class TrainCommand
             $"(lr {F(defaults.LearningRate)}, batch 1) with the rest of Lumina-mGPT's fine-tuning recipe: AdamW({F(defaults.Beta1)}, {F(defaults.Beta2)}), " +
             $"weight decay {F(defaults.WeightDecay)}, gradient clip {F(defaults.GradientClip)}, {defaults.WarmupSteps} warmup steps then constant, z-loss {F(defaults.ZLossWeight)}; " +
             "no dropout (the backbone is frozen).");
-        foreach (var o in new Option[] { model, images, classNoun, kind, placeholder, steps, layers, target, resolution, lr, beta1, beta2, weightDecay, decay,
+        foreach (var o in new Option[] { model, images, classNoun, kind, placeholder, template, reference, steps, layers, target, resolution, lr, beta1, beta2, weightDecay, decay,
                      clip, warmup, schedule, minLr, zLoss, ntpTargets, noDpp, noCasr, classImages, accumulation, crop, validateEvery, validationPrompt, checkpointEvery,
                      restart, seed, device, vqgan, output, json })
             cmd.Options.Add(o);
@@ -133,12 +145,16 @@ public static class TrainCommand
                 ValidationPrompt = parse.GetValue(validationPrompt),
             };
             if (parse.GetValue(placeholder) is { } p) settings = settings with { Placeholder = p };
+            if (parse.GetValue(template) is { } t) settings = settings with { Template = t };
+            if (parse.GetValue(reference) is { Length: > 0 } references) settings = settings with { References = references };
+            // A template the user gave is named as such in errors; the default one only breaks through --placeholder.
+            var optionOf = parse.GetValue(template) is null ? OptionOf : new Dictionary<string, string>(OptionOf) { [nameof(TrainingSettings.Template)] = "--template" };
             if (parse.GetValue(steps) is { } n) settings = settings with { Steps = n };
             if (parse.GetValue(layers) is { } l) settings = settings with { Depth = l };
             if (parse.GetValue(noDpp)) settings = settings with { Dpp = false };
             if (parse.GetValue(noCasr)) settings = settings with { Casr = false };
             // What needs no model fails before the model loads; what needs it, before any class image is made.
-            SettingErrors.AsUsage(OptionOf, settings.Validate);
+            SettingErrors.AsUsage(optionOf, settings.Validate);
             var files = TrainingData.ImageFiles(parse.GetValue(images)!);
             string outPath = OutputPath(parse.GetValue(output)!);
             string dir = ModelOption.Resolve(parse.GetValue(model));
@@ -154,7 +170,7 @@ public static class TrainCommand
                 ValidationDirectory = Path.ChangeExtension(outPath, ".validation"),
             };
             var log = new ConsoleProgress<string>(m => console.MarkupLine(Markup.Escape(m)));
-            using var job = SettingErrors.AsUsage(OptionOf, () => TrainingJob.Prepare(engine, settings, files, outputs, log, ct));
+            using var job = SettingErrors.AsUsage(optionOf, () => TrainingJob.Prepare(engine, settings, files, outputs, log, ct));
 
             var clock = System.Diagnostics.Stopwatch.StartNew();
             try

@@ -34,6 +34,7 @@ public sealed class ConceptTrainer : IDisposable
     private readonly float[] _casrMean;
     private readonly TrainingPlan _plan;
     private readonly Workspace _activations;
+    private readonly IReadOnlyList<int[]> _referenceTokens;
     private KvCache? _cache;
 
     public ConceptTrainer(CoarEngine engine, TrainingSettings settings, IReadOnlyList<TrainingExample> subject,
@@ -43,10 +44,16 @@ public sealed class ConceptTrainer : IDisposable
     }
 
     /// <param name="settings">Resolved for this engine's model here (<see cref="TrainingSettings.Resolve"/>): an unset depth becomes the kind's default.</param>
-    public ConceptTrainer(CoarEngine engine, TrainingSettings settings, TrainingImages subject, IReadOnlyList<TrainingExample> classImages)
+    /// <param name="references">The encoded images of <see cref="TrainingSettings.References"/>, in order (none when it is null).</param>
+    public ConceptTrainer(CoarEngine engine, TrainingSettings settings, TrainingImages subject, IReadOnlyList<TrainingExample> classImages,
+        IReadOnlyList<ReferenceImage>? references = null)
     {
         (_s, Notes) = settings.Resolve(engine.Model.Config, engine.Prompt);
         if (_s.Dpp && classImages.Count == 0) throw new ArgumentException("DPP needs class images");
+        References = references ?? [];
+        if (References.Count != (_s.References?.Length ?? 0))
+            throw new ArgumentException($"the settings name {_s.References?.Length ?? 0} reference image(s) but {References.Count} are given");
+        _referenceTokens = References.Select(r => r.Tokens).ToList();
         _engine = engine;
         _model = engine.Model;
         _b = _model.Backend;
@@ -74,6 +81,10 @@ public sealed class ConceptTrainer : IDisposable
     public IReadOnlyList<string> Notes { get; }
 
     public Concept Concept => _concept;
+
+    /// <summary>The images in the training prompt (<see cref="TrainingSettings.References"/>, encoded).</summary>
+    public IReadOnlyList<ReferenceImage> References { get; }
+
     public TrainingPlan MemoryPlan => _plan;
     public int Step => _adam.Step;
     public StepLosses LastLosses { get; private set; }
@@ -207,7 +218,7 @@ public sealed class ConceptTrainer : IDisposable
     private OutputLoss.Values SubjectPass(TrainingExample ex, Tensor table, Tensor tableGrad, ContextTable layout, float weight)
     {
         var placeholders = _s.TextSlots > 0 ? new[] { new PromptPlaceholder(_s.Placeholder, _s.TextSlots) } : [];
-        var prompt = _engine.Prompt.Build(_s.SubjectPrompt, ex.Layout.WidthPx, ex.Layout.HeightPx, placeholders);
+        var prompt = _engine.Prompt.Build(_s.SubjectPrompt, ex.Layout.WidthPx, ex.Layout.HeightPx, placeholders, _referenceTokens);
         var sequence = ConceptSequence.Build(prompt, [_concept], layout, identityMask: false, _engine.Prompt.SlotFillerId);
         return ContextPass(sequence, ex, table, tableGrad, ntpWeight: weight, reference: null, klWeight: 0f);
     }
@@ -300,7 +311,7 @@ public sealed class ConceptTrainer : IDisposable
         // The longest prompt (the size digits aside, every image's is the same) plus the slots.
         int size = _s.Resolution!.Value;
         var placeholders = _s.TextSlots > 0 ? new[] { new PromptPlaceholder(_s.Placeholder, _s.TextSlots) } : [];
-        int promptTokens = Math.Max(_engine.Prompt.Build(_s.SubjectPrompt, size, size, placeholders).Ids.Length,
+        int promptTokens = Math.Max(_engine.Prompt.Build(_s.SubjectPrompt, size, size, placeholders, _referenceTokens).Ids.Length,
             _engine.Prompt.Build(_s.ClassPrompt, size, size).Ids.Length);
         int promptBudget = promptTokens + 8 + _s.ImageSlots;
         int maxTokens = Math.Max(_subject.MaxImageTokens, _classImages.Count > 0 ? _classImages.Max(e => e.ImageTokens.Length) : 0) + promptBudget;

@@ -2,6 +2,7 @@ using System.Globalization;
 using System.Text.Json;
 using System.Text.Json.Serialization;
 using CoAR.Engine.Graph.Concepts;
+using CoAR.Engine.Graph.Generation;
 using CoAR.Engine.Graph.Model;
 using CoAR.Engine.Graph.Text;
 
@@ -94,6 +95,17 @@ public sealed record TrainingSettings
 
     public string ClassTemplate { get; init; } = "a photo of a {class}";
 
+    /// <summary>
+    /// Image files in the training (and validation) prompt, Lumina-mGPT's &lt;|image|&gt;: one per symbol in the
+    /// template, or all first when it has none; encoded at the training resolution. The class prompt (DPP) has none:
+    /// it is the frozen model's prior for the class. Null: none (and left out of the stored settings).
+    /// </summary>
+    [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
+    public string[]? References { get; init; }
+
+    /// <summary>The most reference images one training prompt may hold.</summary>
+    public const int MaxReferences = 16;
+
     public const int SubjectDepth = 9, StyleDepth = 3;
 
     public static TrainingSettings ForStyle(string styleName) => new()
@@ -161,6 +173,15 @@ public sealed record TrainingSettings
             $"the validation prompt \"{ValidationPrompt}\" does not contain the placeholder {Placeholder}");
         Require(TextSlots == 0 || Template.Contains("{placeholder}", StringComparison.Ordinal), nameof(Template),
             $"the prompt template '{Template}' has no {{placeholder}} for the text tokens");
+        int references = References?.Length ?? 0;
+        Require(references <= MaxReferences && (References ?? []).All(f => !string.IsNullOrWhiteSpace(f)), nameof(References),
+            $"at most {MaxReferences} reference image files, none of them an empty name (got {references})");
+        foreach (var (name, text) in new[] { (nameof(Template), Template), (nameof(ValidationPrompt), ValidationPrompt ?? "") })
+        {
+            int symbols = LuminaPrompt.ImagePlaceholderCount(text);
+            Require(symbols == 0 || symbols == references, name,
+                $"'{text}' holds {symbols} {LuminaPrompt.ImagePlaceholder} but {references} reference image(s) are given: give one per {LuminaPrompt.ImagePlaceholder}");
+        }
     }
 
     /// <summary>
@@ -195,10 +216,14 @@ public sealed record TrainingSettings
             notes.Add($"the warmup ({WarmupSteps} steps) is as long as the run ({Steps}): the learning rate never reaches {F(LearningRate)}");
         var resolved = this with { Depth = depth, Resolution = resolution };
         var placeholders = TextSlots > 0 ? new[] { new PromptPlaceholder(Placeholder, TextSlots) } : [];
+        // The reference images are read later; stand-ins of the smallest size check where they go.
+        var ids = prompt.Vocabulary.ToImageTokenIds();
+        var images = Enumerable.Range(0, References?.Length ?? 0)
+            .Select(_ => ReferenceImage.FromCodes("stand-in", ImageLayout.For(32, 32, ids), new int[4]).Tokens).ToList();
         Check(() => prompt.Build(resolved.ClassPrompt, resolution, resolution), nameof(ClassNoun), "the class prompt");
-        Check(() => prompt.Build(resolved.SubjectPrompt, resolution, resolution, placeholders), nameof(Template), "the training prompt");
+        Check(() => prompt.Build(resolved.SubjectPrompt, resolution, resolution, placeholders, images), nameof(Template), "the training prompt");
         if (ValidationPrompt is not null)
-            Check(() => prompt.Build(ValidationPrompt, resolution, resolution, placeholders), nameof(ValidationPrompt), "the validation prompt");
+            Check(() => prompt.Build(ValidationPrompt, resolution, resolution, placeholders, images), nameof(ValidationPrompt), "the validation prompt");
         return (resolved, notes);
     }
 
@@ -218,7 +243,8 @@ public sealed record TrainingSettings
     public IReadOnlyList<string> Describe() =>
     [
         $"concept: {Kind.ToString().ToLowerInvariant()} {Placeholder}, class \"{ClassNoun}\", depth {EffectiveDepth}, {TextSlots} text + {ImageSlots} image token(s) per layer",
-        $"prompts: \"{SubjectPrompt}\"; class \"{ClassPrompt}\"",
+        $"prompts: \"{SubjectPrompt}\"; class \"{ClassPrompt}\"" +
+            (References is { Length: > 0 } refs ? $"; reference image(s) in the training prompt: {string.Join(", ", refs)}" : ""),
         $"steps {Steps}, {Accumulation} pass(es) per step, resolution {Resolution?.ToString(CultureInfo.InvariantCulture) ?? "target"}, crop {Crop.ToString().ToLowerInvariant()}, photo order shuffled per epoch, seed {Seed}",
         $"optimizer: AdamW(beta1 {F(Beta1)}, beta2 {F(Beta2)}, eps {F(AdamEps)}), weight decay {F(WeightDecay)} on {DecayedTokens.ToString().ToLowerInvariant()} tokens, gradient clip {(GradientClip > 0 ? F(GradientClip) : "off")}, no dropout (frozen backbone)",
         $"learning rate {F(LearningRate)}: {WarmupSteps} warmup step(s), then " +

@@ -128,3 +128,58 @@ public class ReferenceImageCommandTests
         Assert.That(error, Does.Contain("strip.png: 2x200 has an aspect ratio"));
     }
 }
+
+/// <summary>`coar train --reference`: a concept trained with a reference photo in the training prompt's context.</summary>
+public class ReferenceImageTrainingTests
+{
+    private static string[] Train(string images, string outFile, params string[] extra) =>
+        ["train", "--model", TinyModels.Default, "--images", images, "--class", "dog", "--steps", "2", "--layers", "1", "--resolution", "64",
+         "--no-dpp", "--checkpoint-every", "0", "--device", "cpu", "--out", outFile, .. extra];
+
+    private static string StepLine(string output, int step) =>
+        output.Split('\n').Single(l => l.StartsWith($"step {step,5}/"));
+
+    [Test]
+    public void TheReferenceIsInTheTrainingContextAndTheConceptRecordsIt()
+    {
+        string work = TinyModels.NewTempDir("reference-train");
+        string photos = TrainCommandTests.Photos();
+        string reference = Path.Combine(work, "reference.png");
+        File.WriteAllBytes(reference, ImageFile.EncodePng(TestImages.Gradient(96, 64)));
+        string withReference = Path.Combine(work, "with.safetensors"), without = Path.Combine(work, "without.safetensors");
+
+        var (code, output, error) = CliHarness.Run(Train(photos, withReference, "--reference", reference,
+            "--template", "a photo of {placeholder} {class} like <|image|>", "--validate-every", "2"));
+        Assert.That(code, Is.EqualTo(ExitCodes.Ok), output + error);
+        Assert.That(output, Does.Contain("1 reference image(s) in the training prompt: " + reference + " (64x32, 14 tokens)"), "a 3:2 photo takes the 2:1 crop of a 64 px target: 2x4 codes + 2 new lines + 4");
+        var (code2, output2, error2) = CliHarness.Run(Train(photos, without, "--template", "a photo of {placeholder} {class} like"));
+        Assert.That(code2, Is.EqualTo(ExitCodes.Ok), output2 + error2);
+        Assert.That(StepLine(output, 1), Is.Not.EqualTo(StepLine(output2, 1)), "the reference's tokens change the first step's loss");
+
+        var info = Graph.Concepts.ConceptFile.Load(withReference);
+        var stored = Graph.Training.TrainingSettings.FromJson(info.Metadata["training_settings"]);
+        Assert.That(stored.References, Is.EqualTo(new[] { reference }));
+        Assert.That(Graph.Training.TrainingSettings.FromJson(Graph.Concepts.ConceptFile.Load(without).Metadata["training_settings"]).References, Is.Null);
+        Assert.That(File.ReadAllText(withReference.Replace(".safetensors", ".validation/step-00002.png")).Length, Is.GreaterThan(0));
+
+        (code, output, error) = CliHarness.Run("generate", "--model", TinyModels.Default, "--concept", withReference, "--prompt", "[V] dog like <|image|>",
+            "--image", reference, "--size", "64", "--target", "512", "--device", "cpu", "--out", Path.Combine(work, "images"));
+        Assert.That(code, Is.EqualTo(ExitCodes.Ok), output + error);
+    }
+
+    [Test]
+    public void ACountMismatchOrABadReferenceFailsCleanly()
+    {
+        string work = TinyModels.NewTempDir("reference-train-bad");
+        string photos = TrainCommandTests.Photos();
+        var (code, _, error) = CliHarness.Run(Train(photos, Path.Combine(work, "a.safetensors"), "--template", "{placeholder} {class} <|image|>"));
+        Assert.That(code, Is.EqualTo(ExitCodes.Usage));
+        Assert.That(error, Does.Contain("--template:").And.Contain("holds 1 <|image|> but 0 reference image(s)"));
+        string garbage = Path.Combine(work, "garbage.jpg");
+        File.WriteAllText(garbage, "no JPEG");
+        (code, _, error) = CliHarness.Run(Train(photos, Path.Combine(work, "b.safetensors"), "--reference", garbage));
+        Assert.That(code, Is.EqualTo(ExitCodes.BadInput));
+        Assert.That(error, Does.Contain("garbage.jpg: not a readable"));
+        Assert.That(File.Exists(Path.Combine(work, "b.safetensors")), Is.False);
+    }
+}
