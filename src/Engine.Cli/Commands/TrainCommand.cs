@@ -51,6 +51,13 @@ public static class TrainCommand
         var model = ModelOption.Create();
         var images = new Option<string>("--images", "-i") { Description = "Folder of photos of the subject (3-5), or the style's reference image", Required = true };
         var classNoun = new Option<string?>("--class") { Description = "The subject's class noun, e.g. dog (required for subjects; a style's name for styles)" };
+        var method = new Option<string>("--method")
+        {
+            Description = "coar: per-layer text and image context tokens with DPP and CASR (the default); textual-inversion: PersonalAR's stage 1, the [V] "
+                          + "input embedding alone (layer 0, random start, 1500 steps, PersonalAR's prompt templates, no DPP or CASR)",
+            DefaultValueFactory = _ => "coar",
+        };
+        method.AcceptOnlyFromAmong("coar", "textual-inversion");
         var kind = new Option<string>("--kind") { Description = "subject or style", DefaultValueFactory = _ => "subject" };
         kind.AcceptOnlyFromAmong("subject", "style");
         var placeholder = new Option<string?>("--placeholder") { Description = "Placeholder in prompts (default [V] for subjects, [S] for styles)" };
@@ -65,10 +72,10 @@ public static class TrainCommand
                           + "each goes where the next <|image|> stands in --template, or all first when it has none. Encoded at the training resolution",
             DefaultValueFactory = _ => [],
         };
-        var steps = new Option<int?>("--steps") { Description = "Optimizer steps (default 1000 for subjects, 600 for styles)" };
+        var steps = new Option<int?>("--steps") { Description = "Optimizer steps (default 1000 for subjects, 600 for styles, 1500 for textual inversion)" };
         var layers = new Option<int?>("--layers")
         {
-            Description = $"Injection depth N: the first N layers get context tokens (default {TrainingSettings.SubjectDepth} subject, {TrainingSettings.StyleDepth} style, at most the model's layers)",
+            Description = $"Injection depth N: the first N layers get context tokens (default {TrainingSettings.SubjectDepth} subject, {TrainingSettings.StyleDepth} style, at most the model's layers; textual inversion: 1, the input embedding)",
         };
         var target = new Option<int>("--target") { Description = "The checkpoint's resolution (Lumina-mGPT-7B-512, -768 or -1024): bounds the training resolution", DefaultValueFactory = _ => 768 };
         target.AcceptOnlyFromAmong("512", "768", "1024");
@@ -112,7 +119,7 @@ public static class TrainCommand
             $"(lr {F(defaults.LearningRate)}, batch 1) with the rest of Lumina-mGPT's fine-tuning recipe: AdamW({F(defaults.Beta1)}, {F(defaults.Beta2)}), " +
             $"weight decay {F(defaults.WeightDecay)}, gradient clip {F(defaults.GradientClip)}, {defaults.WarmupSteps} warmup steps then constant, z-loss {F(defaults.ZLossWeight)}; " +
             "no dropout (the backbone is frozen).");
-        foreach (var o in new Option[] { model, images, classNoun, kind, placeholder, template, reference, steps, layers, target, resolution, lr, beta1, beta2, weightDecay, decay,
+        foreach (var o in new Option[] { model, images, method, classNoun, kind, placeholder, template, reference, steps, layers, target, resolution, lr, beta1, beta2, weightDecay, decay,
                      clip, warmup, schedule, minLr, zLoss, ntpTargets, noDpp, noCasr, classImages, accumulation, crop, validateEvery, validationPrompt, checkpointEvery,
                      restart, seed, device, vqgan, output, json })
             cmd.Options.Add(o);
@@ -122,7 +129,12 @@ public static class TrainCommand
             string? noun = parse.GetValue(classNoun);
             if (!style && string.IsNullOrWhiteSpace(noun))
                 throw new UsageException("--class is required for a subject (the class noun, e.g. --class dog)");
-            var settings = (style ? TrainingSettings.ForStyle(string.IsNullOrWhiteSpace(noun) ? "style" : noun) : new TrainingSettings { ClassNoun = noun! }) with
+            bool textualInversion = parse.GetValue(method) == "textual-inversion";
+            if (textualInversion && style)
+                throw new UsageException("--method textual-inversion learns a subject's [V] embedding; it has no style variant (--kind style trains with --method coar)");
+            var preset = textualInversion ? TrainingSettings.ForTextualInversion(noun!)
+                : style ? TrainingSettings.ForStyle(string.IsNullOrWhiteSpace(noun) ? "style" : noun) : new TrainingSettings { ClassNoun = noun! };
+            var settings = preset with
             {
                 Resolution = parse.GetValue(resolution),
                 LearningRate = parse.GetValue(lr),
@@ -145,7 +157,7 @@ public static class TrainCommand
                 ValidationPrompt = parse.GetValue(validationPrompt),
             };
             if (parse.GetValue(placeholder) is { } p) settings = settings with { Placeholder = p };
-            if (parse.GetValue(template) is { } t) settings = settings with { Template = t };
+            if (parse.GetValue(template) is { } t) settings = settings with { Template = t, Templates = null };
             if (parse.GetValue(reference) is { Length: > 0 } references) settings = settings with { References = references };
             // A template the user gave is named as such in errors; the default one only breaks through --placeholder.
             var optionOf = parse.GetValue(template) is null ? OptionOf : new Dictionary<string, string>(OptionOf) { [nameof(TrainingSettings.Template)] = "--template" };

@@ -92,9 +92,38 @@ public sealed class ConceptTrainer : IDisposable
     /// <summary>
     /// Sets the starting point from the frozen model: image tokens and the CASR target to the mean hidden state at
     /// each layer's input over the image-code positions of the subject images (center crops); text tokens to the
-    /// hidden state of the class noun's last token in the class prompt (a DECISION; the paper leaves it open).
+    /// hidden state of the class noun's last token in the class prompt (a DECISION; the paper leaves it open), or with
+    /// <see cref="TextInit.Random"/> to seeded Gaussian vectors at the scale of the class prompt's token embeddings.
     /// </summary>
     public void Initialize()
+    {
+        int d = _model.Config.HiddenSize, depth = _concept.Depth;
+        if (_s.ImageSlots > 0 || _s.Casr)
+            InitializeImageTokens();
+        if (_s.TextSlots == 0) return;
+        var ids = ClassPromptIds(_subject.Centered(0).Layout);
+        if (_s.TextInit == TextInit.Random)
+        {
+            // The scale of a real token: the RMS of the class prompt's embeddings (the states at the input of layer 0).
+            var embeddings = new LayerInputCapture(_b, 1, Enumerable.Range(0, ids.Length).ToArray());
+            RunFrozen(ids, embeddings);
+            double squares = 0;
+            foreach (float v in embeddings.Rows[0]) squares += (double)v * v;
+            double scale = Math.Sqrt(squares / embeddings.Rows[0].Length);
+            for (int i = 0; i < _concept.Text.Length; i++)
+                _concept.Text[i] = (float)(scale * TrainingDraws.Normal(_s.Seed, TrainingDraws.Stream.TextInit, i));
+            return;
+        }
+        int noun = Array.LastIndexOf(ids, _engine.Prompt.Vocabulary.EndOfTurn) - 1;
+        var capture = new LayerInputCapture(_b, depth, [noun]);
+        RunFrozen(ids, capture);
+        for (int l = 0; l < depth; l++)
+            for (int k = 0; k < _s.TextSlots; k++)
+                capture.Rows[l].AsSpan(0, d).CopyTo(_concept.TextVector(l, k));
+    }
+
+    /// <summary>Image tokens and the CASR target: the frozen model's mean state over the subject images' codes, layer by layer.</summary>
+    private void InitializeImageTokens()
     {
         int d = _model.Config.HiddenSize, depth = _concept.Depth;
         var sums = new double[depth * d];
@@ -117,17 +146,6 @@ public sealed class ConceptTrainer : IDisposable
         for (int l = 0; l < depth; l++)
             for (int k = 0; k < _s.ImageSlots; k++)
                 _casrMean.AsSpan(l * d, d).CopyTo(_concept.ImageVector(l, k));
-
-        if (_s.TextSlots > 0)
-        {
-            var ids = ClassPromptIds(_subject.Centered(0).Layout);
-            int noun = Array.LastIndexOf(ids, _engine.Prompt.Vocabulary.EndOfTurn) - 1;
-            var capture = new LayerInputCapture(_b, depth, [noun]);
-            RunFrozen(ids, capture);
-            for (int l = 0; l < depth; l++)
-                for (int k = 0; k < _s.TextSlots; k++)
-                    capture.Rows[l].AsSpan(0, d).CopyTo(_concept.TextVector(l, k));
-        }
     }
 
     /// <summary>Runs steps until <paramref name="until"/> (or the settings' step count), reporting each.</summary>
@@ -177,7 +195,9 @@ public sealed class ConceptTrainer : IDisposable
             cancellation.ThrowIfCancellationRequested();
             long pass = (long)step * k + a;
             int item = TrainingDraws.Item(_s.Seed, TrainingDraws.Stream.SubjectOrder, pass, _subject.Count);
-            var subject = SubjectPass(_subject.Draw(item, pass), tableTensor, tableGrad, table, 1f / k);
+            var prompts = _s.SubjectPrompts;
+            string subjectPrompt = prompts[prompts.Count == 1 ? 0 : TrainingDraws.Item(_s.Seed, TrainingDraws.Stream.Template, pass, prompts.Count)];
+            var subject = SubjectPass(subjectPrompt, _subject.Draw(item, pass), tableTensor, tableGrad, table, 1f / k);
             ntp += subject.CrossEntropy / k;
             z += subject.ZLoss / k;
             if (_s.Dpp)
@@ -214,11 +234,11 @@ public sealed class ConceptTrainer : IDisposable
         };
     }
 
-    /// <summary>NTP on a subject image behind "a photo of [V] class" and the image slots, weighted <paramref name="weight"/>.</summary>
-    private OutputLoss.Values SubjectPass(TrainingExample ex, Tensor table, Tensor tableGrad, ContextTable layout, float weight)
+    /// <summary>NTP on a subject image behind its prompt ("a photo of [V] class") and the image slots, weighted <paramref name="weight"/>.</summary>
+    private OutputLoss.Values SubjectPass(string subjectPrompt, TrainingExample ex, Tensor table, Tensor tableGrad, ContextTable layout, float weight)
     {
         var placeholders = _s.TextSlots > 0 ? new[] { new PromptPlaceholder(_s.Placeholder, _s.TextSlots) } : [];
-        var prompt = _engine.Prompt.Build(_s.SubjectPrompt, ex.Layout.WidthPx, ex.Layout.HeightPx, placeholders, _referenceTokens);
+        var prompt = _engine.Prompt.Build(subjectPrompt, ex.Layout.WidthPx, ex.Layout.HeightPx, placeholders, _referenceTokens);
         var sequence = ConceptSequence.Build(prompt, [_concept], layout, identityMask: false, _engine.Prompt.SlotFillerId);
         return ContextPass(sequence, ex, table, tableGrad, ntpWeight: weight, reference: null, klWeight: 0f);
     }
@@ -311,7 +331,7 @@ public sealed class ConceptTrainer : IDisposable
         // The longest prompt (the size digits aside, every image's is the same) plus the slots.
         int size = _s.Resolution!.Value;
         var placeholders = _s.TextSlots > 0 ? new[] { new PromptPlaceholder(_s.Placeholder, _s.TextSlots) } : [];
-        int promptTokens = Math.Max(_engine.Prompt.Build(_s.SubjectPrompt, size, size, placeholders, _referenceTokens).Ids.Length,
+        int promptTokens = Math.Max(_s.SubjectPrompts.Max(p => _engine.Prompt.Build(p, size, size, placeholders, _referenceTokens).Ids.Length),
             _engine.Prompt.Build(_s.ClassPrompt, size, size).Ids.Length);
         int promptBudget = promptTokens + 8 + _s.ImageSlots;
         int maxTokens = Math.Max(_subject.MaxImageTokens, _classImages.Count > 0 ? _classImages.Max(e => e.ImageTokens.Length) : 0) + promptBudget;
@@ -342,6 +362,7 @@ public sealed class ConceptTrainer : IDisposable
     public void SaveConcept(string path) =>
         ConceptFile.Save(path, _concept, _engine.Fingerprint, new Dictionary<string, string>
         {
+            ["method"] = _s.Method == TrainingMethod.TextualInversion ? "textual-inversion" : "coar",
             ["training_settings"] = _s.ToJson(),
             ["training_recipe"] = string.Join("\n", _s.Describe()),
             ["steps"] = _adam.Step.ToString(CultureInfo.InvariantCulture),

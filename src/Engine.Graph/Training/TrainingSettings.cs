@@ -18,6 +18,10 @@ namespace CoAR.Engine.Graph.Training;
 /// </summary>
 public sealed record TrainingSettings
 {
+    /// <summary>What is learned: CoAR's context tokens (default) or PersonalAR's textual inversion (<see cref="ForTextualInversion"/>).</summary>
+    [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingDefault)]
+    public TrainingMethod Method { get; init; }
+
     public ConceptKind Kind { get; init; } = ConceptKind.Subject;
     public string Placeholder { get; init; } = "[V]";
     public required string ClassNoun { get; init; }
@@ -95,6 +99,14 @@ public sealed record TrainingSettings
 
     public string ClassTemplate { get; init; } = "a photo of a {class}";
 
+    /// <summary>Several prompt templates, one drawn per pass (seeded, shuffled per round); null: <see cref="Template"/> alone.</summary>
+    [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
+    public string[]? Templates { get; init; }
+
+    /// <summary>Where the text tokens start (CoAR: the class noun's states; textual inversion: random).</summary>
+    [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingDefault)]
+    public TextInit TextInit { get; init; }
+
     /// <summary>
     /// Image files in the training (and validation) prompt, Lumina-mGPT's &lt;|image|&gt;: one per symbol in the
     /// template, or all first when it has none; encoded at the training resolution. The class prompt (DPP) has none:
@@ -114,7 +126,40 @@ public sealed record TrainingSettings
         Template = "a picture in {placeholder} style",
     };
 
-    public string SubjectPrompt => Template.Replace("{placeholder}", Placeholder).Replace("{class}", ClassNoun);
+    /// <summary>
+    /// PersonalAR's stage 1 on Lumina-mGPT: the [V] token's input embedding alone (depth 1, one text slot, no image
+    /// slot), randomly initialized, lr 0.01 for 1500 steps, no DPP or CASR, each pass's prompt drawn from
+    /// <see cref="PersonalArTemplates"/>. The optimizer is the rest of CoAR's recipe (see the README's method notes).
+    /// </summary>
+    public static TrainingSettings ForTextualInversion(string classNoun) => new()
+    {
+        Method = TrainingMethod.TextualInversion, ClassNoun = classNoun, Steps = 1500, Depth = 1, TextSlots = 1, ImageSlots = 0,
+        Dpp = false, Casr = false, LearningRate = 1e-2f, TextInit = TextInit.Random, Templates = [.. PersonalArTemplates],
+        Template = PersonalArTemplates[0],
+    };
+
+    /// <summary>
+    /// The object templates of textual inversion (Gal et al.'s small list) with "{placeholder} {class}" for the object:
+    /// PersonalAR trains its [V] embedding "with several templates" of the form "a photo of [V] dog" without listing them
+    /// (a DECISION, in the README's method notes).
+    /// </summary>
+    public static IReadOnlyList<string> PersonalArTemplates { get; } =
+    [
+        "a photo of {placeholder} {class}", "a rendering of {placeholder} {class}", "a cropped photo of {placeholder} {class}",
+        "the photo of {placeholder} {class}", "a photo of a clean {placeholder} {class}", "a photo of a dirty {placeholder} {class}",
+        "a dark photo of {placeholder} {class}", "a photo of my {placeholder} {class}", "a photo of the cool {placeholder} {class}",
+        "a close-up photo of {placeholder} {class}", "a bright photo of {placeholder} {class}", "a good photo of {placeholder} {class}",
+        "a photo of one {placeholder} {class}", "a rendition of {placeholder} {class}", "a photo of a nice {placeholder} {class}",
+        "a photo of the small {placeholder} {class}", "a photo of the weird {placeholder} {class}", "a photo of the large {placeholder} {class}",
+    ];
+
+    public string SubjectPrompt => PromptFrom(Template);
+
+    /// <summary>Every training prompt: one per template of <see cref="Templates"/>, or <see cref="SubjectPrompt"/> alone.</summary>
+    [JsonIgnore]
+    public IReadOnlyList<string> SubjectPrompts => Templates is { Length: > 0 } list ? list.Select(PromptFrom).ToArray() : [SubjectPrompt];
+
+    private string PromptFrom(string template) => template.Replace("{placeholder}", Placeholder).Replace("{class}", ClassNoun);
     public string ClassPrompt => ClassTemplate.Replace("{class}", ClassNoun);
 
     /// <summary>The depth this run uses (the kind's default where <see cref="Depth"/> is null).</summary>
@@ -171,12 +216,16 @@ public sealed record TrainingSettings
         Require(ValidateEvery >= 0, nameof(ValidateEvery), $"validate-every must be 0 (never) or more, got {ValidateEvery}");
         Require(ValidationPrompt is null || ValidationPrompt.Contains(Placeholder, StringComparison.Ordinal) || TextSlots == 0, nameof(ValidationPrompt),
             $"the validation prompt \"{ValidationPrompt}\" does not contain the placeholder {Placeholder}");
-        Require(TextSlots == 0 || Template.Contains("{placeholder}", StringComparison.Ordinal), nameof(Template),
-            $"the prompt template '{Template}' has no {{placeholder}} for the text tokens");
+        Require(Enum.IsDefined(Method), nameof(Method), $"unknown training method '{Method}'");
+        Require(Enum.IsDefined(TextInit), nameof(TextInit), $"unknown text initialization '{TextInit}'");
+        Require(Templates is null || Templates.Length is > 0 and <= 1000, nameof(Templates), "give 1 to 1000 prompt templates, or none");
+        foreach (var t in Templates ?? [Template])
+            Require(TextSlots == 0 || t.Contains("{placeholder}", StringComparison.Ordinal), nameof(Template),
+                $"the prompt template '{t}' has no {{placeholder}} for the text tokens");
         int references = References?.Length ?? 0;
         Require(references <= MaxReferences && (References ?? []).All(f => !string.IsNullOrWhiteSpace(f)), nameof(References),
             $"at most {MaxReferences} reference image files, none of them an empty name (got {references})");
-        foreach (var (name, text) in new[] { (nameof(Template), Template), (nameof(ValidationPrompt), ValidationPrompt ?? "") })
+        foreach (var (name, text) in (Templates ?? [Template]).Select(t => (nameof(Template), t)).Append((nameof(ValidationPrompt), ValidationPrompt ?? "")))
         {
             int symbols = LuminaPrompt.ImagePlaceholderCount(text);
             Require(symbols == 0 || symbols == references, name,
@@ -221,7 +270,8 @@ public sealed record TrainingSettings
         var images = Enumerable.Range(0, References?.Length ?? 0)
             .Select(_ => ReferenceImage.FromCodes("stand-in", ImageLayout.For(32, 32, ids), new int[4]).Tokens).ToList();
         Check(() => prompt.Build(resolved.ClassPrompt, resolution, resolution), nameof(ClassNoun), "the class prompt");
-        Check(() => prompt.Build(resolved.SubjectPrompt, resolution, resolution, placeholders, images), nameof(Template), "the training prompt");
+        foreach (var subjectPrompt in resolved.SubjectPrompts)
+            Check(() => prompt.Build(subjectPrompt, resolution, resolution, placeholders, images), nameof(Template), $"the training prompt \"{subjectPrompt}\"");
         if (ValidationPrompt is not null)
             Check(() => prompt.Build(ValidationPrompt, resolution, resolution, placeholders, images), nameof(ValidationPrompt), "the validation prompt");
         return (resolved, notes);
@@ -242,8 +292,11 @@ public sealed record TrainingSettings
     /// <summary>Every effective setting as "name value" lines, for the start of a run.</summary>
     public IReadOnlyList<string> Describe() =>
     [
+        $"method: {(Method == TrainingMethod.Coar ? "coar (context tokens)" : "textual-inversion (PersonalAR stage 1: the [V] input embedding)")}, text tokens start at " +
+            (TextInit == TextInit.Random ? "random (token-embedding scale)" : "the class noun's states"),
         $"concept: {Kind.ToString().ToLowerInvariant()} {Placeholder}, class \"{ClassNoun}\", depth {EffectiveDepth}, {TextSlots} text + {ImageSlots} image token(s) per layer",
-        $"prompts: \"{SubjectPrompt}\"; class \"{ClassPrompt}\"" +
+        (Templates is { Length: > 1 } ? $"prompts: {Templates.Length} templates, one drawn per pass, e.g. \"{SubjectPrompt}\"" : $"prompts: \"{SubjectPrompt}\"") +
+            $"; class \"{ClassPrompt}\"" +
             (References is { Length: > 0 } refs ? $"; reference image(s) in the training prompt: {string.Join(", ", refs)}" : ""),
         $"steps {Steps}, {Accumulation} pass(es) per step, resolution {Resolution?.ToString(CultureInfo.InvariantCulture) ?? "target"}, crop {Crop.ToString().ToLowerInvariant()}, photo order shuffled per epoch, seed {Seed}",
         $"optimizer: AdamW(beta1 {F(Beta1)}, beta2 {F(Beta2)}, eps {F(AdamEps)}), weight decay {F(WeightDecay)} on {DecayedTokens.ToString().ToLowerInvariant()} tokens, gradient clip {(GradientClip > 0 ? F(GradientClip) : "off")}, no dropout (frozen backbone)",

@@ -1,0 +1,14 @@
+namespace CoAR.Engine.Graph.Training;
+
+/// <summary>What a training run learns (every method trains context tokens through the frozen model, on the same path).</summary>
+public enum TrainingMethod
+{
+    /// <summary>CoAR: per-layer text and image context tokens with DPP and CASR (the default).</summary>
+    Coar,
+
+    /// <summary>
+    /// PersonalAR's stage 1: one [V] input embedding (a text slot replaced at the input of layer 0), random
+    /// initialization, the prompt drawn from a list of templates, no prior preservation (see the README's method notes).
+    /// </summary>
+    TextualInversion,
+}
