@@ -55,12 +55,13 @@ public static class GenerateCommand
             DefaultValueFactory = _ => [],
         };
         var noMask = new Option<bool>("--no-identity-mask") { Description = "Let different concepts' tokens attend to each other" };
+        var noIndex = new Option<bool>("--no-index-embeddings") { Description = "Leave out the concepts' token-index embeddings (those trained with --index-embedding add theirs by default)" };
         var uncondSlots = new Option<bool>("--uncond-image-slots") { Description = "Give the unconditional (CFG) row the concepts' image slots too" };
         var target = new Option<int>("--target") { Description = "The checkpoint's resolution (Lumina-mGPT-7B-512, -768 or -1024): bounds the image area", DefaultValueFactory = _ => 768 };
         target.AcceptOnlyFromAmong("512", "768", "1024");
 
         var cmd = new Command(name, description);
-        foreach (var o in new Option[] { model, prompt, prompts, images, size, cfg, topK, temperature, seed, count, batch, device, vqgan, output, shard, shardCount, json, concepts, noMask, uncondSlots, target })
+        foreach (var o in new Option[] { model, prompt, prompts, images, size, cfg, topK, temperature, seed, count, batch, device, vqgan, output, shard, shardCount, json, concepts, noMask, noIndex, uncondSlots, target })
             cmd.Options.Add(o);
         cmd.SetAction((parse, cancellation) => CommandRunner.RunAsync(parse, async ct =>
         {
@@ -77,7 +78,10 @@ public static class GenerateCommand
             if (imageArgs.Length > JobLine.MaxImagesPerLine)
                 throw new UsageException($"--image is given {imageArgs.Length} times, more than the {JobLine.MaxImagesPerLine} one prompt may hold");
             var settings = new JobSettings(w, h, parse.GetValue(cfg), parse.GetValue(topK), parse.GetValue(temperature), copies,
-                ConceptBinding.Describe(conceptArgs), !parse.GetValue(noMask)) { References = ReferenceImageFiles.Describe(imageArgs) };
+                ConceptBinding.Describe(conceptArgs), !parse.GetValue(noMask))
+            {
+                References = ReferenceImageFiles.Describe(imageArgs), IndexEmbeddings = !parse.GetValue(noIndex),
+            };
             try
             {
                 new SamplingSettings(settings.Cfg, settings.TopK, settings.Temperature).Validate();
@@ -116,6 +120,7 @@ public static class GenerateCommand
                 Prompt = i.Prompt with
                 {
                     Concepts = bound, IdentityMask = !parse.GetValue(noMask), UnconditionalImageSlots = parse.GetValue(uncondSlots),
+                    IndexEmbeddings = !parse.GetValue(noIndex),
                     References = referenceFiles.For(lineImages[i.Line], engine),
                 },
             }).ToList();

@@ -100,6 +100,11 @@ public static class TrainCommand
         ntpTargets.AcceptOnlyFromAmong("image-phase", "codes");
         var noDpp = new Option<bool>("--no-dpp") { Description = "No dual prior preservation (no class images)" };
         var noCasr = new Option<bool>("--no-casr") { Description = "No context-aware self-regularization" };
+        var indexEmbedding = new Option<bool>("--index-embedding")
+        {
+            Description = "Also learn a token-index embedding (TokenAR's): a vector added at the model's input to every token of the concept's source (its slots and the class noun after its placeholder), "
+                          + "which tells the concept's tokens apart from another concept's when composed",
+        };
         var classImages = new Option<int>("--class-images") { Description = "Class images for DPP, generated once by the frozen model and cached", DefaultValueFactory = _ => defaults.ClassImages };
         var accumulation = new Option<int>("--accumulate") { Description = "Passes averaged into each optimizer step (gradient accumulation; 1: the paper's batch 1)", DefaultValueFactory = _ => 1 };
         var crop = new Option<string>("--crop") { Description = "random: a new seeded crop offset each time a photo is drawn (Lumina-mGPT's); center: always the center", DefaultValueFactory = _ => "random" };
@@ -120,7 +125,7 @@ public static class TrainCommand
             $"weight decay {F(defaults.WeightDecay)}, gradient clip {F(defaults.GradientClip)}, {defaults.WarmupSteps} warmup steps then constant, z-loss {F(defaults.ZLossWeight)}; " +
             "no dropout (the backbone is frozen).");
         foreach (var o in new Option[] { model, images, method, classNoun, kind, placeholder, template, reference, steps, layers, target, resolution, lr, beta1, beta2, weightDecay, decay,
-                     clip, warmup, schedule, minLr, zLoss, ntpTargets, noDpp, noCasr, classImages, accumulation, crop, validateEvery, validationPrompt, checkpointEvery,
+                     clip, warmup, schedule, minLr, zLoss, ntpTargets, noDpp, noCasr, indexEmbedding, classImages, accumulation, crop, validateEvery, validationPrompt, checkpointEvery,
                      restart, seed, device, vqgan, output, json })
             cmd.Options.Add(o);
         cmd.SetAction((parse, cancellation) => CommandRunner.RunAsync(parse, async ct =>
@@ -165,6 +170,7 @@ public static class TrainCommand
             if (parse.GetValue(layers) is { } l) settings = settings with { Depth = l };
             if (parse.GetValue(noDpp)) settings = settings with { Dpp = false };
             if (parse.GetValue(noCasr)) settings = settings with { Casr = false };
+            if (parse.GetValue(indexEmbedding)) settings = settings with { IndexEmbedding = true };
             // What needs no model fails before the model loads; what needs it, before any class image is made.
             SettingErrors.AsUsage(optionOf, settings.Validate);
             var files = TrainingData.ImageFiles(parse.GetValue(images)!);

@@ -79,8 +79,9 @@ public sealed class GenerationJob
             ["temperature"] = settings.Temperature, ["count"] = settings.Count, ["concepts"] = settings.Concepts,
             ["identity_mask"] = settings.IdentityMask,
         };
-        // Recorded only when given, so that a job from before reference images keeps its identity.
+        // Recorded only when not the default, so that a job from before these settings keeps its identity.
         if (settings.References.Length > 0) manifest["references"] = settings.References;
+        if (!settings.IndexEmbeddings) manifest["index_embeddings"] = false;
         string identity = Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(manifest.ToJsonString())));
         var counts = lines.Select(l => l.Count ?? settings.Count).ToList();
         bool current = false;

@@ -5,4 +5,7 @@ public sealed record JobSettings(int Width, int Height, float Cfg, int TopK, flo
 {
     /// <summary>What identifies the command's --image files (names and contents), for the job's manifest; empty: none.</summary>
     public string References { get; init; } = "";
+
+    /// <summary>Whether the concepts' index embeddings are added (the default).</summary>
+    public bool IndexEmbeddings { get; init; } = true;
 }

@@ -35,9 +35,10 @@ public sealed class ConceptScorer : IDisposable
 
     /// <summary>
     /// How the model is run: the caption, the concepts (a concept whose placeholder is in the caption gets its text
-    /// slots there; every concept's image slots go before the image, as DPP's class pass has them), the identity mask.
+    /// slots there; every concept's image slots go before the image, as DPP's class pass has them), the identity mask,
+    /// and the concepts' index embeddings (for those that have one).
     /// </summary>
-    public sealed record Condition(string Caption, IReadOnlyList<Concept> Concepts, bool IdentityMask = true)
+    public sealed record Condition(string Caption, IReadOnlyList<Concept> Concepts, bool IdentityMask = true, bool IndexEmbeddings = true)
     {
         public static Condition Frozen(string caption) => new(caption, []);
     }
@@ -65,7 +66,7 @@ public sealed class ConceptScorer : IDisposable
         ContextTable? table = condition.Concepts.Count > 0 ? new ContextTable(condition.Concepts) : null;
         var sequence = table is null
             ? new ConceptSequence(built.Ids, new int[built.Ids.Length], [])
-            : ConceptSequence.Build(built, condition.Concepts, table, condition.IdentityMask, prompt.SlotFillerId);
+            : ConceptSequence.Build(built, condition.Concepts, table, condition.IdentityMask, prompt.SlotFillerId, indexEmbeddings: condition.IndexEmbeddings);
         int[] tokens = [.. sequence.Tokens, .. image.ImageTokens];
         var tags = new int[tokens.Length];
         sequence.Tags.CopyTo(tags, 0);

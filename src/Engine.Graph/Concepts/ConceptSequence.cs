@@ -14,10 +14,12 @@ public sealed record ConceptSequence(int[] Tokens, int[] Tags, IReadOnlyList<Con
     /// Binds concepts to a built prompt (their vectors are read from <paramref name="table"/>, which may hold more concepts). Text slots: the prompt's slots of each concept's placeholder (slot j of every
     /// occurrence gets the concept's text vector j). Image slots: each concept's image slots appended in concept order
     /// (subjects first is the caller's order). With <paramref name="identityMask"/>, concept c's slots carry tag c + 1,
-    /// so two concepts never attend to each other; without it every tag is 0.
+    /// so two concepts never attend to each other; without it every tag is 0. With <paramref name="indexEmbeddings"/>,
+    /// a concept that has an index vector gets it added at the input of layer 0 to every token of its source: its text
+    /// slots, the word right after each of its placeholders (its class noun), and its image slots.
     /// </summary>
     public static ConceptSequence Build(PromptTokens prompt, IReadOnlyList<Concept> concepts, ContextTable table, bool identityMask,
-        int imageSlotFiller, bool withImageSlots = true)
+        int imageSlotFiller, bool withImageSlots = true, bool indexEmbeddings = true)
     {
         var tokens = new List<int>(prompt.Ids);
         var tags = new List<int>(new int[prompt.Ids.Length]);
@@ -36,6 +38,9 @@ public sealed record ConceptSequence(int[] Tokens, int[] Tags, IReadOnlyList<Con
                 injections.Add(new ContextInjection(p, table.TextRow(table.IndexOf(concept), 0, j), concept.TextSlots, concept.Depth));
                 tags[p] = identityMask ? c + 1 : 0;
             }
+            if (indexEmbeddings && concept.Index is not null)
+                foreach (int p in slot.Positions.Concat(slot.WordPositions))
+                    injections.Add(IndexAt(p, table, concept));
         }
         if (withImageSlots)
         {
@@ -44,6 +49,8 @@ public sealed record ConceptSequence(int[] Tokens, int[] Tags, IReadOnlyList<Con
                 for (int j = 0; j < concepts[c].ImageSlots; j++)
                 {
                     injections.Add(new ContextInjection(tokens.Count, table.ImageRow(table.IndexOf(concepts[c]), 0, j), concepts[c].ImageSlots, concepts[c].Depth));
+                    if (indexEmbeddings && concepts[c].Index is not null)
+                        injections.Add(IndexAt(tokens.Count, table, concepts[c]));
                     tokens.Add(imageSlotFiller);
                     tags.Add(identityMask ? c + 1 : 0);
                 }
@@ -51,6 +58,10 @@ public sealed record ConceptSequence(int[] Tokens, int[] Tags, IReadOnlyList<Con
         }
         return new ConceptSequence(tokens.ToArray(), tags.ToArray(), injections);
     }
+
+    /// <summary>The concept's index vector added to token <paramref name="token"/> at the input of layer 0.</summary>
+    private static ContextInjection IndexAt(int token, ContextTable table, Concept concept) =>
+        new(token, table.IndexRow(table.IndexOf(concept)), Stride: 0, Depth: 1) { Add = true };
 
     private static int IndexOf(IReadOnlyList<Concept> concepts, string placeholder)
     {

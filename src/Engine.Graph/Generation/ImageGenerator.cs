@@ -50,9 +50,9 @@ public sealed class ImageGenerator(ChameleonModel model, LuminaPrompt prompt, Vq
         var placeholders = p.Concepts.Where(c => c.TextSlots > 0).Select(c => new PromptPlaceholder(c.Placeholder, c.TextSlots)).ToList();
         var built = prompt.Build(p.Caption, p.Width, p.Height, placeholders, references);
         int filler = prompt.SlotFillerId;
-        var conditional = ConceptSequence.Build(built, p.Concepts, table, p.IdentityMask, filler);
+        var conditional = ConceptSequence.Build(built, p.Concepts, table, p.IdentityMask, filler, indexEmbeddings: p.IndexEmbeddings);
         var unconditional = p.UnconditionalImageSlots
-            ? ConceptSequence.Build(new PromptTokens([], []), p.Concepts, table, p.IdentityMask, filler)
+            ? ConceptSequence.Build(new PromptTokens([], []), p.Concepts, table, p.IdentityMask, filler, indexEmbeddings: p.IndexEmbeddings)
             : null;
         return new ImageTokenRequest(conditional.Tokens, layout, p.Seed, p.Sampling)
         {

@@ -13,6 +13,9 @@ public sealed record ImagePrompt(string Caption, int Width, int Height, ulong Se
     public IReadOnlyList<Concept> Concepts { get; init; } = [];
     public bool IdentityMask { get; init; } = true;
 
+    /// <summary>Add the concepts' token-index embeddings (those that have one) to their sources; on by default.</summary>
+    public bool IndexEmbeddings { get; init; } = true;
+
     /// <summary>Images in the prompt (see <see cref="ReferenceImage"/>; <c>CoarEngine.EncodeReference</c> makes them).</summary>
     public IReadOnlyList<ReferenceImage> References { get; init; } = [];
 

@@ -125,15 +125,26 @@ public sealed class LuminaPrompt
         CheckBindings(caption, placeholders, occurrences, pieces);
         bool endOfTurnIsAddedToken = _tokenizer.TryGetAddedToken(ChameleonVocabulary.EndOfTurnName, out var added)
             && added.Id == _vocabulary.EndOfTurn;
+        // The word right after each placeholder (its class noun, "dog" in "[V] dog"), before the end of turn joins the text.
+        var words = pieces.Select((piece, i) => i > 0 && occurrences[i - 1].Placeholder is not null ? FirstWord(piece) : "").ToArray();
         if (endOfTurnIsAddedToken)
             pieces[^1] += ChameleonVocabulary.EndOfTurnName;
 
         var ids = new List<int> { _vocabulary.Bos };
+        var wordPositions = placeholders.ToDictionary(p => p.Text, _ => new List<int>(), StringComparer.Ordinal);
         var positions = placeholders.ToDictionary(p => p.Text, _ => new List<int>(), StringComparer.Ordinal);
         var imageSpans = new List<ImageSpan>(images.Count);
         for (int i = 0; i < pieces.Count; i++)
         {
+            int start = ids.Count;
             ids.AddRange(_tokenizer.Encode(pieces[i], isTextStart: i == 0));
+            if (words[i].Length > 0)
+            {
+                // The word's tokens, where the piece's encoding starts with them (a pre-tokenizer splits at spaces, so it does).
+                var word = _tokenizer.Encode(words[i], isTextStart: false);
+                if (ids.Count - start >= word.Count && ids.Skip(start).Take(word.Count).SequenceEqual(word))
+                    wordPositions[occurrences[i - 1].Placeholder!.Text].AddRange(Enumerable.Range(start, word.Count));
+            }
             if (i == occurrences.Count)
                 break;
             if (occurrences[i].Placeholder is not { } placeholder)
@@ -152,10 +163,19 @@ public sealed class LuminaPrompt
         }
         if (!endOfTurnIsAddedToken)
             ids.Add(_vocabulary.EndOfTurn);
-        return new PromptTokens(ids.ToArray(), placeholders.Select(p => new TextSlot(p.Text, positions[p.Text])).ToArray())
+        return new PromptTokens(ids.ToArray(), placeholders.Select(p => new TextSlot(p.Text, positions[p.Text]) { WordPositions = wordPositions[p.Text] }).ToArray())
         {
             Images = imageSpans,
         };
+    }
+
+    /// <summary>The leading spaces and the first run of non-space characters of <paramref name="text"/> (" dog" of " dog on the beach").</summary>
+    private static string FirstWord(string text)
+    {
+        int end = 0;
+        while (end < text.Length && char.IsWhiteSpace(text[end])) end++;
+        while (end < text.Length && !char.IsWhiteSpace(text[end]) && !char.IsPunctuation(text[end])) end++;
+        return text[..end].Trim().Length == 0 ? "" : text[..end];
     }
 
     /// <summary>A reference image's tokens must open with the image start and close with the image end, as encoded.</summary>

@@ -64,7 +64,8 @@ public sealed class ConceptTrainer : IDisposable
             ? new OutputLoss(_model, head: _model.Weights.LmHead.Rows(_ids.FirstCode, _ids.CodeCount))
             : new OutputLoss(_model);
         int d = _model.Config.HiddenSize, depth = _s.EffectiveDepth;
-        _concept = new Concept(_s.Kind, _s.Placeholder, _s.ClassNoun, depth, _s.TextSlots, _s.ImageSlots, d);
+        // An index embedding starts at zero: training starts from the concept without it.
+        _concept = new Concept(_s.Kind, _s.Placeholder, _s.ClassNoun, depth, _s.TextSlots, _s.ImageSlots, d, index: _s.IndexEmbedding ? new float[d] : null);
         _adam = new AdamW(_concept.Parameters, _s.Beta1, _s.Beta2, _s.WeightDecay, _s.AdamEps);
         _casrMean = new float[depth * d];
         _plan = Plan();
@@ -165,11 +166,9 @@ public sealed class ConceptTrainer : IDisposable
                 throw new TrainingDivergedException(
                     $"step {step + 1}: the loss is {losses.Total} and the gradient norm {norm}: training diverged (lower the learning rate {_s.LearningRate})");
             float lr = LearningRate.At(_s, step);
-            _concept.Text.CopyTo(parameters, 0);
-            _concept.Image.CopyTo(parameters, _concept.Text.Length);
+            _concept.ReadParameters(parameters);
             _adam.Update(parameters, gradient, lr, DecayedRange());
-            parameters.AsSpan(0, _concept.Text.Length).CopyTo(_concept.Text);
-            parameters.AsSpan(_concept.Text.Length).CopyTo(_concept.Image);
+            _concept.WriteParameters(parameters);
 
             LastLosses = losses;
             progress?.Report(new TrainingProgress(_adam.Step, _s.Steps, losses, lr, norm, clock.Elapsed));
@@ -179,7 +178,7 @@ public sealed class ConceptTrainer : IDisposable
 
     /// <summary>
     /// The loss of update <paramref name="step"/> at the concept's current values, and its exact gradient w.r.t. the
-    /// concept's parameters laid out [text..., image...] (before clipping): what <see cref="Train"/> applies.
+    /// concept's parameters laid out [text..., image..., index...] (before clipping): what <see cref="Train"/> applies.
     /// </summary>
     public (float[] Gradient, StepLosses Losses) Gradient(int step, CancellationToken cancellation = default)
     {
@@ -211,25 +210,23 @@ public sealed class ConceptTrainer : IDisposable
         }
         var gradHost = new float[table.Rows * d];
         _b.Download<float>(tableGrad, gradHost);
-        var textGrad = new float[_concept.Text.Length];
-        var imageGrad = new float[_concept.Image.Length];
-        table.AccumulateInto(gradHost, [(textGrad, imageGrad)]);
-        double casr = _s.Casr ? AddCasrGradient(imageGrad) : 0;
+        var gradient = table.ParameterGradient(gradHost, 0);
+        double casr = _s.Casr ? AddCasrGradient(gradient.AsSpan(_concept.Text.Length, _concept.Image.Length)) : 0;
 
         double dpp = _s.Lambda1 * (classNtp + _s.ZLossWeight * classZ) + _s.Lambda2 * classKl;
         double total = ntp + _s.ZLossWeight * z + (_s.Dpp ? _s.Alpha * dpp : 0) + (_s.Casr ? _s.BetaCasr * casr : 0);
-        return ([.. textGrad, .. imageGrad], new StepLosses(ntp, z, dpp, classNtp, classZ, classKl, casr, total));
+        return (gradient, new StepLosses(ntp, z, dpp, classNtp, classZ, classKl, casr, total));
     }
 
-    /// <summary>The parameter range [text..., image...] the weight decay applies to.</summary>
+    /// <summary>The parameter range [text..., image..., index...] the weight decay applies to.</summary>
     private Range DecayedRange()
     {
-        int t = _concept.Text.Length, all = _concept.Parameters;
+        int t = _concept.Text.Length, i = _concept.Image.Length, all = _concept.Parameters;
         return _s.DecayedTokens switch
         {
             DecayedTokens.All => 0..all,
             DecayedTokens.Text => 0..t,
-            DecayedTokens.Image => t..all,
+            DecayedTokens.Image => t..(t + i),
             _ => 0..0,
         };
     }
@@ -289,7 +286,7 @@ public sealed class ConceptTrainer : IDisposable
             Enumerable.Range(imageStart - 1, tokens.Length - imageStart).ToArray()) { Injections = injections };
 
     /// <summary>(1/N) sum_l ||image[l] - E[l]||^2 summed over image slots; adds its beta-weighted gradient.</summary>
-    private double AddCasrGradient(float[] imageGrad)
+    private double AddCasrGradient(Span<float> imageGrad)
     {
         int d = _model.Config.HiddenSize, depth = _concept.Depth;
         double loss = 0;
@@ -298,7 +295,7 @@ public sealed class ConceptTrainer : IDisposable
             for (int k = 0; k < _s.ImageSlots; k++)
             {
                 var v = _concept.ImageVector(l, k);
-                var g = imageGrad.AsSpan((l * _s.ImageSlots + k) * d, d);
+                var g = imageGrad.Slice((l * _s.ImageSlots + k) * d, d);
                 var mean = _casrMean.AsSpan(l * d, d);
                 for (int j = 0; j < d; j++)
                 {
@@ -351,8 +348,9 @@ public sealed class ConceptTrainer : IDisposable
     public int Resume(string path)
     {
         var checkpoint = TrainingCheckpoint.Read(path, _engine.Fingerprint, _s.ToJson(), _s.Steps, _concept, _adam.M.Length, _casrMean.Length);
-        checkpoint.Concept.Text.CopyTo(_concept.Text, 0);
-        checkpoint.Concept.Image.CopyTo(_concept.Image, 0);
+        var restored = new float[_concept.Parameters];
+        checkpoint.Concept.ReadParameters(restored);
+        _concept.WriteParameters(restored);
         checkpoint.CasrMean.CopyTo(_casrMean, 0);
         _adam.Restore(checkpoint.AdamM, checkpoint.AdamV, checkpoint.Step);
         return checkpoint.Step;

@@ -30,6 +30,13 @@ public sealed record TrainingSettings
     /// <summary>Injection depth N; null: the paper's (9 for a subject, 3 for a style), clamped to the model's layers.</summary>
     public int? Depth { get; init; }
 
+    /// <summary>
+    /// Also learn a token-index embedding (TokenAR's): one vector added at the input of layer 0 to every token of the
+    /// concept's source (its slots and the class noun after its placeholder), zero at the start.
+    /// </summary>
+    [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingDefault)]
+    public bool IndexEmbedding { get; init; }
+
     public int TextSlots { get; init; } = 1;
     public int ImageSlots { get; init; } = 1;
 
@@ -294,7 +301,8 @@ public sealed record TrainingSettings
     [
         $"method: {(Method == TrainingMethod.Coar ? "coar (context tokens)" : "textual-inversion (PersonalAR stage 1: the [V] input embedding)")}, text tokens start at " +
             (TextInit == TextInit.Random ? "random (token-embedding scale)" : "the class noun's states"),
-        $"concept: {Kind.ToString().ToLowerInvariant()} {Placeholder}, class \"{ClassNoun}\", depth {EffectiveDepth}, {TextSlots} text + {ImageSlots} image token(s) per layer",
+        $"concept: {Kind.ToString().ToLowerInvariant()} {Placeholder}, class \"{ClassNoun}\", depth {EffectiveDepth}, {TextSlots} text + {ImageSlots} image token(s) per layer" +
+            (IndexEmbedding ? ", a token-index embedding on its slots and class noun" : ""),
         (Templates is { Length: > 1 } ? $"prompts: {Templates.Length} templates, one drawn per pass, e.g. \"{SubjectPrompt}\"" : $"prompts: \"{SubjectPrompt}\"") +
             $"; class \"{ClassPrompt}\"" +
             (References is { Length: > 0 } refs ? $"; reference image(s) in the training prompt: {string.Join(", ", refs)}" : ""),
