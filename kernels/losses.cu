@@ -29,12 +29,12 @@ __device__ __forceinline__ float row_max(const float* row, int v, int vec, float
     return block_max(m, scratch);
 }
 
-// loss = logsumexp(l) - l[target]; dLogits = (softmax(l) - onehot(target)) * grad_scale + softmax(l) * 2 lse z_scale
-// (the z-loss z_scale * lse^2); lse_out (may be null) receives lse. target -1 ignores the row (loss 0, lse 0,
+// loss = logsumexp(l) - l[target]; dLogits = (softmax(l) - onehot(target)) * grad_scale + softmax(l) * 2 lse z_loss_scale
+// (the z-loss z_loss_scale * lse^2); log_sum_exp (may be null) receives lse. target -1 ignores the row (loss 0, lse 0,
 // gradient 0). A target outside [-1, V) is the caller's contract (the CPU throws): the row's outputs become NaN.
 extern "C" __global__ void __launch_bounds__(LOSS_THREADS)
-softmax_xent_f32(float* losses, float* lse_out, float* d_logits, const float* logits, const int* targets, int v, float grad_scale,
-                 float z_scale, int vec) {
+softmax_xent_f32(float* losses, float* log_sum_exp, float* d_logits, const float* logits, const int* targets, int v, float grad_scale,
+                 float z_loss_scale, int vec) {
     __shared__ float float_scratch[32];
     __shared__ double double_scratch[32];
     const long long r = blockIdx.x;
@@ -47,8 +47,8 @@ softmax_xent_f32(float* losses, float* lse_out, float* d_logits, const float* lo
             d[c] = fill;
         if (threadIdx.x == 0) {
             losses[r] = fill;
-            if (lse_out)
-                lse_out[r] = fill;
+            if (log_sum_exp)
+                log_sum_exp[r] = fill;
         }
         return;
     }
@@ -61,10 +61,10 @@ softmax_xent_f32(float* losses, float* lse_out, float* d_logits, const float* lo
     const double lse = (double)m + log(sum);
     if (threadIdx.x == 0) {
         losses[r] = (float)(lse - (double)picked);
-        if (lse_out)
-            lse_out[r] = (float)lse;
+        if (log_sum_exp)
+            log_sum_exp[r] = (float)lse;
     }
-    const float scale = (float)((grad_scale + 2.0 * z_scale * lse) / sum);
+    const float scale = (float)((grad_scale + 2.0 * z_loss_scale * lse) / sum);
     if (vec) {
         for (int c = threadIdx.x * 4; c < v; c += blockDim.x * 4) {
             const float4 q = *reinterpret_cast<const float4*>(l + c);

@@ -5,8 +5,15 @@ namespace CoAR.Engine.Cli;
 
 public static class Program
 {
+    /// <summary>The line width of redirected output: wider than any line the commands print.</summary>
+    private const int LogWidth = 4096;
+
     public static int Main(string[] args)
     {
+        // Into a file or a pipe, Spectre.Console would wrap every line at 80 columns and break one progress line in two
+        // mid-field; a log reader wants one line per event. A terminal keeps its own width.
+        if (Console.IsOutputRedirected)
+            Spectre.Console.AnsiConsole.Console.Profile.Width = LogWidth;
         // Every command says that Ctrl+C stopped it. Those that watch a cancellation token stop at their next check and
         // clean up; the others end here, with the same exit code (a killed write leaves only a temp file, removed next run).
         Console.CancelKeyPress += (_, e) =>

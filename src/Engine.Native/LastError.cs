@@ -25,8 +25,17 @@ internal static unsafe class LastError
     public static NativeStatus Set(Exception e)
     {
         var status = NativeStatuses.Of(e);
-        string message = status == NativeStatus.Internal ? $"internal error: {e.GetType().Name}: {e.Message}" : e.Message;
+        string message = status == NativeStatus.Internal ? $"internal error: {Chain(e)}" : e.Message;
         return Set(status, message);
+    }
+
+    /// <summary>An internal error and its causes (a type initializer's failure is only in its inner exception).</summary>
+    private static string Chain(Exception e)
+    {
+        var text = new StringBuilder($"{e.GetType().Name}: {e.Message}");
+        for (var inner = e.InnerException; inner is not null; inner = inner.InnerException)
+            text.Append($"; caused by {inner.GetType().Name}: {inner.Message}");
+        return text.ToString();
     }
 
     public static byte* Pointer => (byte*)Marshal.UnsafeAddrOfPinnedArrayElement(_message ?? Empty, 0);

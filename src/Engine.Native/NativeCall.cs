@@ -6,6 +6,8 @@ namespace CoAR.Engine.Native;
 /// </summary>
 internal static class NativeCall
 {
+    static NativeCall() => BundledLibraries.Register();
+
     public static int Run(Action body)
     {
         try

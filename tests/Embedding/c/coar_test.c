@@ -622,7 +622,10 @@ static void scenario_concepts(void)
 
     char *file = work_path("ball.safetensors");
     OK(coar_concept_save(concept, file));
-    FAILS(coar_concept_save(concept, "/nonexistent/dir/ball.safetensors"), COAR_ERROR_NOT_FOUND, "/nonexistent/dir");
+    /* A directory that cannot be made (its parent is a file): an I/O error naming the path. */
+    char *under_file = work_path("ball.safetensors/ball.safetensors");
+    FAILS(coar_concept_save(concept, under_file), COAR_ERROR_IO, "ball.safetensors/ball.safetensors");
+    free(under_file);
     coar_concept *loaded = NULL;
     OK(coar_concept_load(file, engine, &loaded));
 
