@@ -17,6 +17,7 @@ public static class BenchConceptCommand
         [nameof(PlantedConceptSettings.HeldOutSeeds)] = "--held-out-seeds",
         [nameof(PlantedConceptSettings.Strength)] = "--strength",
         [nameof(PlantedConceptSettings.SecondClassNoun)] = "--second-class",
+        [nameof(PlantedConceptSettings.IndexEmbeddings)] = "--index-embeddings",
         ["TextSlots"] = "--slots",
         ["ClassNoun"] = "--class",
         ["Steps"] = "--steps",
@@ -52,6 +53,10 @@ public static class BenchConceptCommand
         ntpTargets.AcceptOnlyFromAmong("image-phase", "codes");
         var seed = new Option<int>("--seed") { Description = "Seed of the planted concepts, the samples and the training", DefaultValueFactory = _ => 0 };
         var noComposition = new Option<bool>("--no-composition") { Description = "Skip the two-concept composition" };
+        var indexEmbeddings = new Option<bool>("--index-embeddings")
+        {
+            Description = "Also learn both composed concepts with token-index embeddings and compare what keeps them apart: the identity mask alone, the index embeddings alone, both, neither",
+        };
         var noAblation = new Option<bool>("--no-ablation") { Description = "Train only LMCL + DPP + CASR (not LMCL alone and LMCL + DPP)" };
         var work = new Option<string?>("--work") { Description = "Folder for the cached class images (default: a temporary folder, removed afterwards)" };
         var output = new Option<string?>("--out", "-o") { Description = "Also write the markdown table to this file" };
@@ -61,7 +66,7 @@ public static class BenchConceptCommand
             "trained on them (LMCL, + DPP, + DPP + CASR) and compared with the teacher on held-out prompts and seeds: (a) NLL gap, (b) KL(teacher || learned), " +
             "(c) drift KL(frozen || learned) without the placeholder; then two concepts composed, with and without the identity mask.");
         foreach (var o in new Option[] { model, device, vqgan, target, classNoun, secondClass, resolution, photos, heldOut, steps, layers, classImages, strength, slots, ntpTargets, seed,
-                     noComposition, noAblation, work, output, json })
+                     noComposition, indexEmbeddings, noAblation, work, output, json })
             cmd.Options.Add(o);
         cmd.SetAction((parse, cancellation) => CommandRunner.RunAsync(parse, async ct =>
         {
@@ -71,6 +76,7 @@ public static class BenchConceptCommand
                 Photos = parse.GetValue(photos), HeldOutSeeds = parse.GetValue(heldOut), Steps = parse.GetValue(steps), Depth = parse.GetValue(layers),
                 ClassImages = parse.GetValue(classImages), Strength = parse.GetValue(strength), Seed = parse.GetValue(seed),
                 Composition = !parse.GetValue(noComposition), Ablation = !parse.GetValue(noAblation), Slots = parse.GetValue(slots),
+                IndexEmbeddings = parse.GetValue(indexEmbeddings),
                 NtpTargets = parse.GetValue(ntpTargets) == "codes" ? Graph.Training.NtpTargets.Codes : Graph.Training.NtpTargets.ImagePhase,
             };
             SettingErrors.AsUsage(OptionOf, settings.Validate);
