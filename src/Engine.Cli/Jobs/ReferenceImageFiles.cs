@@ -1,7 +1,5 @@
-using System.Security.Cryptography;
 using CoAR.Engine.Graph;
 using CoAR.Engine.Graph.Generation;
-using CoAR.Engine.Managed.Files;
 using CoAR.Engine.Managed.Imaging;
 
 namespace CoAR.Engine.Cli.Jobs;
@@ -37,11 +35,5 @@ public sealed class ReferenceImageFiles
 
     /// <summary>What identifies the files (names and contents), for a job's manifest.</summary>
     public static string Describe(IReadOnlyList<string> paths) =>
-        string.Join(";", paths.Select(path =>
-        {
-            string hash = File.Exists(path)
-                ? Convert.ToHexStringLower(SHA256.HashData(InputFile.ReadAllBytes(path, ImageDecodeLimits.Default.MaxBytes, "image file")))[..16]
-                : "missing";
-            return $"{Path.GetFileName(path)}:{hash}";
-        }));
+        string.Join(";", paths.Select(path => $"{Path.GetFileName(path)}:{FileDigest.Of(path, ImageDecodeLimits.Default.MaxBytes, "image file")}"));
 }
