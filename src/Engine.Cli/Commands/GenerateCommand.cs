@@ -28,7 +28,8 @@ public static class GenerateCommand
         var images = new Option<string[]>("--image", "-i")
         {
             Description = "A reference image in the prompt (Lumina-mGPT's <|image|>): repeat for several; each goes where the next <|image|> stands in the prompt, "
-                          + "or, when the prompt has none, all go first, before the instruction (as Lumina-mGPT places them). Encoded by the VQGAN at its best size for --target",
+                          + "or, when the prompt has none, all go first, before the instruction (as Lumina-mGPT places them). Encoded by the VQGAN at its best size for --target. "
+                          + "FILE=PLACEHOLDER: the image shows that concept, whose token-index embedding (if it has one) goes on the image's tokens",
             DefaultValueFactory = _ => [],
         };
         var size = new Option<string>("--size") { Description = "Image size in pixels: 768 or WxH (multiples of 32)", DefaultValueFactory = _ => "768" };

@@ -16,10 +16,11 @@ public sealed record ConceptSequence(int[] Tokens, int[] Tags, IReadOnlyList<Con
     /// (subjects first is the caller's order). With <paramref name="identityMask"/>, concept c's slots carry tag c + 1,
     /// so two concepts never attend to each other; without it every tag is 0. With <paramref name="indexEmbeddings"/>,
     /// a concept that has an index vector gets it added at the input of layer 0 to every token of its source: its text
-    /// slots, the word right after each of its placeholders (its class noun), and its image slots.
+    /// slots, the word right after each of its placeholders (its class noun), its image slots, and every token of the
+    /// reference images it owns (<paramref name="imageOwners"/>: a placeholder or null per image of the prompt).
     /// </summary>
     public static ConceptSequence Build(PromptTokens prompt, IReadOnlyList<Concept> concepts, ContextTable table, bool identityMask,
-        int imageSlotFiller, bool withImageSlots = true, bool indexEmbeddings = true)
+        int imageSlotFiller, bool withImageSlots = true, bool indexEmbeddings = true, IReadOnlyList<string?>? imageOwners = null)
     {
         var tokens = new List<int>(prompt.Ids);
         var tags = new List<int>(new int[prompt.Ids.Length]);
@@ -41,6 +42,16 @@ public sealed record ConceptSequence(int[] Tokens, int[] Tags, IReadOnlyList<Con
             if (indexEmbeddings && concept.Index is not null)
                 foreach (int p in slot.Positions.Concat(slot.WordPositions))
                     injections.Add(IndexAt(p, table, concept));
+        }
+        if (imageOwners is not null && imageOwners.Count != prompt.Images.Count)
+            throw new ArgumentException($"{imageOwners.Count} image owners for the prompt's {prompt.Images.Count} reference image(s)");
+        for (int i = 0; i < prompt.Images.Count; i++)
+        {
+            if (imageOwners?[i] is not { } owner) continue;
+            var concept = concepts[IndexOf(concepts, owner)];
+            if (indexEmbeddings && concept.Index is not null)
+                for (int t = 0; t < prompt.Images[i].Length; t++)
+                    injections.Add(IndexAt(prompt.Images[i].Start + t, table, concept));
         }
         if (withImageSlots)
         {
@@ -67,7 +78,7 @@ public sealed record ConceptSequence(int[] Tokens, int[] Tags, IReadOnlyList<Con
     {
         for (int c = 0; c < concepts.Count; c++)
             if (concepts[c].Placeholder == placeholder) return c;
-        throw new ArgumentException($"placeholder '{placeholder}' is in the prompt but no concept is bound to it");
+        throw new ArgumentException($"placeholder '{placeholder}' is in the prompt (or owns a reference image) but no concept is bound to it");
     }
 
     /// <summary>The same sequence shifted to start at packed token <paramref name="offset"/>.</summary>

@@ -11,6 +11,12 @@ namespace CoAR.Engine.Graph.Generation;
 /// </summary>
 public sealed record ReferenceImage(string Source, ImageLayout Layout, int[] Tokens)
 {
+    /// <summary>
+    /// The placeholder of the concept the image shows, or null: that concept's token-index embedding (if it has one) is
+    /// added to every token of the image, TokenAR's per-reference index.
+    /// </summary>
+    public string? Owner { get; init; }
+
     /// <summary>The tokens of an image already encoded into <paramref name="codes"/> (row-major, h outer).</summary>
     public static ReferenceImage FromCodes(string source, ImageLayout layout, ReadOnlySpan<int> codes) =>
         new(source, layout, [.. layout.Header, .. layout.Body(codes), layout.Ids.ImageEnd]);

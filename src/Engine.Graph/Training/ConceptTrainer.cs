@@ -236,7 +236,9 @@ public sealed class ConceptTrainer : IDisposable
     {
         var placeholders = _s.TextSlots > 0 ? new[] { new PromptPlaceholder(_s.Placeholder, _s.TextSlots) } : [];
         var prompt = _engine.Prompt.Build(subjectPrompt, ex.Layout.WidthPx, ex.Layout.HeightPx, placeholders, _referenceTokens);
-        var sequence = ConceptSequence.Build(prompt, [_concept], layout, identityMask: false, _engine.Prompt.SlotFillerId);
+        // The training prompt's reference images show the concept: its index embedding (if any) goes on them too.
+        var sequence = ConceptSequence.Build(prompt, [_concept], layout, identityMask: false, _engine.Prompt.SlotFillerId,
+            imageOwners: prompt.Images.Select(_ => (string?)_concept.Placeholder).ToList());
         return ContextPass(sequence, ex, table, tableGrad, ntpWeight: weight, reference: null, klWeight: 0f);
     }
 

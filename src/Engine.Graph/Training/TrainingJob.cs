@@ -120,7 +120,7 @@ public sealed class TrainingJob : IDisposable
         var prompt = new ImagePrompt(s.ValidationPrompt ?? s.SubjectPrompt, size, size, (ulong)s.Seed, TrainingData.ClassImageSampling)
         {
             Concepts = [Trainer.Concept.Clone()],
-            References = Trainer.References,
+            References = Trainer.References.Select(r => r with { Owner = s.Placeholder }).ToList(),
         };
         var image = _engine.Generate([prompt])[0];
         ImageFile.SavePng(image.Image, Path.Combine(_outputs.ValidationDirectory!, $"step-{step:D5}.png"));

@@ -76,6 +76,25 @@ public class IndexEmbeddingTests
         var prompt = new ImagePrompt("a photo of [V] dog", 64, 64, 1, new SamplingSettings()) { Concepts = [info.Concept] };
         Assert.That(engine.Generator.Prepare(prompt).Conditional!.Injections.Count(i => i.Add), Is.GreaterThanOrEqualTo(3));
         Assert.That(engine.Generator.Prepare(prompt with { IndexEmbeddings = false }).Conditional!.Injections.Any(i => i.Add), Is.False);
+        // A reference image that shows the concept carries its index on every token (TokenAR's per-reference index).
+        var reference = ReferenceImage.FromCodes("ref.png", ImageLayout.For(32, 32), new int[4]);
+        var withReference = prompt with { Caption = "a photo of [V] dog like <|image|>", References = [reference with { Owner = "[V]" }] };
+        var request = engine.Generator.Prepare(withReference);
+        int at = Array.IndexOf(request.PromptTokens, 8197);
+        var onImage = request.Conditional!.Injections.Where(i => i.Add && i.Token >= at && i.Token < at + reference.Tokens.Length).ToList();
+        Assert.That(onImage, Has.Count.EqualTo(reference.Tokens.Length));
+        Assert.That(engine.Generator.Prepare(withReference with { References = [reference] }).Conditional!.Injections
+            .Count(i => i.Add && i.Token >= at && i.Token < at + reference.Tokens.Length), Is.Zero, "an image of no concept carries no index");
+        Assert.That(Assert.Throws<ArgumentException>(() => engine.Generator.Prepare(withReference with { References = [reference with { Owner = "[W]" }] }))!.Message,
+            Does.Contain("[W]"));
+
+        string photo = Path.Combine(work, "photo.png");
+        File.Copy(Directory.GetFiles(photos, "*.jpg")[0], Path.ChangeExtension(photo, ".jpg"));
+        (code, output, error) = CliHarness.Run("generate", "--model", TinyModels.Default, "--concept", concept, "--prompt", "[V] dog like <|image|>",
+            "--image", Path.ChangeExtension(photo, ".jpg") + "=[V]", "--target", "512", "--size", "64", "--device", "cpu", "--out", Path.Combine(work, "owned"));
+        Assert.That(code, Is.EqualTo(ExitCodes.Ok), output + error);
+        Assert.That(File.ReadAllText(Path.Combine(work, "owned", "job.json")), Does.Contain(".jpg:").And.Contain("=[V]"));
+
         (code, output, error) = CliHarness.Run("generate", "--model", TinyModels.Default, "--concept", concept, "--prompt", "a photo of [V] dog",
             "--no-index-embeddings", "--size", "64", "--device", "cpu", "--out", Path.Combine(work, "images"));
         Assert.That(code, Is.EqualTo(ExitCodes.Ok), output + error);
