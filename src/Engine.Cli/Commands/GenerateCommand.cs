@@ -56,13 +56,18 @@ public static class GenerateCommand
             DefaultValueFactory = _ => [],
         };
         var noMask = new Option<bool>("--no-identity-mask") { Description = "Let different concepts' tokens attend to each other" };
+        var noInstruction = new Option<bool>("--no-instruction")
+        {
+            Description = "Use the prompt as the whole human turn, without \"Generate an image of WxH according to the following prompt:\" (as Lumina-mGPT's image-conditioned tasks write theirs, "
+                          + "e.g. \"Generate an image according to the provided image, and according to the following caption:\\n... <|image|>\")",
+        };
         var noIndex = new Option<bool>("--no-index-embeddings") { Description = "Leave out the concepts' token-index embeddings (those trained with --index-embedding add theirs by default)" };
         var uncondSlots = new Option<bool>("--uncond-image-slots") { Description = "Give the unconditional (CFG) row the concepts' image slots too" };
         var target = new Option<int>("--target") { Description = "The checkpoint's resolution (Lumina-mGPT-7B-512, -768 or -1024): bounds the image area", DefaultValueFactory = _ => 768 };
         target.AcceptOnlyFromAmong("512", "768", "1024");
 
         var cmd = new Command(name, description);
-        foreach (var o in new Option[] { model, prompt, prompts, images, size, cfg, topK, temperature, seed, count, batch, device, vqgan, output, shard, shardCount, json, concepts, noMask, noIndex, uncondSlots, target })
+        foreach (var o in new Option[] { model, prompt, prompts, images, size, cfg, topK, temperature, seed, count, batch, device, vqgan, output, shard, shardCount, json, concepts, noMask, noIndex, noInstruction, uncondSlots, target })
             cmd.Options.Add(o);
         cmd.SetAction((parse, cancellation) => CommandRunner.RunAsync(parse, async ct =>
         {
@@ -81,7 +86,7 @@ public static class GenerateCommand
             var settings = new JobSettings(w, h, parse.GetValue(cfg), parse.GetValue(topK), parse.GetValue(temperature), copies,
                 ConceptBinding.Describe(conceptArgs), !parse.GetValue(noMask))
             {
-                References = ReferenceImageFiles.Describe(imageArgs), IndexEmbeddings = !parse.GetValue(noIndex),
+                References = ReferenceImageFiles.Describe(imageArgs), IndexEmbeddings = !parse.GetValue(noIndex), Instruction = !parse.GetValue(noInstruction),
             };
             try
             {
@@ -121,7 +126,7 @@ public static class GenerateCommand
                 Prompt = i.Prompt with
                 {
                     Concepts = bound, IdentityMask = !parse.GetValue(noMask), UnconditionalImageSlots = parse.GetValue(uncondSlots),
-                    IndexEmbeddings = !parse.GetValue(noIndex),
+                    IndexEmbeddings = !parse.GetValue(noIndex), Instruction = !parse.GetValue(noInstruction),
                     References = referenceFiles.For(lineImages[i.Line], engine),
                 },
             }).ToList();

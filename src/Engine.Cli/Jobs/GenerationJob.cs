@@ -82,6 +82,7 @@ public sealed class GenerationJob
         // Recorded only when not the default, so that a job from before these settings keeps its identity.
         if (settings.References.Length > 0) manifest["references"] = settings.References;
         if (!settings.IndexEmbeddings) manifest["index_embeddings"] = false;
+        if (!settings.Instruction) manifest["instruction"] = false;
         string identity = Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(manifest.ToJsonString())));
         var counts = lines.Select(l => l.Count ?? settings.Count).ToList();
         bool current = false;

@@ -8,4 +8,7 @@ public sealed record JobSettings(int Width, int Height, float Cfg, int TopK, flo
 
     /// <summary>Whether the concepts' index embeddings are added (the default).</summary>
     public bool IndexEmbeddings { get; init; } = true;
+
+    /// <summary>Whether the prompts are wrapped in the text-to-image instruction (the default).</summary>
+    public bool Instruction { get; init; } = true;
 }

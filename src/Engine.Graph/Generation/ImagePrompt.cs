@@ -13,6 +13,12 @@ public sealed record ImagePrompt(string Caption, int Width, int Height, ulong Se
     public IReadOnlyList<Concept> Concepts { get; init; } = [];
     public bool IdentityMask { get; init; } = true;
 
+    /// <summary>
+    /// Wrap the caption in Lumina-mGPT's text-to-image instruction ("Generate an image of WxH according to the following
+    /// prompt:\n"; default); false: the caption is the whole human turn, as the image-conditioned tasks write it.
+    /// </summary>
+    public bool Instruction { get; init; } = true;
+
     /// <summary>Add the concepts' token-index embeddings (those that have one) to their sources; on by default.</summary>
     public bool IndexEmbeddings { get; init; } = true;
 

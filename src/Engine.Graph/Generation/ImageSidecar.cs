@@ -35,6 +35,9 @@ public sealed record ImageSidecar(
     /// <summary>The reference images in the prompt (their sources, in prompt order); left out when there are none.</summary>
     public string[]? References { get; init; }
 
+    /// <summary>False when the prompt was the whole human turn, without the text-to-image instruction; left out otherwise.</summary>
+    public bool? Instruction { get; init; }
+
     public static ImageSidecar From(GeneratedImage image, string model, string fingerprint, string device) => new(
         image.Prompt.Caption, image.Prompt.Seed, image.Prompt.Width, image.Prompt.Height, image.Prompt.Sampling.Cfg,
         image.Prompt.Sampling.ImageTopK, image.Prompt.Sampling.Temperature, model, fingerprint, device, image.PromptTokens.Length,
@@ -42,6 +45,7 @@ public sealed record ImageSidecar(
         image.DecodeTime.TotalSeconds, typeof(ImageSidecar).Assembly.GetName().Version?.ToString() ?? "dev")
     {
         References = image.Prompt.References.Count > 0 ? image.Prompt.References.Select(r => r.Source).ToArray() : null,
+        Instruction = image.Prompt.Instruction ? null : false,
     };
 
     public string ToJson() => JsonSerializer.Serialize(this, ImageSidecarJson.Default.ImageSidecar);

@@ -94,8 +94,12 @@ public sealed class LuminaPrompt
     /// Reference images' tokens (<see cref="Generation.ReferenceImage.Tokens"/>), one per <see cref="ImagePlaceholder"/> in
     /// the caption in order, or placed first when the caption has none; a different count is an ArgumentException.
     /// </param>
+    /// <param name="instruction">
+    /// Wrap the caption in the text-to-image instruction (default); false: the caption is the whole human turn, as
+    /// Lumina-mGPT's image-conditioned tasks write it ("Generate an image according to the provided image, ...").
+    /// </param>
     public PromptTokens Build(string caption, int widthPx, int heightPx, IReadOnlyList<PromptPlaceholder>? placeholders = null,
-        IReadOnlyList<int[]>? images = null)
+        IReadOnlyList<int[]>? images = null, bool instruction = true)
     {
         ArgumentNullException.ThrowIfNull(caption);
         if (caption.Length > MaxCaptionCharacters)
@@ -111,7 +115,7 @@ public sealed class LuminaPrompt
             throw new ArgumentException($"the prompt holds {symbols} {ImagePlaceholder} placeholder(s) but {images.Count} image(s) are given; give one image per {ImagePlaceholder}");
         // The whole first turn, as the reference lays it out: implicit image symbols, the instruction, the caption.
         string implicitImages = symbols == 0 ? string.Concat(Enumerable.Repeat(ImagePlaceholder + " ", images.Count)) : "";
-        string text = implicitImages + Instruction(widthPx, heightPx) + caption;
+        string text = implicitImages + (instruction ? Instruction(widthPx, heightPx) : "") + caption;
         var occurrences = FindOccurrences(text, placeholders);
         var pieces = new List<string>(occurrences.Count + 1);
         int from = 0;

@@ -61,6 +61,17 @@ public class ReferenceImageCommandTests
         var (code, output, error) = CliHarness.Run(Generate(Path.Combine(work, "out"), "--prompt", "a cat", "--image", photo));
         Assert.That(code, Is.EqualTo(ExitCodes.Ok), output + error);
         Assert.That(error, Does.Contain("note: --prompt has no <|image|>: its 1 image(s) go first"));
+
+        // The image-conditioned form: the prompt is the whole turn, no size instruction; the sidecar and the job say so.
+        string bare = Path.Combine(work, "bare");
+        (code, output, error) = CliHarness.Run(Generate(bare, "--prompt", "Generate an image according to the provided image:\na cat <|image|>",
+            "--image", photo, "--no-instruction"));
+        Assert.That(code, Is.EqualTo(ExitCodes.Ok), output + error);
+        using var with = JsonDocument.Parse(File.ReadAllText(Path.Combine(work, "out", "00000-000.json")));
+        using var without = JsonDocument.Parse(File.ReadAllText(Path.Combine(bare, "00000-000.json")));
+        Assert.That(without.RootElement.GetProperty("instruction").GetBoolean(), Is.False);
+        Assert.That(with.RootElement.TryGetProperty("instruction", out _), Is.False);
+        Assert.That(File.ReadAllText(Path.Combine(bare, "job.json")), Does.Contain("\"instruction\": false"));
     }
 
     [Test]

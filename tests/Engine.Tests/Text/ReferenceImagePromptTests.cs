@@ -78,6 +78,18 @@ public class ReferenceImagePromptTests
     }
 
     [Test]
+    public void WithoutTheInstructionThePromptIsTheWholeTurn()
+    {
+        // Lumina-mGPT's image-to-image demo: its own task text, the image symbol at the end, no size instruction.
+        const string caption = "Generate an image according to the provided image, and according to the following caption:\na red car <|image|>";
+        var image = Wide();
+        var prompt = Prompt().Build(caption, 768, 768, images: [image.Tokens], instruction: false);
+        var before = ReferenceBpe.Encode(caption[..caption.IndexOf("<|image|>", StringComparison.Ordinal)]);
+        Assert.That(prompt.Ids, Is.EqualTo(Concat([0], before, image.Tokens, [8710])));
+        Assert.That(Prompt().Build("a cat", 768, 768, instruction: false).Ids, Is.EqualTo(Concat([0], ReferenceBpe.Encode("a cat"), [8710])));
+    }
+
+    [Test]
     public void ACountMismatchOrAMalformedImageIsRefused()
     {
         var prompt = Prompt();
