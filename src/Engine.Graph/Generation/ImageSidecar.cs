@@ -32,7 +32,7 @@ public sealed record ImageSidecar(
     /// <summary>The concepts used (as their files or names were given).</summary>
     public string[] Concepts { get; init; } = [];
 
-    /// <summary>The reference images in the prompt (their sources, in prompt order); left out when there are none.</summary>
+    /// <summary>The reference images in the prompt (their sources, "=PLACEHOLDER" where one shows a concept, in prompt order); left out when there are none.</summary>
     public string[]? References { get; init; }
 
     /// <summary>False when the prompt was the whole human turn, without the text-to-image instruction; left out otherwise.</summary>
@@ -44,7 +44,7 @@ public sealed record ImageSidecar(
         image.Tokens, image.Timings.Prefill.TotalSeconds, image.Timings.Decode.TotalSeconds, image.Timings.TokensPerSecond,
         image.DecodeTime.TotalSeconds, typeof(ImageSidecar).Assembly.GetName().Version?.ToString() ?? "dev")
     {
-        References = image.Prompt.References.Count > 0 ? image.Prompt.References.Select(r => r.Source).ToArray() : null,
+        References = image.Prompt.References.Count > 0 ? image.Prompt.References.Select(r => r.Owner is null ? r.Source : $"{r.Source}={r.Owner}").ToArray() : null,
         Instruction = image.Prompt.Instruction ? null : false,
     };
 

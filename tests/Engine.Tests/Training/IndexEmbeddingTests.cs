@@ -94,6 +94,7 @@ public class IndexEmbeddingTests
             "--image", Path.ChangeExtension(photo, ".jpg") + "=[V]", "--target", "512", "--size", "64", "--device", "cpu", "--out", Path.Combine(work, "owned"));
         Assert.That(code, Is.EqualTo(ExitCodes.Ok), output + error);
         Assert.That(File.ReadAllText(Path.Combine(work, "owned", "job.json")), Does.Contain(".jpg:").And.Contain("=[V]"));
+        Assert.That(File.ReadAllText(Path.Combine(work, "owned", "00000-000.json")), Does.Contain(".jpg=[V]\""), "the sidecar names the image's concept");
 
         (code, output, error) = CliHarness.Run("generate", "--model", TinyModels.Default, "--concept", concept, "--prompt", "a photo of [V] dog",
             "--no-index-embeddings", "--size", "64", "--device", "cpu", "--out", Path.Combine(work, "images"));
