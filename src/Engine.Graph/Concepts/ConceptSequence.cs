@@ -17,7 +17,8 @@ public sealed record ConceptSequence(int[] Tokens, int[] Tags, IReadOnlyList<Con
     /// so two concepts never attend to each other; without it every tag is 0. With <paramref name="indexEmbeddings"/>,
     /// a concept that has an index vector gets it added at the input of layer 0 to every token of its source: its text
     /// slots, the word right after each of its placeholders (its class noun), its image slots, and every token of the
-    /// reference images it owns (<paramref name="imageOwners"/>: a placeholder or null per image of the prompt).
+    /// reference images it owns (<paramref name="imageOwners"/>: a placeholder or null per image of the prompt). An owned
+    /// image's tokens carry their concept's identity tag, like its slots.
     /// </summary>
     public static ConceptSequence Build(PromptTokens prompt, IReadOnlyList<Concept> concepts, ContextTable table, bool identityMask,
         int imageSlotFiller, bool withImageSlots = true, bool indexEmbeddings = true, IReadOnlyList<string?>? imageOwners = null)
@@ -48,10 +49,15 @@ public sealed record ConceptSequence(int[] Tokens, int[] Tags, IReadOnlyList<Con
         for (int i = 0; i < prompt.Images.Count; i++)
         {
             if (imageOwners?[i] is not { } owner) continue;
-            var concept = concepts[IndexOf(concepts, owner)];
-            if (indexEmbeddings && concept.Index is not null)
-                for (int t = 0; t < prompt.Images[i].Length; t++)
-                    injections.Add(IndexAt(prompt.Images[i].Start + t, table, concept));
+            int c = IndexOf(concepts, owner);
+            var span = prompt.Images[i];
+            for (int t = span.Start; t < span.Start + span.Length; t++)
+            {
+                // The image is the concept's: under the mask another concept's tokens do not see it.
+                tags[t] = identityMask ? c + 1 : 0;
+                if (indexEmbeddings && concepts[c].Index is not null)
+                    injections.Add(IndexAt(t, table, concepts[c]));
+            }
         }
         if (withImageSlots)
         {

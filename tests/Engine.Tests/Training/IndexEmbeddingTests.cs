@@ -83,8 +83,10 @@ public class IndexEmbeddingTests
         int at = Array.IndexOf(request.PromptTokens, 8197);
         var onImage = request.Conditional!.Injections.Where(i => i.Add && i.Token >= at && i.Token < at + reference.Tokens.Length).ToList();
         Assert.That(onImage, Has.Count.EqualTo(reference.Tokens.Length));
-        Assert.That(engine.Generator.Prepare(withReference with { References = [reference] }).Conditional!.Injections
-            .Count(i => i.Add && i.Token >= at && i.Token < at + reference.Tokens.Length), Is.Zero, "an image of no concept carries no index");
+        Assert.That(request.Conditional.Tags[at..(at + reference.Tokens.Length)], Has.All.EqualTo(1), "the image carries its concept's identity tag");
+        var unowned = engine.Generator.Prepare(withReference with { References = [reference] }).Conditional!;
+        Assert.That(unowned.Injections.Count(i => i.Add && i.Token >= at && i.Token < at + reference.Tokens.Length), Is.Zero, "an image of no concept carries no index");
+        Assert.That(unowned.Tags[at..(at + reference.Tokens.Length)], Has.All.EqualTo(0), "and no tag");
         Assert.That(Assert.Throws<ArgumentException>(() => engine.Generator.Prepare(withReference with { References = [reference with { Owner = "[W]" }] }))!.Message,
             Does.Contain("[W]"));
 
