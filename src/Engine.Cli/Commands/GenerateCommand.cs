@@ -24,7 +24,7 @@ public static class GenerateCommand
     {
         var model = ModelOption.Create();
         var prompt = new Option<string?>("--prompt", "-p") { Description = "The image caption" };
-        var prompts = new Option<string?>("--prompts") { Description = "A JSONL file, one {\"prompt\": ...} per line (optional per line: seed, count, size, cfg, top_k, temperature, images: a path or a list, relative to the file's folder, in place of --image)" };
+        var prompts = new Option<string?>("--prompts") { Description = "A JSONL file, one {\"prompt\": ...} per line (optional per line: seed, count, size, cfg, top_k, temperature, images: a path or a list, relative to the file's folder, in place of --image; instruction: false, in place of --no-instruction)" };
         var images = new Option<string[]>("--image", "-i")
         {
             Description = "A reference image in the prompt (Lumina-mGPT's <|image|>): repeat for several; each goes where the next <|image|> stands in the prompt, "
@@ -126,7 +126,7 @@ public static class GenerateCommand
                 Prompt = i.Prompt with
                 {
                     Concepts = bound, IdentityMask = !parse.GetValue(noMask), UnconditionalImageSlots = parse.GetValue(uncondSlots),
-                    IndexEmbeddings = !parse.GetValue(noIndex), Instruction = !parse.GetValue(noInstruction),
+                    IndexEmbeddings = !parse.GetValue(noIndex),
                     References = referenceFiles.For(lineImages[i.Line], engine),
                 },
             }).ToList();

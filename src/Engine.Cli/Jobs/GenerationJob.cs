@@ -120,7 +120,10 @@ public sealed class GenerationJob
             {
                 // A line's own seed numbers its copies; otherwise images count up from the job's base seed.
                 ulong imageSeed = line.Seed is { } ls ? unchecked(ls + (ulong)k) : baseSeed + running;
-                images.Add(new JobImage(i, k, JobImage.StemFor(i, k), new ImagePrompt(line.Prompt, w, h, imageSeed, sampling)));
+                images.Add(new JobImage(i, k, JobImage.StemFor(i, k), new ImagePrompt(line.Prompt, w, h, imageSeed, sampling)
+                {
+                    Instruction = line.Instruction ?? settings.Instruction,
+                }));
             }
         }
         var job = new GenerationJob(outputDir, baseSeed, images, shard, manifest, current);

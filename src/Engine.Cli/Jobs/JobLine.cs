@@ -6,7 +6,7 @@ namespace CoAR.Engine.Cli.Jobs;
 /// <summary>One line of a --prompts JSONL file: a prompt and optional per-line overrides of the command's settings.</summary>
 public sealed record JobLine(string Prompt, ulong? Seed, int? Count, string? Size, float? Cfg, int? TopK, float? Temperature)
 {
-    private static readonly string[] Fields = ["prompt", "seed", "count", "size", "cfg", "top_k", "temperature", "images"];
+    private static readonly string[] Fields = ["prompt", "seed", "count", "size", "cfg", "top_k", "temperature", "images", "instruction"];
 
     /// <summary>
     /// The line's reference images (its "images": a path or a list of paths, relative ones taken from the prompts file's
@@ -15,6 +15,10 @@ public sealed record JobLine(string Prompt, ulong? Seed, int? Count, string? Siz
     /// </summary>
     [System.Text.Json.Serialization.JsonIgnore(Condition = System.Text.Json.Serialization.JsonIgnoreCondition.WhenWritingNull)]
     public string[]? Images { get; init; }
+
+    /// <summary>The line's "instruction" (false: the prompt is the whole human turn), in place of --no-instruction; null: the command's.</summary>
+    [System.Text.Json.Serialization.JsonIgnore(Condition = System.Text.Json.Serialization.JsonIgnoreCondition.WhenWritingNull)]
+    public bool? Instruction { get; init; }
 
     /// <summary>The most reference images one prompt may hold (each is a few thousand tokens of context).</summary>
     public const int MaxImagesPerLine = 16;
@@ -90,6 +94,12 @@ public sealed record JobLine(string Prompt, ulong? Seed, int? Count, string? Siz
                 Number<float>(o, "temperature", where, e => e.TryGetSingle(out var v) && float.IsFinite(v) && v > 0 ? v : null))
             {
                 Images = o.TryGetProperty("images", out var images) ? ImagePaths(images, where, baseDirectory) : null,
+                Instruction = o.TryGetProperty("instruction", out var instruction) ? instruction.ValueKind switch
+                {
+                    JsonValueKind.True => true,
+                    JsonValueKind.False => false,
+                    _ => throw new InvalidDataException($"{where}: field 'instruction' must be true or false"),
+                } : null,
             };
         }
     }

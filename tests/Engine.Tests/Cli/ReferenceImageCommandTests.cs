@@ -84,7 +84,7 @@ public class ReferenceImageCommandTests
         string prompts = Path.Combine(work, "prompts.jsonl");
         File.WriteAllLines(prompts,
         [
-            """{"prompt": "two pictures: <|image|> and <|image|>", "images": ["refs/a.png", "b.png"]}""",
+            """{"prompt": "two pictures: <|image|> and <|image|>", "images": ["refs/a.png", "b.png"], "instruction": false}""",
             """{"prompt": "like <|image|>"}""",
         ]);
         string outDir = Path.Combine(work, "out");
@@ -94,6 +94,8 @@ public class ReferenceImageCommandTests
             .GetProperty("references").EnumerateArray().Select(e => Path.GetFileName(e.GetString()!)).ToArray();
         Assert.That(References("00000-000.json"), Is.EqualTo(new[] { "a.png", "b.png" }));
         Assert.That(References("00001-000.json"), Is.EqualTo(new[] { "b.png" }), "a line without images takes --image");
+        Assert.That(File.ReadAllText(Path.Combine(outDir, "00000-000.json")), Does.Contain("\"instruction\": false"), "the line's own instruction setting");
+        Assert.That(File.ReadAllText(Path.Combine(outDir, "00001-000.json")), Does.Not.Contain("\"instruction\""));
         Assert.That(File.ReadAllText(Path.Combine(outDir, "job.json")), Does.Contain("\"references\": \"b.png:"));
     }
 
@@ -118,6 +120,10 @@ public class ReferenceImageCommandTests
         (code, _, error) = CliHarness.Run(Generate(Path.Combine(work, "d"), "--prompts", prompts));
         Assert.That(code, Is.EqualTo(ExitCodes.BadInput));
         Assert.That(error, Does.Contain(":1: field 'images' must be a path or a list"));
+        File.WriteAllText(prompts, """{"prompt": "a cat", "instruction": "no"}""" + "\n");
+        (code, _, error) = CliHarness.Run(Generate(Path.Combine(work, "e"), "--prompts", prompts));
+        Assert.That(code, Is.EqualTo(ExitCodes.BadInput));
+        Assert.That(error, Does.Contain(":1: field 'instruction' must be true or false"));
         Assert.That(Directory.Exists(Path.Combine(work, "d")) ? Directory.GetFiles(Path.Combine(work, "d"), "*.png") : [], Is.Empty);
     }
 
