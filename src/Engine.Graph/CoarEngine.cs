@@ -6,6 +6,7 @@ using CoAR.Engine.Graph.Model;
 using CoAR.Engine.Graph.Text;
 using CoAR.Engine.Graph.Training;
 using CoAR.Engine.Managed.Backends;
+using CoAR.Engine.Managed.Imaging;
 
 namespace CoAR.Engine.Graph;
 
@@ -141,6 +142,17 @@ public sealed class CoarEngine : IDisposable
     /// <summary>A continuous-batching scheduler on this engine (see <see cref="GenerationScheduler"/>); dispose it before the engine.</summary>
     public GenerationScheduler CreateScheduler(SchedulerPlan plan, int maxQueuedImages = int.MaxValue) =>
         new(Generator, plan, maxQueuedImages);
+
+    /// <summary>
+    /// An image for a prompt's <c>&lt;|image|&gt;</c> (<see cref="ImagePrompt.References"/>): center-cropped to its best
+    /// size for this engine's target and VQGAN-encoded once, however many prompts use it.
+    /// </summary>
+    /// <param name="source">Names the image in errors and sidecars (a file name).</param>
+    public ReferenceImage EncodeReference(RgbImage image, string source = "reference image") =>
+        ReferenceImage.Encode(image, source, Prompt.TargetSize, Vqgan, Prompt.Vocabulary.ToImageTokenIds());
+
+    /// <summary>Reads an image file (with the engine's decode limits) and encodes it as <see cref="EncodeReference(RgbImage, string)"/>.</summary>
+    public ReferenceImage EncodeReference(string path) => EncodeReference(ImageFile.Load(path), path);
 
     public IReadOnlyList<GeneratedImage> Generate(IReadOnlyList<ImagePrompt> prompts,
         IProgress<GenerationProgress>? progress = null, CancellationToken cancellation = default) =>

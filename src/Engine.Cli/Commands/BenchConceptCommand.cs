@@ -17,6 +17,7 @@ public static class BenchConceptCommand
         [nameof(PlantedConceptSettings.HeldOutSeeds)] = "--held-out-seeds",
         [nameof(PlantedConceptSettings.Strength)] = "--strength",
         [nameof(PlantedConceptSettings.SecondClassNoun)] = "--second-class",
+        [nameof(PlantedConceptSettings.IndexEmbeddings)] = "--index-embeddings",
         ["TextSlots"] = "--slots",
         ["ClassNoun"] = "--class",
         ["Steps"] = "--steps",
@@ -58,6 +59,10 @@ public static class BenchConceptCommand
             Description = "Also train LoRA of this rank on q/k/v of every layer (`coar train --method lora`'s recipe) on the same samples, and compare (0: no LoRA)",
             DefaultValueFactory = _ => 64,
         };
+        var indexEmbeddings = new Option<bool>("--index-embeddings")
+        {
+            Description = "Also learn both composed concepts with token-index embeddings and compare what keeps them apart: the identity mask alone, the index embeddings alone, both, neither",
+        };
         var noAblation = new Option<bool>("--no-ablation") { Description = "Train only LMCL + DPP + CASR (not LMCL alone and LMCL + DPP)" };
         var work = new Option<string?>("--work") { Description = "Folder for the cached class images (default: a temporary folder, removed afterwards)" };
         var output = new Option<string?>("--out", "-o") { Description = "Also write the markdown table to this file" };
@@ -68,7 +73,7 @@ public static class BenchConceptCommand
             "(c) drift KL(frozen || learned) without the placeholder; LoRA on the same samples beside them, with each method's parameters, file size, step time and memory; " +
             "then two concepts composed, with and without the identity mask.");
         foreach (var o in new Option[] { model, device, vqgan, target, classNoun, secondClass, resolution, photos, heldOut, steps, layers, classImages, strength, slots, ntpTargets, seed,
-                     noComposition, noAblation, loraRank, work, output, json })
+                     noComposition, indexEmbeddings, noAblation, loraRank, work, output, json })
             cmd.Options.Add(o);
         cmd.SetAction((parse, cancellation) => CommandRunner.RunAsync(parse, async ct =>
         {
@@ -79,6 +84,7 @@ public static class BenchConceptCommand
                 ClassImages = parse.GetValue(classImages), Strength = parse.GetValue(strength), Seed = parse.GetValue(seed),
                 Composition = !parse.GetValue(noComposition), Ablation = !parse.GetValue(noAblation), Slots = parse.GetValue(slots),
                 LoraRank = parse.GetValue(loraRank) == 0 ? null : parse.GetValue(loraRank),
+                IndexEmbeddings = parse.GetValue(indexEmbeddings),
                 NtpTargets = parse.GetValue(ntpTargets) == "codes" ? Graph.Training.NtpTargets.Codes : Graph.Training.NtpTargets.ImagePhase,
             };
             SettingErrors.AsUsage(OptionOf, settings.Validate);

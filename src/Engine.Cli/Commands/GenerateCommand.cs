@@ -4,6 +4,7 @@ using CoAR.Engine.Cli.Jobs;
 using CoAR.Engine.Graph;
 using CoAR.Engine.Graph.Generation;
 using CoAR.Engine.Graph.Lora;
+using CoAR.Engine.Graph.Text;
 using CoAR.Engine.Managed.Files;
 using CoAR.Engine.Managed.Imaging;
 using Spectre.Console;
@@ -24,7 +25,14 @@ public static class GenerateCommand
     {
         var model = ModelOption.Create();
         var prompt = new Option<string?>("--prompt", "-p") { Description = "The image caption" };
-        var prompts = new Option<string?>("--prompts") { Description = "A JSONL file, one {\"prompt\": ...} per line (optional per line: seed, count, size, cfg, top_k, temperature)" };
+        var prompts = new Option<string?>("--prompts") { Description = "A JSONL file, one {\"prompt\": ...} per line (optional per line: seed, count, size, cfg, top_k, temperature, images: a path or a list, relative to the file's folder, in place of --image; instruction: false, in place of --no-instruction)" };
+        var images = new Option<string[]>("--image", "-i")
+        {
+            Description = "A reference image in the prompt (Lumina-mGPT's <|image|>): repeat for several; each goes where the next <|image|> stands in the prompt, "
+                          + "or, when the prompt has none, all go first, before the instruction (as Lumina-mGPT places them). Encoded by the VQGAN at its best size for --target. "
+                          + "FILE=PLACEHOLDER: the image shows that concept, whose token-index embedding (if it has one) goes on the image's tokens",
+            DefaultValueFactory = _ => [],
+        };
         var size = new Option<string>("--size") { Description = "Image size in pixels: 768 or WxH (multiples of 32)", DefaultValueFactory = _ => "768" };
         var cfg = new Option<float>("--cfg") { Description = "Classifier-free guidance scale (1 = none)", DefaultValueFactory = _ => 4f };
         var topK = new Option<int>("--top-k") { Description = "Sample among the k most likely image tokens (0 = all)", DefaultValueFactory = _ => 2000 };
@@ -56,12 +64,18 @@ public static class GenerateCommand
         };
         var loraMerge = new Option<bool>("--lora-merge") { Description = "Fold the --lora adapters into the loaded weights once (W += scale B A) instead of adding their terms at every step" };
         var noMask = new Option<bool>("--no-identity-mask") { Description = "Let different concepts' tokens attend to each other" };
+        var noInstruction = new Option<bool>("--no-instruction")
+        {
+            Description = "Use the prompt as the whole human turn, without \"Generate an image of WxH according to the following prompt:\" (as Lumina-mGPT's image-conditioned tasks write theirs, "
+                          + "e.g. \"Generate an image according to the provided image, and according to the following caption:\\n... <|image|>\")",
+        };
+        var noIndex = new Option<bool>("--no-index-embeddings") { Description = "Leave out the concepts' token-index embeddings (those trained with --index-embedding add theirs by default)" };
         var uncondSlots = new Option<bool>("--uncond-image-slots") { Description = "Give the unconditional (CFG) row the concepts' image slots too" };
         var target = new Option<int>("--target") { Description = "The checkpoint's resolution (Lumina-mGPT-7B-512, -768 or -1024): bounds the image area", DefaultValueFactory = _ => 768 };
         target.AcceptOnlyFromAmong("512", "768", "1024");
 
         var cmd = new Command(name, description);
-        foreach (var o in new Option[] { model, prompt, prompts, size, cfg, topK, temperature, seed, count, batch, device, vqgan, output, shard, shardCount, json, concepts, loras, loraMerge, noMask, uncondSlots, target })
+        foreach (var o in new Option[] { model, prompt, prompts, images, size, cfg, topK, temperature, seed, count, batch, device, vqgan, output, shard, shardCount, json, concepts, loras, loraMerge, noMask, noIndex, noInstruction, uncondSlots, target })
             cmd.Options.Add(o);
         cmd.SetAction((parse, cancellation) => CommandRunner.RunAsync(parse, async ct =>
         {
@@ -80,8 +94,15 @@ public static class GenerateCommand
             string loraMode = loraArgs.Length == 0 ? "" : merge ? "merged" : "unmerged";
             // Read before the output directory is touched: a bad adapter file leaves nothing behind.
             var adapters = loraArgs.Select(a => PeftAdapterFile.Load(a).Adapter).ToList();
+            var imageArgs = parse.GetValue(images)!;
+            if (imageArgs.Length > JobLine.MaxImagesPerLine)
+                throw new UsageException($"--image is given {imageArgs.Length} times, more than the {JobLine.MaxImagesPerLine} one prompt may hold");
             var settings = new JobSettings(w, h, parse.GetValue(cfg), parse.GetValue(topK), parse.GetValue(temperature), copies,
-                ConceptBinding.Describe(conceptArgs), !parse.GetValue(noMask), loraArgs.Length == 0 ? "" : $"{string.Join(",", loraArgs)} ({loraMode})");
+                ConceptBinding.Describe(conceptArgs), !parse.GetValue(noMask))
+            {
+                References = ReferenceImageFiles.Describe(imageArgs), IndexEmbeddings = !parse.GetValue(noIndex), Instruction = !parse.GetValue(noInstruction),
+                Lora = loraArgs.Length == 0 ? "" : $"{string.Join(",", loraArgs)} ({loraMode})",
+            };
             try
             {
                 new SamplingSettings(settings.Cfg, settings.TopK, settings.Temperature).Validate();
@@ -91,6 +112,8 @@ public static class GenerateCommand
                 throw new UsageException(e.Message);
             }
             var lines = file is not null ? JobLine.ReadFile(file) : [new JobLine(text!, null, null, null, null, null, null)];
+            var lineImages = lines.Select(l => l.Images ?? imageArgs).ToList();
+            CheckImageCounts(lines, lineImages, file);
             string dir = ModelOption.Resolve(parse.GetValue(model));
             var part = Shard.Resolve(parse.GetValue(shard), parse.GetValue(shardCount), Environment.GetEnvironmentVariable, out string? shardSource);
             if (shardSource is not null)
@@ -107,6 +130,8 @@ public static class GenerateCommand
                 return ExitCodes.Ok;
             }
 
+            // Every image file is read before the model loads: a bad one fails the job at once.
+            var referenceFiles = ReferenceImageFiles.Read(pending.SelectMany(i => lineImages[i.Line]));
             var clock = Stopwatch.StartNew();
             using var engine = CoarEngine.Load(new EngineParams(dir, parse.GetValue(device)!, parse.GetValue(vqgan), parse.GetValue(target)), cancellation: ct);
             DeviceOption.Report(engine.Device);
@@ -119,7 +144,12 @@ public static class GenerateCommand
             }
             pending = pending.Select(i => i with
             {
-                Prompt = i.Prompt with { Concepts = bound, IdentityMask = !parse.GetValue(noMask), UnconditionalImageSlots = parse.GetValue(uncondSlots) },
+                Prompt = i.Prompt with
+                {
+                    Concepts = bound, IdentityMask = !parse.GetValue(noMask), UnconditionalImageSlots = parse.GetValue(uncondSlots),
+                    IndexEmbeddings = !parse.GetValue(noIndex),
+                    References = referenceFiles.For(lineImages[i.Line], engine),
+                },
             }).ToList();
             int promptTokens = 1;
             foreach (var image in pending)
@@ -173,6 +203,29 @@ public static class GenerateCommand
             return ExitCodes.Ok;
         }, cancellation));
         return cmd;
+    }
+
+    /// <summary>
+    /// One image per &lt;|image|&gt; in each prompt (a prompt without the symbol takes its images first, said once on
+    /// stderr); a different count is a usage error naming --image or the line's "images".
+    /// </summary>
+    private static void CheckImageCounts(IReadOnlyList<JobLine> lines, IReadOnlyList<string[]> lineImages, string? file)
+    {
+        bool noted = false;
+        for (int i = 0; i < lines.Count; i++)
+        {
+            int symbols = LuminaPrompt.ImagePlaceholderCount(lines[i].Prompt);
+            int given = lineImages[i].Length;
+            string where = file is null ? "--prompt" : $"{file}, prompt {i + 1}";
+            string option = lines[i].Images is null ? "--image" : $"{file}, prompt {i + 1}, field 'images'";
+            if (symbols > 0 && symbols != given)
+                throw new UsageException($"{where} holds {symbols} {LuminaPrompt.ImagePlaceholder} but {option} gives {given} image(s): give one image per {LuminaPrompt.ImagePlaceholder}");
+            if (symbols == 0 && given > 0 && !noted)
+            {
+                Console.Error.WriteLine($"note: {where} has no {LuminaPrompt.ImagePlaceholder}: its {given} image(s) go first, before the instruction, as Lumina-mGPT places them");
+                noted = true;
+            }
+        }
     }
 
     /// <summary>

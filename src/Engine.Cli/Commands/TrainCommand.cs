@@ -42,10 +42,10 @@ public static class TrainCommand
         [nameof(TrainingSettings.CheckpointEvery)] = "--checkpoint-every",
         [nameof(TrainingSettings.ValidateEvery)] = "--validate-every",
         [nameof(TrainingSettings.ValidationPrompt)] = "--validation-prompt",
-        [nameof(TrainingSettings.Method)] = "--method",
         [nameof(TrainingSettings.LoraRank)] = "--lora-rank",
         [nameof(TrainingSettings.LoraAlpha)] = "--lora-alpha",
         [nameof(TrainingSettings.LoraTargets)] = "--lora-targets",
+        [nameof(TrainingSettings.References)] = "--reference",
     };
 
     public static Command Create()
@@ -55,25 +55,38 @@ public static class TrainCommand
         var model = ModelOption.Create();
         var images = new Option<string>("--images", "-i") { Description = "Folder of photos of the subject (3-5), or the style's reference image", Required = true };
         var classNoun = new Option<string?>("--class") { Description = "The subject's class noun, e.g. dog (required for subjects; a style's name for styles)" };
+        var method = new Option<string>("--method")
+        {
+            Description = "coar: per-layer text and image context tokens with DPP and CASR (the default); textual-inversion: PersonalAR's stage 1, the [V] "
+                          + "input embedding alone (layer 0, random start, 1500 steps, PersonalAR's prompt templates, no DPP or CASR); lora: LoRA adapters on "
+                          + "--lora-targets of every layer, written in PEFT's layout",
+            DefaultValueFactory = _ => "coar",
+        };
+        method.AcceptOnlyFromAmong("coar", "textual-inversion", "lora");
         var kind = new Option<string>("--kind") { Description = "subject or style", DefaultValueFactory = _ => "subject" };
         kind.AcceptOnlyFromAmong("subject", "style");
         var placeholder = new Option<string?>("--placeholder") { Description = $"Placeholder in prompts (default [V] for subjects, [S] for styles; with --method lora the plain-text identifier, default {TrainingSettings.LoraIdentifier})" };
-        var steps = new Option<int?>("--steps") { Description = "Optimizer steps (default 1000 for subjects, 600 for styles)" };
+        var template = new Option<string?>("--template")
+        {
+            Description = "The training prompt, with {placeholder} and {class} (default \"a photo of {placeholder} {class}\"; a style's \"a picture in {placeholder} style\"); "
+                          + "<|image|> places a --reference image",
+        };
+        var reference = new Option<string[]>("--reference")
+        {
+            Description = "An image file in the training and validation prompts (Lumina-mGPT's <|image|>), e.g. a reference photo in context: repeat for several; "
+                          + "each goes where the next <|image|> stands in --template, or all first when it has none. Encoded at the training resolution",
+            DefaultValueFactory = _ => [],
+        };
+        var steps = new Option<int?>("--steps") { Description = "Optimizer steps (default 1000 for subjects, 600 for styles, 1500 for textual inversion)" };
         var layers = new Option<int?>("--layers")
         {
-            Description = $"Injection depth N: the first N layers get context tokens (default {TrainingSettings.SubjectDepth} subject, {TrainingSettings.StyleDepth} style, at most the model's layers)",
+            Description = $"Injection depth N: the first N layers get context tokens (default {TrainingSettings.SubjectDepth} subject, {TrainingSettings.StyleDepth} style, at most the model's layers; textual inversion: 1, the input embedding)",
         };
         var target = new Option<int>("--target") { Description = "The checkpoint's resolution (Lumina-mGPT-7B-512, -768 or -1024): bounds the training resolution", DefaultValueFactory = _ => 768 };
         target.AcceptOnlyFromAmong("512", "768", "1024");
         var resolution = new Option<int?>("--resolution") { Description = "Training resolution in pixels, a multiple of 32 (default: the --target)" };
         var lr = new Option<float?>("--lr") { Description = $"Peak learning rate (default {F(defaults.LearningRate)}, the paper's, for coar; {F(TrainingSettings.LoraLearningRate)} for lora)" };
-        var method = new Option<string>("--method")
-        {
-            Description = "What to learn: coar (context tokens, the backbone untouched) or lora (LoRA adapters on --lora-targets of every layer, written in PEFT's layout)",
-            DefaultValueFactory = _ => "coar",
-        };
-        method.AcceptOnlyFromAmong("coar", "lora");
-        var loraRank = new Option<int>("--lora-rank") { Description = "With --method lora: the adapters' rank r", DefaultValueFactory = _ => defaults.LoraRank };
+        var loraRank = new Option<int>("--lora-rank") { Description = "With --method lora: the adapters' rank r", DefaultValueFactory = _ => TrainingSettings.DefaultLoraRank };
         var loraAlpha = new Option<float?>("--lora-alpha") { Description = "With --method lora: PEFT's lora_alpha, the term is scaled by alpha / r (default: r, scale 1)" };
         var loraTargets = new Option<string>("--lora-targets")
         {
@@ -99,6 +112,11 @@ public static class TrainCommand
         ntpTargets.AcceptOnlyFromAmong("image-phase", "codes");
         var noDpp = new Option<bool>("--no-dpp") { Description = "No dual prior preservation (no class images)" };
         var noCasr = new Option<bool>("--no-casr") { Description = "No context-aware self-regularization" };
+        var indexEmbedding = new Option<bool>("--index-embedding")
+        {
+            Description = "Also learn a token-index embedding (TokenAR's): a vector added at the model's input to every token of the concept's source (its slots and the class noun after its placeholder), "
+                          + "which tells the concept's tokens apart from another concept's when composed",
+        };
         var classImages = new Option<int>("--class-images") { Description = "Class images for DPP, generated once by the frozen model and cached", DefaultValueFactory = _ => defaults.ClassImages };
         var accumulation = new Option<int>("--accumulate") { Description = "Passes averaged into each optimizer step (gradient accumulation; 1: the paper's batch 1)", DefaultValueFactory = _ => 1 };
         var crop = new Option<string>("--crop") { Description = "random: a new seeded crop offset each time a photo is drawn (Lumina-mGPT's); center: always the center", DefaultValueFactory = _ => "random" };
@@ -118,8 +136,8 @@ public static class TrainCommand
             $"(lr {F(defaults.LearningRate)}, batch 1) with the rest of Lumina-mGPT's fine-tuning recipe: AdamW({F(defaults.Beta1)}, {F(defaults.Beta2)}), " +
             $"weight decay {F(defaults.WeightDecay)}, gradient clip {F(defaults.GradientClip)}, {defaults.WarmupSteps} warmup steps then constant, z-loss {F(defaults.ZLossWeight)}; " +
             "no dropout (the backbone is frozen). --method lora trains LoRA adapters instead (lr " + F(TrainingSettings.LoraLearningRate) + ", same recipe otherwise) and writes them in PEFT's layout.");
-        foreach (var o in new Option[] { model, images, classNoun, kind, method, loraRank, loraAlpha, loraTargets, placeholder, steps, layers, target, resolution, lr, beta1, beta2, weightDecay, decay,
-                     clip, warmup, schedule, minLr, zLoss, ntpTargets, noDpp, noCasr, classImages, accumulation, crop, validateEvery, validationPrompt, checkpointEvery,
+        foreach (var o in new Option[] { model, images, method, classNoun, kind, loraRank, loraAlpha, loraTargets, placeholder, template, reference, steps, layers, target, resolution, lr, beta1, beta2, weightDecay, decay,
+                     clip, warmup, schedule, minLr, zLoss, ntpTargets, noDpp, noCasr, indexEmbedding, classImages, accumulation, crop, validateEvery, validationPrompt, checkpointEvery,
                      restart, seed, device, vqgan, output, json })
             cmd.Options.Add(o);
         cmd.SetAction((parse, cancellation) => CommandRunner.RunAsync(parse, async ct =>
@@ -128,7 +146,12 @@ public static class TrainCommand
             string? noun = parse.GetValue(classNoun);
             if (!style && string.IsNullOrWhiteSpace(noun))
                 throw new UsageException("--class is required for a subject (the class noun, e.g. --class dog)");
-            var settings = (style ? TrainingSettings.ForStyle(string.IsNullOrWhiteSpace(noun) ? "style" : noun) : new TrainingSettings { ClassNoun = noun! }) with
+            bool textualInversion = parse.GetValue(method) == "textual-inversion";
+            if (textualInversion && style)
+                throw new UsageException("--method textual-inversion learns a subject's [V] embedding; it has no style variant (--kind style trains with --method coar)");
+            var preset = textualInversion ? TrainingSettings.ForTextualInversion(noun!)
+                : style ? TrainingSettings.ForStyle(string.IsNullOrWhiteSpace(noun) ? "style" : noun) : new TrainingSettings { ClassNoun = noun! };
+            var settings = preset with
             {
                 Resolution = parse.GetValue(resolution),
                 Beta1 = parse.GetValue(beta1),
@@ -154,6 +177,7 @@ public static class TrainCommand
             {
                 if (parse.GetValue(layers) is not null) throw new UsageException("--layers is the context tokens' depth; --method lora adapts every layer");
                 if (parse.GetValue(noCasr)) throw new UsageException("--no-casr: --method lora has no CASR (it regularises context tokens)");
+                if (parse.GetValue(indexEmbedding)) throw new UsageException("--index-embedding belongs to a concept's context tokens; --method lora trains none");
                 settings = settings.ForLora() with
                 {
                     LoraRank = parse.GetValue(loraRank),
@@ -163,12 +187,17 @@ public static class TrainCommand
             }
             if (parse.GetValue(lr) is { } rate) settings = settings with { LearningRate = rate };
             if (parse.GetValue(placeholder) is { } p) settings = settings with { Placeholder = p };
+            if (parse.GetValue(template) is { } t) settings = settings with { Template = t, Templates = null };
+            if (parse.GetValue(reference) is { Length: > 0 } references) settings = settings with { References = references };
+            // A template the user gave is named as such in errors; the default one only breaks through --placeholder.
+            var optionOf = parse.GetValue(template) is null ? OptionOf : new Dictionary<string, string>(OptionOf) { [nameof(TrainingSettings.Template)] = "--template" };
             if (parse.GetValue(steps) is { } n) settings = settings with { Steps = n };
             if (parse.GetValue(layers) is { } l) settings = settings with { Depth = l };
             if (parse.GetValue(noDpp)) settings = settings with { Dpp = false };
             if (parse.GetValue(noCasr)) settings = settings with { Casr = false };
+            if (parse.GetValue(indexEmbedding)) settings = settings with { IndexEmbedding = true };
             // What needs no model fails before the model loads; what needs it, before any class image is made.
-            SettingErrors.AsUsage(OptionOf, settings.Validate);
+            SettingErrors.AsUsage(optionOf, settings.Validate);
             var files = TrainingData.ImageFiles(parse.GetValue(images)!);
             string outPath = lora ? AdapterDirectory(parse.GetValue(output)!) : OutputPath(parse.GetValue(output)!);
             string dir = ModelOption.Resolve(parse.GetValue(model));
@@ -184,7 +213,7 @@ public static class TrainCommand
                 ValidationDirectory = Path.ChangeExtension(outPath, ".validation"),
             };
             var log = new ConsoleProgress<string>(m => console.MarkupLine(Markup.Escape(m)));
-            using var job = SettingErrors.AsUsage(OptionOf, () => TrainingJob.Prepare(engine, settings, files, outputs, log, ct));
+            using var job = SettingErrors.AsUsage(optionOf, () => TrainingJob.Prepare(engine, settings, files, outputs, log, ct));
 
             var clock = System.Diagnostics.Stopwatch.StartNew();
             try

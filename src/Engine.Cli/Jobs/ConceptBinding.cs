@@ -1,7 +1,5 @@
-using System.Security.Cryptography;
 using CoAR.Engine.Graph;
 using CoAR.Engine.Graph.Concepts;
-using CoAR.Engine.Managed.Files;
 
 namespace CoAR.Engine.Cli.Jobs;
 
@@ -40,9 +38,7 @@ public static class ConceptBinding
         string.Join(";", arguments.Select(a =>
         {
             var (file, placeholder) = Parse(a);
-            string hash = File.Exists(file)
-                ? Convert.ToHexStringLower(SHA256.HashData(InputFile.ReadAllBytes(file, ConceptFile.MaxFileBytes, "concept file")))[..16]
-                : "missing";
+            string hash = FileDigest.Of(file, ConceptFile.MaxFileBytes, "concept file");
             return $"{Path.GetFileName(file)}:{hash}{(placeholder is null ? "" : "=" + placeholder)}";
         }));
 }

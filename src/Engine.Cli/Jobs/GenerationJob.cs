@@ -79,7 +79,10 @@ public sealed class GenerationJob
             ["temperature"] = settings.Temperature, ["count"] = settings.Count, ["concepts"] = settings.Concepts,
             ["identity_mask"] = settings.IdentityMask,
         };
-        // Added only when used, so the manifests of jobs without adapters stay as they were.
+        // Recorded only when not the default, so that a job from before these settings keeps its identity.
+        if (settings.References.Length > 0) manifest["references"] = settings.References;
+        if (!settings.IndexEmbeddings) manifest["index_embeddings"] = false;
+        if (!settings.Instruction) manifest["instruction"] = false;
         if (settings.Lora.Length > 0) manifest["lora"] = settings.Lora;
         string identity = Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(manifest.ToJsonString())));
         var counts = lines.Select(l => l.Count ?? settings.Count).ToList();
@@ -118,7 +121,10 @@ public sealed class GenerationJob
             {
                 // A line's own seed numbers its copies; otherwise images count up from the job's base seed.
                 ulong imageSeed = line.Seed is { } ls ? unchecked(ls + (ulong)k) : baseSeed + running;
-                images.Add(new JobImage(i, k, JobImage.StemFor(i, k), new ImagePrompt(line.Prompt, w, h, imageSeed, sampling)));
+                images.Add(new JobImage(i, k, JobImage.StemFor(i, k), new ImagePrompt(line.Prompt, w, h, imageSeed, sampling)
+                {
+                    Instruction = line.Instruction ?? settings.Instruction,
+                }));
             }
         }
         var job = new GenerationJob(outputDir, baseSeed, images, shard, manifest, current);

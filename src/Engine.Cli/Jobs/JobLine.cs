@@ -6,7 +6,22 @@ namespace CoAR.Engine.Cli.Jobs;
 /// <summary>One line of a --prompts JSONL file: a prompt and optional per-line overrides of the command's settings.</summary>
 public sealed record JobLine(string Prompt, ulong? Seed, int? Count, string? Size, float? Cfg, int? TopK, float? Temperature)
 {
-    private static readonly string[] Fields = ["prompt", "seed", "count", "size", "cfg", "top_k", "temperature"];
+    private static readonly string[] Fields = ["prompt", "seed", "count", "size", "cfg", "top_k", "temperature", "images", "instruction"];
+
+    /// <summary>
+    /// The line's reference images (its "images": a path or a list of paths, relative ones taken from the prompts file's
+    /// folder), in place of the command's --image; null: the command's. Left out of the job's hash when null, so the
+    /// hash of a job without images is what it always was.
+    /// </summary>
+    [System.Text.Json.Serialization.JsonIgnore(Condition = System.Text.Json.Serialization.JsonIgnoreCondition.WhenWritingNull)]
+    public string[]? Images { get; init; }
+
+    /// <summary>The line's "instruction" (false: the prompt is the whole human turn), in place of --no-instruction; null: the command's.</summary>
+    [System.Text.Json.Serialization.JsonIgnore(Condition = System.Text.Json.Serialization.JsonIgnoreCondition.WhenWritingNull)]
+    public bool? Instruction { get; init; }
+
+    /// <summary>The most reference images one prompt may hold (each is a few thousand tokens of context).</summary>
+    public const int MaxImagesPerLine = 16;
 
     /// <summary>The largest prompts file read.</summary>
     public const long MaxFileBytes = 64L << 20;
@@ -35,14 +50,15 @@ public sealed record JobLine(string Prompt, ulong? Seed, int? Count, string? Siz
                 throw new InvalidDataException($"{path}:{number}: the line is {raw.Length} characters, more than the {MaxLineCharacters} accepted");
             if (lines.Count == MaxLines)
                 throw new InvalidDataException($"{path}:{number}: more than {MaxLines} prompts in one file; split the job");
-            lines.Add(Parse(raw, $"{path}:{number}"));
+            lines.Add(Parse(raw, $"{path}:{number}", Path.GetDirectoryName(Path.GetFullPath(path))));
         }
         if (lines.Count == 0)
             throw new InvalidDataException($"{path}: no prompts (expected one JSON object per line, e.g. {{\"prompt\": \"a red apple\"}})");
         return lines;
     }
 
-    public static JobLine Parse(string json, string where)
+    /// <param name="baseDirectory">Where relative image paths are taken from; null: as given (the working directory).</param>
+    public static JobLine Parse(string json, string where, string? baseDirectory = null)
     {
         JsonDocument doc;
         try
@@ -75,8 +91,35 @@ public sealed record JobLine(string Prompt, ulong? Seed, int? Count, string? Siz
                 } : null,
                 Number<float>(o, "cfg", where, e => e.TryGetSingle(out var v) && float.IsFinite(v) && v >= 0 ? v : null),
                 Number<int>(o, "top_k", where, e => e.TryGetInt32(out var v) && v >= 0 ? v : null),
-                Number<float>(o, "temperature", where, e => e.TryGetSingle(out var v) && float.IsFinite(v) && v > 0 ? v : null));
+                Number<float>(o, "temperature", where, e => e.TryGetSingle(out var v) && float.IsFinite(v) && v > 0 ? v : null))
+            {
+                Images = o.TryGetProperty("images", out var images) ? ImagePaths(images, where, baseDirectory) : null,
+                Instruction = o.TryGetProperty("instruction", out var instruction) ? instruction.ValueKind switch
+                {
+                    JsonValueKind.True => true,
+                    JsonValueKind.False => false,
+                    _ => throw new InvalidDataException($"{where}: field 'instruction' must be true or false"),
+                } : null,
+            };
         }
+    }
+
+    private static string[] ImagePaths(JsonElement images, string where, string? baseDirectory)
+    {
+        var items = images.ValueKind switch
+        {
+            JsonValueKind.String => [images],
+            JsonValueKind.Array => images.EnumerateArray().ToArray(),
+            _ => throw new InvalidDataException($"{where}: field 'images' must be a path or a list of paths to image files"),
+        };
+        if (items.Length > MaxImagesPerLine)
+            throw new InvalidDataException($"{where}: field 'images' lists {items.Length} images, more than the {MaxImagesPerLine} one prompt may hold");
+        return items.Select(item =>
+        {
+            if (item.ValueKind != JsonValueKind.String || Text(item.GetString, where, "field 'images'") is not { Length: > 0 } path)
+                throw new InvalidDataException($"{where}: field 'images' must hold non-empty path strings");
+            return baseDirectory is null ? path : Path.Combine(baseDirectory, path);
+        }).ToArray();
     }
 
     /// <summary>A JSON string as text; a lone UTF-16 surrogate escape (not text) is an error naming the line.</summary>

@@ -36,9 +36,11 @@ public sealed class ConceptScorer : IDisposable
     /// <summary>
     /// How the model is run: the caption, the concepts (a concept whose placeholder is in the caption gets its text
     /// slots there; every concept's image slots go before the image, as DPP's class pass has them), the identity mask,
-    /// and the projection adapter on the model (LoRA; null: the frozen weights alone).
+    /// the concepts' index embeddings (for those that have one), and the projection adapter on the model (LoRA; null: the
+    /// frozen weights alone).
     /// </summary>
-    public sealed record Condition(string Caption, IReadOnlyList<Concept> Concepts, bool IdentityMask = true, IProjectionAdapter? Adapter = null)
+    public sealed record Condition(string Caption, IReadOnlyList<Concept> Concepts, bool IdentityMask = true, bool IndexEmbeddings = true,
+        IProjectionAdapter? Adapter = null)
     {
         public static Condition Frozen(string caption) => new(caption, []);
     }
@@ -66,7 +68,7 @@ public sealed class ConceptScorer : IDisposable
         ContextTable? table = condition.Concepts.Count > 0 ? new ContextTable(condition.Concepts) : null;
         var sequence = table is null
             ? new ConceptSequence(built.Ids, new int[built.Ids.Length], [])
-            : ConceptSequence.Build(built, condition.Concepts, table, condition.IdentityMask, prompt.SlotFillerId);
+            : ConceptSequence.Build(built, condition.Concepts, table, condition.IdentityMask, prompt.SlotFillerId, indexEmbeddings: condition.IndexEmbeddings);
         int[] tokens = [.. sequence.Tokens, .. image.ImageTokens];
         var tags = new int[tokens.Length];
         sequence.Tags.CopyTo(tags, 0);

@@ -27,6 +27,10 @@ public static class PlantedConceptBenchmark
     public const string FirstOnly = "first learned, second absent";
     public const string SecondOnly = "second learned, first absent";
     public const string Neither = "neither (frozen model)";
+    public const string NoAid = "neither";
+    public const string MaskAlone = "identity mask alone";
+    public const string IndexAlone = "index embeddings alone";
+    public const string MaskAndIndex = "both";
 
     private const string FirstPlaceholder = "[V]", SecondPlaceholder = "[W]";
 
@@ -117,23 +121,29 @@ public static class PlantedConceptBenchmark
         };
         fidelity.AddRange(learned.Keys.Concat(lora is null ? [] : [LoraQkv]).Select(name => new FidelityRow(name, heldOut[name].Gap, heldOut[name].Kl, drift[name].Kl)));
 
-        var composition = settings.Composition
-            ? Compose(engine, settings, first, planted, learned[LmclDppCasr], mean, std, size, workDir, scorer, log, cancellation)
-            : [];
+        List<CompositionRow> composition = [];
+        List<CompositionAidRow> aids = [];
+        if (settings.Composition)
+            (composition, aids) = Compose(engine, settings, first, planted, learned[LmclDppCasr], photos, classImages, mean, std, size, workDir, scorer, log, cancellation);
         return new PlantedConceptReport(settings, engine.Fingerprint, engine.Backend.Name, depth, heldOut[Frozen].Targets, drift[Teacher].Targets,
-            fidelity, composition, clock.Elapsed.TotalSeconds) { Costs = costs };
+            fidelity, composition, clock.Elapsed.TotalSeconds) { Aids = aids, Costs = costs };
     }
 
-    /// <summary>A second planted concept learned alone, then both in one prompt, with the identity mask and without.</summary>
-    private static List<CompositionRow> Compose(CoarEngine engine, PlantedConceptSettings settings, TrainingSettings first, Concept plantedFirst,
-        Concept learnedFirst, float[] mean, float[] std, int size, string workDir, ConceptScorer scorer, IProgress<string>? log, CancellationToken cancellation)
+    /// <summary>
+    /// A second planted concept learned alone, then both in one prompt, with the identity mask and without; with
+    /// <see cref="PlantedConceptSettings.IndexEmbeddings"/>, both learned again with index embeddings and the aids compared.
+    /// </summary>
+    private static (List<CompositionRow> Rows, List<CompositionAidRow> Aids) Compose(CoarEngine engine, PlantedConceptSettings settings,
+        TrainingSettings first, Concept plantedFirst, Concept learnedFirst, List<TrainingExample> firstPhotos, List<TrainingExample> firstClassImages,
+        float[] mean, float[] std, int size, string workDir, ConceptScorer scorer, IProgress<string>? log, CancellationToken cancellation)
     {
         var second = settings.Training(settings.SecondClassNoun, SecondPlaceholder).Resolve(engine.Model.Config, engine.Prompt).Settings;
         int depth = first.EffectiveDepth, d = engine.Model.Config.HiddenSize;
         var plantedSecond = HiddenConcept.Draw(SecondPlaceholder, settings.SecondClassNoun, depth, second.TextSlots, second.ImageSlots, d, mean, std, settings.Strength, settings.Seed * 7919 + 2);
         log?.Report($"composition: training \"{second.SubjectPrompt}\" on its own teacher's samples");
         var photos = Sample(engine, second.SubjectPrompt, [plantedSecond], true, TrainSeeds(settings), size, cancellation);
-        var (learnedSecond, _) = Train(engine, second, photos, ClassImages(engine, second, workDir, log, cancellation), workDir, "second", cancellation);
+        var secondClassImages = ClassImages(engine, second, workDir, log, cancellation);
+        var (learnedSecond, _) = Train(engine, second, photos, secondClassImages, workDir, "second", cancellation);
 
         string Fill(string template, string a, string b) => template.Replace("{first}", a).Replace("{second}", b)
             .Replace("{class1}", settings.ClassNoun).Replace("{class2}", settings.SecondClassNoun);
@@ -154,7 +164,24 @@ public static class PlantedConceptBenchmark
             }
             rows.AddRange(means.Select(m => new CompositionRow(m.Key, mask, m.Value.Gap, m.Value.Kl)));
         }
-        return rows;
+        if (!settings.IndexEmbeddings) return (rows, []);
+
+        log?.Report("composition aids: both concepts learned again with token-index embeddings");
+        var (indexedFirst, _) = Train(engine, first with { IndexEmbedding = true }, firstPhotos, firstClassImages, workDir, "first indexed", cancellation);
+        var (indexedSecond, _) = Train(engine, second with { IndexEmbedding = true }, photos, secondClassImages, workDir, "second indexed", cancellation);
+        var aids = new (string Name, bool Mask, bool Index)[] { (NoAid, false, false), (MaskAlone, true, false), (IndexAlone, false, true), (MaskAndIndex, true, true) };
+        var aidMeans = aids.ToDictionary(a => a.Name, _ => new Averages());
+        foreach (var template in settings.CompositionTemplates)
+        {
+            var teacher = new ConceptScorer.Condition(Fill(template, FirstPlaceholder, SecondPlaceholder), [plantedFirst, plantedSecond], IdentityMask: true);
+            foreach (var image in Sample(engine, teacher.Caption, teacher.Concepts, true, HeldOutSeeds(settings), size, cancellation))
+                foreach (var (name, mask, index) in aids)
+                {
+                    Concept[] concepts = index ? [indexedFirst, indexedSecond] : [learnedFirst, learnedSecond];
+                    aidMeans[name].Add(scorer.Compare(teacher, teacher with { Concepts = concepts, IdentityMask = mask, IndexEmbeddings = index }, image));
+                }
+        }
+        return (rows, aids.Select(a => new CompositionAidRow(a.Name, a.Mask, a.Index, aidMeans[a.Name].Gap, aidMeans[a.Name].Kl)).ToList());
     }
 
     private static List<TrainingExample> ClassImages(CoarEngine engine, TrainingSettings s, string workDir, IProgress<string>? log, CancellationToken cancellation)

@@ -17,12 +17,18 @@ public sealed record MethodCost(string Variant, long Parameters, long FileBytes,
 /// <summary>A composition condition against the teacher with both planted concepts, under one mask setting.</summary>
 public sealed record CompositionRow(string Variant, bool IdentityMask, double NllGap, double Kl);
 
+/// <summary>Both learned concepts composed with an aid that keeps them apart (or none), against the teacher under the identity mask.</summary>
+public sealed record CompositionAidRow(string Variant, bool IdentityMask, bool IndexEmbeddings, double NllGap, double Kl);
+
 /// <summary>The planted-concept benchmark's outcome, and the markdown table that goes into bench/RESULTS.md.</summary>
 public sealed record PlantedConceptReport(PlantedConceptSettings Settings, string Model, string Device, int Depth, int HeldOutTargets, int DriftTargets,
     IReadOnlyList<FidelityRow> Fidelity, IReadOnlyList<CompositionRow> Composition, double Seconds)
 {
     /// <summary>The cost of each trained variant (same order as their fidelity rows).</summary>
     public IReadOnlyList<MethodCost> Costs { get; init; } = [];
+
+    /// <summary>The composition aids (identity mask, index embeddings) when <see cref="PlantedConceptSettings.IndexEmbeddings"/>; empty otherwise.</summary>
+    public IReadOnlyList<CompositionAidRow> Aids { get; init; } = [];
 
     public FidelityRow Row(string variant) => Fidelity.Single(r => r.Variant == variant);
 
@@ -65,6 +71,17 @@ public sealed record PlantedConceptReport(PlantedConceptSettings Settings, strin
                 var off = Row(variant, false);
                 md.AppendLine($"| {variant} | {F(on.NllGap)} | {F(on.Kl)} | {F(off.NllGap)} | {F(off.Kl)} |");
             }
+        }
+        if (Aids.Count > 0)
+        {
+            md.AppendLine();
+            md.AppendLine("Both concepts composed, against the teacher with both planted concepts under the identity mask (index embeddings: each concept " +
+                          "learned again with a token-index embedding on its slots and class noun):");
+            md.AppendLine();
+            md.AppendLine("| what keeps the concepts apart | identity mask | index embeddings | NLL gap | KL |");
+            md.AppendLine("|---|:-:|:-:|---:|---:|");
+            foreach (var r in Aids)
+                md.AppendLine($"| {r.Variant} | {(r.IdentityMask ? "on" : "off")} | {(r.IndexEmbeddings ? "on" : "off")} | {F(r.NllGap)} | {F(r.Kl)} |");
         }
         return md.ToString();
     }

@@ -47,6 +47,12 @@ public sealed record PlantedConceptSettings
     /// </summary>
     public int? LoraRank { get; init; }
 
+    /// <summary>
+    /// Also learn both composed concepts with token-index embeddings and compare the composition aids against the masked
+    /// teacher: the identity mask alone, the index embeddings alone, both, neither.
+    /// </summary>
+    public bool IndexEmbeddings { get; init; }
+
     /// <summary>Also train LMCL alone and LMCL + DPP (the ablation); without them only LMCL + DPP + CASR is trained.</summary>
     public bool Ablation { get; init; } = true;
 
@@ -97,6 +103,7 @@ public sealed record PlantedConceptSettings
         Require(DriftPrompts.Count > 0, nameof(DriftPrompts), "drift needs at least one prompt");
         Require(CompositionTemplates.Count > 0 && CompositionTemplates.All(t => t.Contains("{first}", StringComparison.Ordinal) && t.Contains("{second}", StringComparison.Ordinal)),
             nameof(CompositionTemplates), "composition prompts need {first} and {second}");
+        Require(!IndexEmbeddings || Composition, nameof(IndexEmbeddings), "index embeddings are compared in the composition: drop --no-composition");
         Require(!string.IsNullOrWhiteSpace(SecondClassNoun), nameof(SecondClassNoun), "the second class noun must not be empty");
         Require(LoraRank is null or (>= 1 and <= 4096), nameof(LoraRank), $"the LoRA rank must be 1 to 4096, got {LoraRank}");
         Training(ClassNoun, "[V]").Validate();

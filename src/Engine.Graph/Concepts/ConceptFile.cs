@@ -8,7 +8,8 @@ namespace CoAR.Engine.Graph.Concepts;
 /// <summary>
 /// A concept on disk: one safetensors file with tensors `text` [N, kT, D] and `image` [N, kI, D] (F32) and metadata
 /// (format version, kind, placeholder, class noun, depth, base model fingerprint, training settings, steps, final
-/// losses). Training checkpoints add `adam.m.*`, `adam.v.*` and the step.
+/// losses), and `index` [D] when the concept has a token-index embedding. Training checkpoints add `adam.m.*`,
+/// `adam.v.*` and the step.
 /// </summary>
 public static class ConceptFile
 {
@@ -33,6 +34,8 @@ public static class ConceptFile
         var writer = new SafeTensorsWriter(meta);
         writer.Add<float>("text", DType.F32, [c.Depth, c.TextSlots, c.Hidden], c.Text);
         writer.Add<float>("image", DType.F32, [c.Depth, c.ImageSlots, c.Hidden], c.Image);
+        if (c.Index is not null)
+            writer.Add<float>("index", DType.F32, [c.Hidden], c.Index);
         if (extraTensors is not null)
             foreach (var (name, values) in extraTensors)
                 writer.Add<float>(name, DType.F32, [values.Length], values);
@@ -79,18 +82,26 @@ public static class ConceptFile
         var imageValues = new float[image.ElementCount];
         file.CopyTo<float>(text, textValues);
         file.CopyTo<float>(image, imageValues);
+        float[]? indexValues = null;
+        if (file.Tensors.FirstOrDefault(t => t.Name == "index") is { } index)
+        {
+            if (index.DType != DType.F32 || index.Shape.Length != 1 || index.Shape[0] != hidden)
+                throw new InvalidDataException($"{path}: tensor 'index' is {index.DType}[{string.Join(", ", index.Shape)}], expected F32 [{hidden}] (the token-index embedding)");
+            indexValues = new float[hidden];
+            file.CopyTo<float>(index, indexValues);
+        }
         Concept concept;
         try
         {
             concept = new Concept(kind, Field("placeholder"), meta.GetValueOrDefault("class", ""), depth, (int)text.Shape[1], (int)image.Shape[1], hidden,
-                textValues, imageValues);
+                textValues, imageValues, indexValues);
         }
         catch (ArgumentException e)
         {
             throw new InvalidDataException($"{path}: not a usable concept: {e.Message}");
         }
         extraTensors = new Dictionary<string, float[]>();
-        foreach (var t in file.Tensors.Where(t => t.Name is not ("text" or "image")))
+        foreach (var t in file.Tensors.Where(t => t.Name is not ("text" or "image" or "index")))
         {
             if (t.DType != DType.F32 || t.Shape.Length != 1)
                 throw new InvalidDataException($"{path}: tensor '{t.Name}' is {t.DType}[{string.Join(", ", t.Shape)}], expected a 1-d F32 vector");

@@ -2,8 +2,8 @@ namespace CoAR.Engine.Graph.Concepts;
 
 /// <summary>
 /// The context tokens of several concepts as one table of rows of the hidden size (what the forward's injections
-/// read): concept c occupies rows [Base(c), Base(c) + Depth * (kT + kI)), its text block [layer, slot] first, then its
-/// image block [layer, slot].
+/// read): concept c occupies rows [Base(c), Base(c) + TableRows), its text block [layer, slot] first, then its
+/// image block [layer, slot], then its index vector (if it has one).
 /// </summary>
 public sealed class ContextTable
 {
@@ -45,30 +45,24 @@ public sealed class ContextTable
         return _bases[concept] + c.Depth * c.TextSlots + layer * c.ImageSlots + slot;
     }
 
+    /// <summary>The row of concept <paramref name="concept"/>'s index vector (it must have one).</summary>
+    public int IndexRow(int concept)
+    {
+        var c = Concepts[concept];
+        if (c.Index is null) throw new ArgumentException($"concept '{c.Placeholder}' has no index embedding");
+        return _bases[concept] + c.Depth * (c.TextSlots + c.ImageSlots);
+    }
+
     /// <summary>The table's values [Rows, Hidden] from the concepts' current tokens.</summary>
     public float[] Values()
     {
         var values = new float[Rows * Hidden];
         for (int c = 0; c < Concepts.Count; c++)
-        {
-            Concepts[c].Text.CopyTo(values, TextRow(c, 0, 0) * Hidden);
-            Concepts[c].Image.CopyTo(values, ImageRow(c, 0, 0) * Hidden);
-        }
+            Concepts[c].ReadParameters(values.AsSpan(_bases[c] * Hidden, Concepts[c].Parameters));
         return values;
     }
 
-    /// <summary>Splits a table-shaped gradient [Rows, Hidden] into each concept's text and image gradients (added to them).</summary>
-    public void AccumulateInto(ReadOnlySpan<float> tableGradient, IReadOnlyList<(float[] Text, float[] Image)> gradients)
-    {
-        for (int c = 0; c < Concepts.Count; c++)
-        {
-            Add(tableGradient.Slice(TextRow(c, 0, 0) * Hidden, gradients[c].Text.Length), gradients[c].Text);
-            Add(tableGradient.Slice(ImageRow(c, 0, 0) * Hidden, gradients[c].Image.Length), gradients[c].Image);
-        }
-    }
-
-    private static void Add(ReadOnlySpan<float> source, float[] target)
-    {
-        for (int i = 0; i < target.Length; i++) target[i] += source[i];
-    }
+    /// <summary>Concept <paramref name="concept"/>'s share of a table-shaped gradient [Rows, Hidden], laid out as its parameters.</summary>
+    public float[] ParameterGradient(ReadOnlySpan<float> tableGradient, int concept) =>
+        tableGradient.Slice(_bases[concept] * Hidden, Concepts[concept].Parameters).ToArray();
 }

@@ -42,16 +42,22 @@ public sealed class ImageGenerator(ChameleonModel model, LuminaPrompt prompt, Vq
     public ImageTokenRequest Prepare(ImagePrompt p)
     {
         var layout = ImageLayout.For(p.Width, p.Height, _ids);
+        var references = p.References.Select(r => r.Tokens).ToList();
         if (p.Concepts.Count == 0)
-            return new ImageTokenRequest(prompt.Build(p.Caption, p.Width, p.Height).Ids, layout, p.Seed, p.Sampling);
+        {
+            if (p.References.FirstOrDefault(r => r.Owner is not null) is { } owned)
+                throw new ArgumentException($"reference image {owned.Source} belongs to {owned.Owner}, but no concept is given");
+            return new ImageTokenRequest(prompt.Build(p.Caption, p.Width, p.Height, images: references, instruction: p.Instruction).Ids, layout, p.Seed, p.Sampling);
+        }
         foreach (var c in p.Concepts) ConceptFile.CheckFits(c, model.Config, $"concept '{c.Placeholder}'");
         var table = new ContextTable(p.Concepts);
         var placeholders = p.Concepts.Where(c => c.TextSlots > 0).Select(c => new PromptPlaceholder(c.Placeholder, c.TextSlots)).ToList();
-        var built = prompt.Build(p.Caption, p.Width, p.Height, placeholders);
+        var built = prompt.Build(p.Caption, p.Width, p.Height, placeholders, references, p.Instruction);
         int filler = prompt.SlotFillerId;
-        var conditional = ConceptSequence.Build(built, p.Concepts, table, p.IdentityMask, filler);
+        var conditional = ConceptSequence.Build(built, p.Concepts, table, p.IdentityMask, filler, indexEmbeddings: p.IndexEmbeddings,
+            imageOwners: p.References.Select(r => r.Owner).ToList());
         var unconditional = p.UnconditionalImageSlots
-            ? ConceptSequence.Build(new PromptTokens([], []), p.Concepts, table, p.IdentityMask, filler)
+            ? ConceptSequence.Build(new PromptTokens([], []), p.Concepts, table, p.IdentityMask, filler, indexEmbeddings: p.IndexEmbeddings)
             : null;
         return new ImageTokenRequest(conditional.Tokens, layout, p.Seed, p.Sampling)
         {

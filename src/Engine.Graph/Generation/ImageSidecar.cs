@@ -38,11 +38,21 @@ public sealed record ImageSidecar(
     /// <summary>How the adapters were applied: "unmerged" or "merged"; null when none.</summary>
     public string? LoraMode { get; init; }
 
+    /// <summary>The reference images in the prompt (their sources, "=PLACEHOLDER" where one shows a concept, in prompt order); left out when there are none.</summary>
+    public string[]? References { get; init; }
+
+    /// <summary>False when the prompt was the whole human turn, without the text-to-image instruction; left out otherwise.</summary>
+    public bool? Instruction { get; init; }
+
     public static ImageSidecar From(GeneratedImage image, string model, string fingerprint, string device) => new(
         image.Prompt.Caption, image.Prompt.Seed, image.Prompt.Width, image.Prompt.Height, image.Prompt.Sampling.Cfg,
         image.Prompt.Sampling.ImageTopK, image.Prompt.Sampling.Temperature, model, fingerprint, device, image.PromptTokens.Length,
         image.Tokens, image.Timings.Prefill.TotalSeconds, image.Timings.Decode.TotalSeconds, image.Timings.TokensPerSecond,
-        image.DecodeTime.TotalSeconds, typeof(ImageSidecar).Assembly.GetName().Version?.ToString() ?? "dev");
+        image.DecodeTime.TotalSeconds, typeof(ImageSidecar).Assembly.GetName().Version?.ToString() ?? "dev")
+    {
+        References = image.Prompt.References.Count > 0 ? image.Prompt.References.Select(r => r.Owner is null ? r.Source : $"{r.Source}={r.Owner}").ToArray() : null,
+        Instruction = image.Prompt.Instruction ? null : false,
+    };
 
     public string ToJson() => JsonSerializer.Serialize(this, ImageSidecarJson.Default.ImageSidecar);
 }

@@ -139,20 +139,32 @@ public sealed class ChameleonModel : IDisposable
         return selected;
     }
 
-    /// <summary>Overwrites the hidden state of every context slot active at the input of <paramref name="layer"/>.</summary>
+    /// <summary>
+    /// Overwrites the hidden state of every context slot active at the input of <paramref name="layer"/>, then adds the
+    /// additive injections (index embeddings) there.
+    /// </summary>
     private void Inject(ForwardBatch batch, int layer, Tensor? contextTable, Tensor x)
     {
         if (batch.Injections.Count == 0) return;
         var (slotTokens, tableRows) = batch.InjectionsAt(layer);
-        if (slotTokens.Length == 0) return;
+        if (slotTokens.Length > 0)
+            Backend.ScatterRows(InjectedVectors(slotTokens, tableRows, contextTable!, out var slots), slots, x);
+        var (addTokens, addRows) = batch.AdditionsAt(layer);
+        if (addTokens.Length > 0)
+            Backend.ScatterAddRows(InjectedVectors(addTokens, addRows, contextTable!, out var added), added, x);
+    }
+
+    /// <summary>The context table's rows for the injected tokens, and those tokens' indices on the backend.</summary>
+    private Tensor InjectedVectors(int[] tokens, int[] tableRows, Tensor contextTable, out Tensor tokenIndices)
+    {
         var ws = _workspace;
         var rows = ws.Get("inject_rows", DType.I32, tableRows.Length);
-        var slots = ws.Get("inject_tokens", DType.I32, slotTokens.Length);
+        tokenIndices = ws.Get("inject_tokens", DType.I32, tokens.Length);
         Backend.Upload<int>(tableRows, rows);
-        Backend.Upload<int>(slotTokens, slots);
-        var vectors = ws.Get("inject_vectors", contextTable!.DType, slotTokens.Length, Config.HiddenSize);
+        Backend.Upload<int>(tokens, tokenIndices);
+        var vectors = ws.Get("inject_vectors", contextTable.DType, tokens.Length, Config.HiddenSize);
         Backend.GatherRows(contextTable, rows, vectors);
-        Backend.ScatterRows(vectors, slots, x);
+        return vectors;
     }
 
     /// <summary>
@@ -416,21 +428,34 @@ public sealed class ChameleonModel : IDisposable
         return normed;
     }
 
-    /// <summary>Context slots of layer i: what reaches an overwritten state goes to its vector, and no further down.</summary>
+    /// <summary>
+    /// Context vectors of layer i. Additive injections (applied after the replacements): their vectors get the state's
+    /// gradient, which flows on. Replaced slots: what reaches an overwritten state goes to its vector, and no further down.
+    /// </summary>
     private void SlotGradients(ForwardBatch batch, int i, Tensor dx, Tensor? contextGrad)
     {
+        var (addTokens, addRows) = batch.AdditionsAt(i);
         var (slotTokens, tableRows) = batch.InjectionsAt(i);
-        if (slotTokens.Length == 0) return;
+        if (addTokens.Length + slotTokens.Length == 0) return;
         if (contextGrad is null) throw new ArgumentException("the batch has context-token slots but no context gradient was given", nameof(contextGrad));
-        var (b, ws) = (Backend, _workspace);
-        var slots = ws.Get("inject_tokens", DType.I32, slotTokens.Length);
+        if (addTokens.Length > 0)
+            GatherContextGradient(dx, addTokens, addRows, contextGrad);
+        if (slotTokens.Length > 0)
+            Backend.ZeroRows(GatherContextGradient(dx, slotTokens, tableRows, contextGrad), dx);
+    }
+
+    /// <summary>Adds the gradient at <paramref name="tokens"/> of dx to rows <paramref name="tableRows"/> of contextGrad; returns the token indices.</summary>
+    private Tensor GatherContextGradient(Tensor dx, int[] tokens, int[] tableRows, Tensor contextGrad)
+    {
+        var ws = _workspace;
+        var slots = ws.Get("inject_tokens", DType.I32, tokens.Length);
         var rows = ws.Get("inject_rows", DType.I32, tableRows.Length);
-        b.Upload<int>(slotTokens, slots);
-        b.Upload<int>(tableRows, rows);
-        var g = ws.Get("inject_grad", contextGrad.DType, slotTokens.Length, Config.HiddenSize);
-        b.GatherRows(dx, slots, g);
-        b.ScatterAddRows(g, rows, contextGrad);
-        b.ZeroRows(slots, dx);
+        Backend.Upload<int>(tokens, slots);
+        Backend.Upload<int>(tableRows, rows);
+        var g = ws.Get("inject_grad", contextGrad.DType, tokens.Length, Config.HiddenSize);
+        Backend.GatherRows(dx, slots, g);
+        Backend.ScatterAddRows(g, rows, contextGrad);
+        return slots;
     }
 
     private static void OpCheckShape(Tensor t, int rows, int cols, string name)

@@ -67,9 +67,14 @@ public sealed record ForwardBatch(int[] Tokens, int[] Rows, int[] Positions, int
     }
 
     /// <summary>The slots to overwrite at the input of <paramref name="layer"/>: (token indices, context table rows).</summary>
-    public (int[] Tokens, int[] TableRows) InjectionsAt(int layer)
+    public (int[] Tokens, int[] TableRows) InjectionsAt(int layer) => At(layer, add: false);
+
+    /// <summary>The additive injections at the input of <paramref name="layer"/> (index embeddings): (token indices, context table rows).</summary>
+    public (int[] Tokens, int[] TableRows) AdditionsAt(int layer) => At(layer, add: true);
+
+    private (int[] Tokens, int[] TableRows) At(int layer, bool add)
     {
-        var active = Injections.Where(i => i.Depth > layer).ToArray();
+        var active = Injections.Where(i => i.Depth > layer && i.Add == add).ToArray();
         return (active.Select(i => i.Token).ToArray(), active.Select(i => i.TableRow(layer)).ToArray());
     }
 }

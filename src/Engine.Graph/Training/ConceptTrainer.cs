@@ -40,6 +40,7 @@ public sealed class ConceptTrainer : IDisposable
     private readonly Workspace _activations;
     private readonly LoraAdapter? _lora;
     private readonly LoraProjections? _loraDevice;
+    private readonly IReadOnlyList<int[]> _referenceTokens;
     private KvCache? _cache;
 
     public ConceptTrainer(CoarEngine engine, TrainingSettings settings, IReadOnlyList<TrainingExample> subject,
@@ -49,10 +50,16 @@ public sealed class ConceptTrainer : IDisposable
     }
 
     /// <param name="settings">Resolved for this engine's model here (<see cref="TrainingSettings.Resolve"/>): an unset depth becomes the kind's default.</param>
-    public ConceptTrainer(CoarEngine engine, TrainingSettings settings, TrainingImages subject, IReadOnlyList<TrainingExample> classImages)
+    /// <param name="references">The encoded images of <see cref="TrainingSettings.References"/>, in order (none when it is null).</param>
+    public ConceptTrainer(CoarEngine engine, TrainingSettings settings, TrainingImages subject, IReadOnlyList<TrainingExample> classImages,
+        IReadOnlyList<ReferenceImage>? references = null)
     {
         (_s, Notes) = settings.Resolve(engine.Model.Config, engine.Prompt);
         if (_s.Dpp && classImages.Count == 0) throw new ArgumentException("DPP needs class images");
+        References = references ?? [];
+        if (References.Count != (_s.References?.Length ?? 0))
+            throw new ArgumentException($"the settings name {_s.References?.Length ?? 0} reference image(s) but {References.Count} are given");
+        _referenceTokens = References.Select(r => r.Tokens).ToList();
         _engine = engine;
         _model = engine.Model;
         _b = _model.Backend;
@@ -63,16 +70,19 @@ public sealed class ConceptTrainer : IDisposable
             ? new OutputLoss(_model, head: _model.Weights.LmHead.Rows(_ids.FirstCode, _ids.CodeCount))
             : new OutputLoss(_model);
         int d = _model.Config.HiddenSize, depth = _s.EffectiveDepth;
-        if (_s.Method == TrainingMethod.Coar)
-            _concept = new Concept(_s.Kind, _s.Placeholder, _s.ClassNoun, depth, _s.TextSlots, _s.ImageSlots, d);
-        else
+        if (_s.Method == TrainingMethod.Lora)
         {
             if (_model.Adapter is not null)
                 throw new InvalidOperationException("the model already has adapters applied; LoRA training starts from the plain base model");
-            _lora = LoraAdapter.Create(_model.Config, _s.LoraRank, _s.LoraAlpha ?? _s.LoraRank, _s.LoraProjections,
+            _lora = LoraAdapter.Create(_model.Config, _s.EffectiveLoraRank, _s.LoraAlpha ?? _s.EffectiveLoraRank, _s.LoraProjections,
                 Enumerable.Range(0, _model.Config.NumLayers), _s.Seed);
             _loraDevice = new LoraProjections(_b, [_lora], trainable: true);
             _model.Adapter = _loraDevice;
+        }
+        else
+        {
+            // An index embedding starts at zero: training starts from the concept without it.
+            _concept = new Concept(_s.Kind, _s.Placeholder, _s.ClassNoun, depth, _s.TextSlots, _s.ImageSlots, d, index: _s.IndexEmbedding ? new float[d] : null);
         }
         _adam = new AdamW(Parameters, _s.Beta1, _s.Beta2, _s.WeightDecay, _s.AdamEps);
         _casrMean = new float[_lora is null ? depth * d : 0];
@@ -98,6 +108,9 @@ public sealed class ConceptTrainer : IDisposable
     /// <summary>Trainable parameters: the concept's context tokens, or the LoRA adapter's A and B.</summary>
     public int Parameters => _lora is null ? Concept.Parameters : checked((int)_lora.Parameters);
 
+    /// <summary>The images in the training prompt (<see cref="TrainingSettings.References"/>, encoded).</summary>
+    public IReadOnlyList<ReferenceImage> References { get; }
+
     public TrainingPlan MemoryPlan => _plan;
     public int Step => _adam.Step;
     public StepLosses LastLosses { get; private set; }
@@ -105,14 +118,42 @@ public sealed class ConceptTrainer : IDisposable
     /// <summary>
     /// Sets the starting point from the frozen model: image tokens and the CASR target to the mean hidden state at
     /// each layer's input over the image-code positions of the subject images (center crops); text tokens to the
-    /// hidden state of the class noun's last token in the class prompt (a DECISION; the paper leaves it open).
+    /// hidden state of the class noun's last token in the class prompt (a DECISION; the paper leaves it open), or with
+    /// <see cref="TextInit.Random"/> to seeded Gaussian vectors at the scale of the class prompt's token embeddings.
     /// </summary>
     public void Initialize()
     {
         // A LoRA adapter starts as PEFT starts one (made in the constructor from the seed): B = 0, the base model.
         if (_lora is not null) return;
-        var concept = Concept;
-        int d = _model.Config.HiddenSize, depth = concept.Depth;
+        int d = _model.Config.HiddenSize, depth = Concept.Depth;
+        if (_s.ImageSlots > 0 || _s.Casr)
+            InitializeImageTokens();
+        if (_s.TextSlots == 0) return;
+        var ids = ClassPromptIds(_subject.Centered(0).Layout);
+        if (_s.TextInit == TextInit.Random)
+        {
+            // The scale of a real token: the RMS of the class prompt's embeddings (the states at the input of layer 0).
+            var embeddings = new LayerInputCapture(_b, 1, Enumerable.Range(0, ids.Length).ToArray());
+            RunFrozen(ids, embeddings);
+            double squares = 0;
+            foreach (float v in embeddings.Rows[0]) squares += (double)v * v;
+            double scale = Math.Sqrt(squares / embeddings.Rows[0].Length);
+            for (int i = 0; i < Concept.Text.Length; i++)
+                Concept.Text[i] = (float)(scale * TrainingDraws.Normal(_s.Seed, TrainingDraws.Stream.TextInit, i));
+            return;
+        }
+        int noun = Array.LastIndexOf(ids, _engine.Prompt.Vocabulary.EndOfTurn) - 1;
+        var capture = new LayerInputCapture(_b, depth, [noun]);
+        RunFrozen(ids, capture);
+        for (int l = 0; l < depth; l++)
+            for (int k = 0; k < _s.TextSlots; k++)
+                capture.Rows[l].AsSpan(0, d).CopyTo(Concept.TextVector(l, k));
+    }
+
+    /// <summary>Image tokens and the CASR target: the frozen model's mean state over the subject images' codes, layer by layer.</summary>
+    private void InitializeImageTokens()
+    {
+        int d = _model.Config.HiddenSize, depth = Concept.Depth;
         var sums = new double[depth * d];
         long count = 0;
         for (int item = 0; item < _subject.Count; item++)
@@ -132,18 +173,7 @@ public sealed class ConceptTrainer : IDisposable
         for (int i = 0; i < sums.Length; i++) _casrMean[i] = (float)(sums[i] / count);
         for (int l = 0; l < depth; l++)
             for (int k = 0; k < _s.ImageSlots; k++)
-                _casrMean.AsSpan(l * d, d).CopyTo(concept.ImageVector(l, k));
-
-        if (_s.TextSlots > 0)
-        {
-            var ids = ClassPromptIds(_subject.Centered(0).Layout);
-            int noun = Array.LastIndexOf(ids, _engine.Prompt.Vocabulary.EndOfTurn) - 1;
-            var capture = new LayerInputCapture(_b, depth, [noun]);
-            RunFrozen(ids, capture);
-            for (int l = 0; l < depth; l++)
-                for (int k = 0; k < _s.TextSlots; k++)
-                    capture.Rows[l].AsSpan(0, d).CopyTo(concept.TextVector(l, k));
-        }
+                _casrMean.AsSpan(l * d, d).CopyTo(Concept.ImageVector(l, k));
     }
 
     /// <summary>Runs steps until <paramref name="until"/> (or the settings' step count), reporting each.</summary>
@@ -220,7 +250,9 @@ public sealed class ConceptTrainer : IDisposable
             cancellation.ThrowIfCancellationRequested();
             long pass = (long)step * k + a;
             int item = TrainingDraws.Item(_s.Seed, TrainingDraws.Stream.SubjectOrder, pass, _subject.Count);
-            var subject = SubjectPass(_subject.Draw(item, pass), tableTensor, tableGrad, table, 1f / k);
+            var prompts = _s.SubjectPrompts;
+            string subjectPrompt = prompts[prompts.Count == 1 ? 0 : TrainingDraws.Item(_s.Seed, TrainingDraws.Stream.Template, pass, prompts.Count)];
+            var subject = SubjectPass(subjectPrompt, _subject.Draw(item, pass), tableTensor, tableGrad, table, 1f / k);
             ntp += subject.CrossEntropy / k;
             z += subject.ZLoss / k;
             if (_s.Dpp)
@@ -242,34 +274,37 @@ public sealed class ConceptTrainer : IDisposable
         }
         var gradHost = new float[table!.Rows * d];
         _b.Download<float>(tableGrad!, gradHost);
-        var textGrad = new float[Concept.Text.Length];
-        var imageGrad = new float[Concept.Image.Length];
-        table!.AccumulateInto(gradHost, [(textGrad, imageGrad)]);
-        double casr = _s.Casr ? AddCasrGradient(imageGrad) : 0;
+        var gradient = table.ParameterGradient(gradHost, 0);
+        double casr = _s.Casr ? AddCasrGradient(gradient.AsSpan(Concept.Text.Length, Concept.Image.Length)) : 0;
 
         double total = ntp + _s.ZLossWeight * z + (_s.Dpp ? _s.Alpha * dpp : 0) + (_s.Casr ? _s.BetaCasr * casr : 0);
-        return ([.. textGrad, .. imageGrad], new StepLosses(ntp, z, dpp, classNtp, classZ, classKl, casr, total));
+        return (gradient, new StepLosses(ntp, z, dpp, classNtp, classZ, classKl, casr, total));
     }
 
-    /// <summary>The parameter range [text..., image...] the weight decay applies to.</summary>
+    /// <summary>The parameter range [text..., image..., index...] the weight decay applies to.</summary>
     private Range DecayedRange()
     {
-        int t = _concept?.Text.Length ?? 0, all = Parameters;
+        int t = _concept?.Text.Length ?? 0, i = _concept?.Image.Length ?? 0, all = Parameters;
         return _s.DecayedTokens switch
         {
             DecayedTokens.All => 0..all,
             DecayedTokens.Text => 0..t,
-            DecayedTokens.Image => t..all,
+            DecayedTokens.Image => t..(t + i),
             _ => 0..0,
         };
     }
 
-    /// <summary>NTP on a subject image behind "a photo of [V] class" and the image slots, weighted <paramref name="weight"/>.</summary>
-    private OutputLoss.Values SubjectPass(TrainingExample ex, Tensor? table, Tensor? tableGrad, ContextTable? layout, float weight)
+    /// <summary>NTP on a subject image behind its prompt ("a photo of [V] class") and the image slots, weighted <paramref name="weight"/>.</summary>
+    private OutputLoss.Values SubjectPass(string subjectPrompt, TrainingExample ex, Tensor? table, Tensor? tableGrad, ContextTable? layout, float weight)
     {
         var placeholders = _s.TextSlots > 0 ? new[] { new PromptPlaceholder(_s.Placeholder, _s.TextSlots) } : [];
-        var prompt = _engine.Prompt.Build(_s.SubjectPrompt, ex.Layout.WidthPx, ex.Layout.HeightPx, placeholders);
-        return ContextPass(Bind(prompt, layout), ex, table, tableGrad, ntpWeight: weight, reference: null, klWeight: 0f);
+        var prompt = _engine.Prompt.Build(subjectPrompt, ex.Layout.WidthPx, ex.Layout.HeightPx, placeholders, _referenceTokens);
+        // The training prompt's reference images show the concept: its index embedding (if any) goes on them too.
+        var sequence = _concept is null
+            ? Bind(prompt, layout)
+            : ConceptSequence.Build(prompt, [_concept], layout!, identityMask: false, _engine.Prompt.SlotFillerId,
+                imageOwners: prompt.Images.Select(_ => (string?)_concept.Placeholder).ToList());
+        return ContextPass(sequence, ex, table, tableGrad, ntpWeight: weight, reference: null, klWeight: 0f);
     }
 
     /// <summary>The prompt with the concept bound in (its slots and their injections); for LoRA, the prompt alone.</summary>
@@ -327,7 +362,7 @@ public sealed class ConceptTrainer : IDisposable
             Enumerable.Range(imageStart - 1, tokens.Length - imageStart).ToArray()) { Injections = injections };
 
     /// <summary>(1/N) sum_l ||image[l] - E[l]||^2 summed over image slots; adds its beta-weighted gradient.</summary>
-    private double AddCasrGradient(float[] imageGrad)
+    private double AddCasrGradient(Span<float> imageGrad)
     {
         int d = _model.Config.HiddenSize, depth = Concept.Depth;
         double loss = 0;
@@ -336,7 +371,7 @@ public sealed class ConceptTrainer : IDisposable
             for (int k = 0; k < _s.ImageSlots; k++)
             {
                 var v = Concept.ImageVector(l, k);
-                var g = imageGrad.AsSpan((l * _s.ImageSlots + k) * d, d);
+                var g = imageGrad.Slice((l * _s.ImageSlots + k) * d, d);
                 var mean = _casrMean.AsSpan(l * d, d);
                 for (int j = 0; j < d; j++)
                 {
@@ -384,7 +419,7 @@ public sealed class ConceptTrainer : IDisposable
         // The longest prompt (the size digits aside, every image's is the same) plus the slots.
         int size = _s.Resolution!.Value;
         var placeholders = _s.TextSlots > 0 ? new[] { new PromptPlaceholder(_s.Placeholder, _s.TextSlots) } : [];
-        int promptTokens = Math.Max(_engine.Prompt.Build(_s.SubjectPrompt, size, size, placeholders).Ids.Length,
+        int promptTokens = Math.Max(_s.SubjectPrompts.Max(p => _engine.Prompt.Build(p, size, size, placeholders, _referenceTokens).Ids.Length),
             _engine.Prompt.Build(_s.ClassPrompt, size, size).Ids.Length);
         int promptBudget = promptTokens + 8 + _s.ImageSlots;
         int maxTokens = Math.Max(_subject.MaxImageTokens, _classImages.Count > 0 ? _classImages.Max(e => e.ImageTokens.Length) : 0) + promptBudget;
@@ -410,16 +445,10 @@ public sealed class ConceptTrainer : IDisposable
     /// </summary>
     public int Resume(string path)
     {
-        if (_lora is not null)
-        {
-            var (values, m, v, loraStep) = LoraCheckpoint.Read(path, _engine.Fingerprint, _s.ToJson(), _s.Steps, Parameters);
-            SetParameters(values);
-            _adam.Restore(m, v, loraStep);
-            return loraStep;
-        }
         var checkpoint = TrainingCheckpoint.Read(path, _engine.Fingerprint, _s.ToJson(), _s.Steps, Concept, _adam.M.Length, _casrMean.Length);
-        checkpoint.Concept.Text.CopyTo(Concept.Text, 0);
-        checkpoint.Concept.Image.CopyTo(Concept.Image, 0);
+        var restored = new float[Concept.Parameters];
+        checkpoint.Concept.ReadParameters(restored);
+        Concept.WriteParameters(restored);
         checkpoint.CasrMean.CopyTo(_casrMean, 0);
         _adam.Restore(checkpoint.AdamM, checkpoint.AdamV, checkpoint.Step);
         return checkpoint.Step;
@@ -439,7 +468,7 @@ public sealed class ConceptTrainer : IDisposable
 
     private Dictionary<string, string> Record() => new()
         {
-            ["method"] = _s.Method.ToString().ToLowerInvariant(),
+            ["method"] = _s.Method switch { TrainingMethod.TextualInversion => "textual-inversion", TrainingMethod.Lora => "lora", _ => "coar" },
             ["base_model"] = _engine.Fingerprint,
             ["training_settings"] = _s.ToJson(),
             ["training_recipe"] = string.Join("\n", _s.Describe()),

@@ -52,7 +52,7 @@ public sealed record TrainingCheckpoint(Concept Concept, int Step, float[] AdamM
             if (!extra.TryGetValue(key, out var values) || values.Length != length)
                 throw NotResumable(path, $"its '{key}' is missing or has the wrong size: it is not a checkpoint of this run");
         var c = info.Concept;
-        if (c.Text.Length != like.Text.Length || c.Image.Length != like.Image.Length)
+        if (c.Text.Length != like.Text.Length || c.Image.Length != like.Image.Length || c.Parameters != like.Parameters)
             throw NotResumable(path, "its context tokens have other shapes than this run's");
         return new TrainingCheckpoint(c, step, extra["adam.m"], extra["adam.v"], extra["casr.mean"]);
     }

@@ -16,6 +16,8 @@ public static class TrainingDraws
         ClassOrder = 2,
         CropLeft = 3,
         CropTop = 4,
+        Template = 5,
+        TextInit = 6,
     }
 
     /// <summary>The item pass <paramref name="pass"/> draws from <paramref name="count"/> items: epoch pass / count, shuffled.</summary>
@@ -43,6 +45,14 @@ public static class TrainingDraws
     /// <summary>A crop offset in [0, slack] for pass <paramref name="pass"/> (Lumina: random.randint(0, size - crop)).</summary>
     public static int Offset(int seed, Stream axis, long pass, int slack) =>
         slack <= 0 ? 0 : Below(seed, axis, pass, 0, slack + 1);
+
+    /// <summary>A standard normal draw for element <paramref name="index"/> (Box-Muller on two Philox words).</summary>
+    public static double Normal(int seed, Stream stream, int index)
+    {
+        var (x, y, _, _) = Philox.Block((uint)seed, (uint)stream, 0, 0, (uint)index, 0x436f4152);
+        double u1 = (x + 1.0) / 4294967297.0, u2 = y / 4294967296.0;
+        return Math.Sqrt(-2 * Math.Log(u1)) * Math.Cos(2 * Math.PI * u2);
+    }
 
     /// <summary>Uniform in [0, bound) from 32 Philox bits (the bias, at most bound / 2^32, is far below anything measurable).</summary>
     private static int Below(int seed, Stream stream, long counter, int index, int bound)

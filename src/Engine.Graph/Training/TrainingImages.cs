@@ -51,19 +51,24 @@ public sealed class TrainingImages
         var photos = new Photo[files.Count];
         for (int i = 0; i < files.Count; i++)
         {
-            RgbImage image;
-            try
-            {
-                image = ImageFile.Load(files[i]);
-            }
-            catch (Exception e) when (e is UnauthorizedAccessException or IOException and not FileNotFoundException)
-            {
-                throw new InvalidDataException($"{files[i]}: cannot be read ({e.Message})", e);
-            }
+            var image = Load(files[i]);
             var size = ImagePreprocessor.CropFor(image, resolution, files[i]);
             photos[i] = new Photo(files[i], ImagePreprocessor.Cover(image, size), size, ImageLayout.For(size.Width, size.Height, ids));
         }
         return new TrainingImages(photos, vqgan, ids, crop, seed);
+    }
+
+    /// <summary>An image file through the engine's decode limits; one that cannot be read is an <see cref="InvalidDataException"/> naming it.</summary>
+    public static RgbImage Load(string file)
+    {
+        try
+        {
+            return ImageFile.Load(file);
+        }
+        catch (Exception e) when (e is UnauthorizedAccessException or IOException and not FileNotFoundException)
+        {
+            throw new InvalidDataException($"{file}: cannot be read ({e.Message})", e);
+        }
     }
 
     public int Count => _examples?.Count ?? _photos!.Length;

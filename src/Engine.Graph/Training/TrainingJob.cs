@@ -65,6 +65,11 @@ public sealed class TrainingJob : IDisposable
         var ids = engine.Prompt.Vocabulary.ToImageTokenIds();
         var photos = TrainingImages.FromFiles(imageFiles, s.Resolution!.Value, engine.Vqgan, ids, s.Crop, s.Seed);
         log?.Report($"{photos.Count} training image(s), {s.Resolution} px, {s.Crop.ToString().ToLowerInvariant()} crops");
+        var references = (s.References ?? []).Select(file =>
+            ReferenceImage.Encode(TrainingImages.Load(file), file, s.Resolution.Value, engine.Vqgan, ids)).ToList();
+        if (references.Count > 0)
+            log?.Report($"{references.Count} reference image(s) in the training prompt: " +
+                        string.Join(", ", references.Select(r => $"{r.Source} ({r.Layout.WidthPx}x{r.Layout.HeightPx}, {r.Tokens.Length} tokens)")));
         List<TrainingExample> classImages = [];
         if (s.Dpp)
         {
@@ -72,7 +77,7 @@ public sealed class TrainingJob : IDisposable
             string cacheDir = TrainingData.ClassImageDirectory(outputs.WorkDirectory, s.ClassNoun, key);
             classImages = TrainingData.ClassImages(engine, key, s.ClassImages, cacheDir, log, cancellation);
         }
-        var trainer = new ConceptTrainer(engine, s, photos, classImages);
+        var trainer = new ConceptTrainer(engine, s, photos, classImages, references);
         log?.Report(trainer.MemoryPlan.ToString());
         return new TrainingJob(engine, trainer, outputs, log);
     }
@@ -88,7 +93,7 @@ public sealed class TrainingJob : IDisposable
     /// </summary>
     public Concept Run(IProgress<TrainingProgress>? progress = null, CancellationToken cancellation = default)
     {
-        if (Settings.Method != TrainingMethod.Coar) throw new InvalidOperationException($"a {Settings.Method} run trains no concept: use RunLora");
+        if (Settings.Method == TrainingMethod.Lora) throw new InvalidOperationException("a LoRA run trains no concept: use RunLora");
         Train(progress, cancellation);
         return Trainer.Concept.Clone();
     }
@@ -136,7 +141,8 @@ public sealed class TrainingJob : IDisposable
         int size = s.Resolution!.Value;
         var prompt = new ImagePrompt(s.ValidationPrompt ?? s.SubjectPrompt, size, size, (ulong)s.Seed, TrainingData.ClassImageSampling)
         {
-            Concepts = s.Method == TrainingMethod.Coar ? [Trainer.Concept.Clone()] : [],
+            Concepts = s.Method == TrainingMethod.Lora ? [] : [Trainer.Concept.Clone()],
+            References = Trainer.References.Select(r => r with { Owner = s.Method == TrainingMethod.Lora ? null : s.Placeholder }).ToList(),
         };
         var image = _engine.Generate([prompt])[0];
         ImageFile.SavePng(image.Image, Path.Combine(_outputs.ValidationDirectory!, $"step-{step:D5}.png"));

@@ -2,6 +2,7 @@ using System.Globalization;
 using System.Text.Json;
 using System.Text.Json.Serialization;
 using CoAR.Engine.Graph.Concepts;
+using CoAR.Engine.Graph.Generation;
 using CoAR.Engine.Graph.Model;
 using CoAR.Engine.Graph.Text;
 
@@ -17,8 +18,9 @@ namespace CoAR.Engine.Graph.Training;
 /// </summary>
 public sealed record TrainingSettings
 {
-    /// <summary>What the run learns: CoAR context tokens, or LoRA adapters (see <see cref="ForLora"/>).</summary>
-    public TrainingMethod Method { get; init; } = TrainingMethod.Coar;
+    /// <summary>What is learned: CoAR's context tokens (default), PersonalAR's textual inversion (<see cref="ForTextualInversion"/>) or LoRA adapters (<see cref="ForLora"/>).</summary>
+    [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingDefault)]
+    public TrainingMethod Method { get; init; }
 
     public ConceptKind Kind { get; init; } = ConceptKind.Subject;
     public string Placeholder { get; init; } = "[V]";
@@ -27,6 +29,13 @@ public sealed record TrainingSettings
 
     /// <summary>Injection depth N; null: the paper's (9 for a subject, 3 for a style), clamped to the model's layers.</summary>
     public int? Depth { get; init; }
+
+    /// <summary>
+    /// Also learn a token-index embedding (TokenAR's): one vector added at the input of layer 0 to every token of the
+    /// concept's source (its slots and the class noun after its placeholder), zero at the start.
+    /// </summary>
+    [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingDefault)]
+    public bool IndexEmbedding { get; init; }
 
     public int TextSlots { get; init; } = 1;
     public int ImageSlots { get; init; } = 1;
@@ -99,23 +108,54 @@ public sealed record TrainingSettings
 
     // ---- LoRA (Method = Lora) ----
 
-    /// <summary>The adapters' rank r: 64 on q/k/v of a 7B model is the 50.4M parameters CoAR's comparison counts.</summary>
-    public int LoraRank { get; init; } = 64;
+    /// <summary>
+    /// The adapters' rank r; null: <see cref="DefaultLoraRank"/>. LoRA settings are left out of a non-LoRA run's stored
+    /// settings (so those stay as they were).
+    /// </summary>
+    [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
+    public int? LoraRank { get; init; }
+
+    /// <summary>64 on q/k/v of a 7B model is the 50.4M parameters CoAR's comparison counts.</summary>
+    public const int DefaultLoraRank = 64;
+
+    [JsonIgnore]
+    public int EffectiveLoraRank => LoraRank ?? DefaultLoraRank;
 
     /// <summary>PEFT's lora_alpha; the low-rank term is scaled by alpha / rank. Null: the rank (scale 1).</summary>
+    [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
     public float? LoraAlpha { get; init; }
 
     /// <summary>
     /// The projections adapted in every layer, comma-separated among q, k, v, o, gate, up, down (or PEFT's q_proj, ...);
-    /// default q, k and v, as PersonalAR fine-tunes. Kept as text so that settings compare and store by value.
+    /// null: q, k and v, as PersonalAR fine-tunes. Kept as text so that settings compare and store by value.
     /// </summary>
-    public string LoraTargets { get; init; } = "q,k,v";
+    [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
+    public string? LoraTargets { get; init; }
 
     /// <summary><see cref="LoraTargets"/> parsed (unknown names left out: <see cref="Validate"/> refuses them).</summary>
     [JsonIgnore]
     public Projection[] LoraProjections =>
-        LoraTargets.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries)
+        (LoraTargets ?? "q,k,v").Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries)
             .Select(Projections.Parse).OfType<Projection>().Distinct().Order().ToArray();
+
+    /// <summary>Several prompt templates, one drawn per pass (seeded, shuffled per round); null: <see cref="Template"/> alone.</summary>
+    [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
+    public string[]? Templates { get; init; }
+
+    /// <summary>Where the text tokens start (CoAR: the class noun's states; textual inversion: random).</summary>
+    [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingDefault)]
+    public TextInit TextInit { get; init; }
+
+    /// <summary>
+    /// Image files in the training (and validation) prompt, Lumina-mGPT's &lt;|image|&gt;: one per symbol in the
+    /// template, or all first when it has none; encoded at the training resolution. The class prompt (DPP) has none:
+    /// it is the frozen model's prior for the class. Null: none (and left out of the stored settings).
+    /// </summary>
+    [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
+    public string[]? References { get; init; }
+
+    /// <summary>The most reference images one training prompt may hold.</summary>
+    public const int MaxReferences = 16;
 
     public const int SubjectDepth = 9, StyleDepth = 3;
 
@@ -133,6 +173,7 @@ public sealed record TrainingSettings
     public TrainingSettings ForLora() => this with
     {
         Method = TrainingMethod.Lora, TextSlots = 0, ImageSlots = 0, Casr = false, LearningRate = LoraLearningRate, Placeholder = LoraIdentifier,
+        LoraRank = LoraRank ?? DefaultLoraRank, LoraTargets = LoraTargets ?? "q,k,v",
     };
 
     public static TrainingSettings ForStyle(string styleName) => new()
@@ -141,7 +182,40 @@ public sealed record TrainingSettings
         Template = "a picture in {placeholder} style",
     };
 
-    public string SubjectPrompt => Template.Replace("{placeholder}", Placeholder).Replace("{class}", ClassNoun);
+    /// <summary>
+    /// PersonalAR's stage 1 on Lumina-mGPT: the [V] token's input embedding alone (depth 1, one text slot, no image
+    /// slot), randomly initialized, lr 0.01 for 1500 steps, no DPP or CASR, each pass's prompt drawn from
+    /// <see cref="PersonalArTemplates"/>. The optimizer is the rest of CoAR's recipe (see the README's method notes).
+    /// </summary>
+    public static TrainingSettings ForTextualInversion(string classNoun) => new()
+    {
+        Method = TrainingMethod.TextualInversion, ClassNoun = classNoun, Steps = 1500, Depth = 1, TextSlots = 1, ImageSlots = 0,
+        Dpp = false, Casr = false, LearningRate = 1e-2f, TextInit = TextInit.Random, Templates = [.. PersonalArTemplates],
+        Template = PersonalArTemplates[0],
+    };
+
+    /// <summary>
+    /// The object templates of textual inversion (Gal et al.'s small list) with "{placeholder} {class}" for the object:
+    /// PersonalAR trains its [V] embedding "with several templates" of the form "a photo of [V] dog" without listing them
+    /// (a DECISION, in the README's method notes).
+    /// </summary>
+    public static IReadOnlyList<string> PersonalArTemplates { get; } =
+    [
+        "a photo of {placeholder} {class}", "a rendering of {placeholder} {class}", "a cropped photo of {placeholder} {class}",
+        "the photo of {placeholder} {class}", "a photo of a clean {placeholder} {class}", "a photo of a dirty {placeholder} {class}",
+        "a dark photo of {placeholder} {class}", "a photo of my {placeholder} {class}", "a photo of the cool {placeholder} {class}",
+        "a close-up photo of {placeholder} {class}", "a bright photo of {placeholder} {class}", "a good photo of {placeholder} {class}",
+        "a photo of one {placeholder} {class}", "a rendition of {placeholder} {class}", "a photo of a nice {placeholder} {class}",
+        "a photo of the small {placeholder} {class}", "a photo of the weird {placeholder} {class}", "a photo of the large {placeholder} {class}",
+    ];
+
+    public string SubjectPrompt => PromptFrom(Template);
+
+    /// <summary>Every training prompt: one per template of <see cref="Templates"/>, or <see cref="SubjectPrompt"/> alone.</summary>
+    [JsonIgnore]
+    public IReadOnlyList<string> SubjectPrompts => Templates is { Length: > 0 } list ? list.Select(PromptFrom).ToArray() : [SubjectPrompt];
+
+    private string PromptFrom(string template) => template.Replace("{placeholder}", Placeholder).Replace("{class}", ClassNoun);
     public string ClassPrompt => ClassTemplate.Replace("{class}", ClassNoun);
 
     /// <summary>The depth this run uses (the kind's default where <see cref="Depth"/> is null).</summary>
@@ -172,9 +246,9 @@ public sealed record TrainingSettings
         if (Method == TrainingMethod.Lora)
         {
             Require(TextSlots == 0 && ImageSlots == 0 && !Casr, nameof(Method), "LoRA trains no context tokens (no text or image slots, no CASR)");
-            Require(LoraRank is > 0 and <= 4096, nameof(LoraRank), $"the LoRA rank must be 1 to 4096, got {LoraRank}");
+            Require(EffectiveLoraRank is > 0 and <= 4096, nameof(LoraRank), $"the LoRA rank must be 1 to 4096, got {LoraRank}");
             Require(LoraAlpha is not { } a || (Finite(a) && a > 0), nameof(LoraAlpha), $"the LoRA alpha must be a positive number, got {LoraAlpha}");
-            var names = LoraTargets.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
+            var names = (LoraTargets ?? "q,k,v").Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
             Require(names.Length > 0, nameof(LoraTargets), "LoRA needs at least one target projection (q, k, v, o, gate, up, down)");
             foreach (var name in names)
                 Require(Projections.Parse(name) is not null, nameof(LoraTargets), $"'{name}' is none of q, k, v, o, gate, up, down (or q_proj, ... as PEFT names them)");
@@ -212,8 +286,21 @@ public sealed record TrainingSettings
         Require(ValidateEvery >= 0, nameof(ValidateEvery), $"validate-every must be 0 (never) or more, got {ValidateEvery}");
         Require(ValidationPrompt is null || ValidationPrompt.Contains(Placeholder, StringComparison.Ordinal) || TextSlots == 0, nameof(ValidationPrompt),
             $"the validation prompt \"{ValidationPrompt}\" does not contain the placeholder {Placeholder}");
-        Require(TextSlots == 0 || Template.Contains("{placeholder}", StringComparison.Ordinal), nameof(Template),
-            $"the prompt template '{Template}' has no {{placeholder}} for the text tokens");
+        Require(Enum.IsDefined(Method), nameof(Method), $"unknown training method '{Method}'");
+        Require(Enum.IsDefined(TextInit), nameof(TextInit), $"unknown text initialization '{TextInit}'");
+        Require(Templates is null || Templates.Length is > 0 and <= 1000, nameof(Templates), "give 1 to 1000 prompt templates, or none");
+        foreach (var t in Templates ?? [Template])
+            Require(TextSlots == 0 || t.Contains("{placeholder}", StringComparison.Ordinal), nameof(Template),
+                $"the prompt template '{t}' has no {{placeholder}} for the text tokens");
+        int references = References?.Length ?? 0;
+        Require(references <= MaxReferences && (References ?? []).All(f => !string.IsNullOrWhiteSpace(f)), nameof(References),
+            $"at most {MaxReferences} reference image files, none of them an empty name (got {references})");
+        foreach (var (name, text) in (Templates ?? [Template]).Select(t => (nameof(Template), t)).Append((nameof(ValidationPrompt), ValidationPrompt ?? "")))
+        {
+            int symbols = LuminaPrompt.ImagePlaceholderCount(text);
+            Require(symbols == 0 || symbols == references, name,
+                $"'{text}' holds {symbols} {LuminaPrompt.ImagePlaceholder} but {references} reference image(s) are given: give one per {LuminaPrompt.ImagePlaceholder}");
+        }
     }
 
     /// <summary>
@@ -250,10 +337,15 @@ public sealed record TrainingSettings
             notes.Add($"the warmup ({WarmupSteps} steps) is as long as the run ({Steps}): the learning rate never reaches {F(LearningRate)}");
         var resolved = this with { Depth = depth, Resolution = resolution };
         var placeholders = TextSlots > 0 ? new[] { new PromptPlaceholder(Placeholder, TextSlots) } : [];
+        // The reference images are read later; stand-ins of the smallest size check where they go.
+        var ids = prompt.Vocabulary.ToImageTokenIds();
+        var images = Enumerable.Range(0, References?.Length ?? 0)
+            .Select(_ => ReferenceImage.FromCodes("stand-in", ImageLayout.For(32, 32, ids), new int[4]).Tokens).ToList();
         Check(() => prompt.Build(resolved.ClassPrompt, resolution, resolution), nameof(ClassNoun), "the class prompt");
-        Check(() => prompt.Build(resolved.SubjectPrompt, resolution, resolution, placeholders), nameof(Template), "the training prompt");
+        foreach (var subjectPrompt in resolved.SubjectPrompts)
+            Check(() => prompt.Build(subjectPrompt, resolution, resolution, placeholders, images), nameof(Template), $"the training prompt \"{subjectPrompt}\"");
         if (ValidationPrompt is not null)
-            Check(() => prompt.Build(ValidationPrompt, resolution, resolution, placeholders), nameof(ValidationPrompt), "the validation prompt");
+            Check(() => prompt.Build(ValidationPrompt, resolution, resolution, placeholders, images), nameof(ValidationPrompt), "the validation prompt");
         return (resolved, notes);
     }
 
@@ -273,10 +365,15 @@ public sealed record TrainingSettings
     public IReadOnlyList<string> Describe() =>
     [
         Method == TrainingMethod.Lora
-            ? $"method: LoRA rank {LoraRank}, alpha {F(LoraAlpha ?? LoraRank)} (scale {F((LoraAlpha ?? LoraRank) / LoraRank)}) on {string.Join(", ", LoraProjections.Select(p => p.ModuleName()))} of every layer; " +
+            ? $"method: LoRA rank {EffectiveLoraRank}, alpha {F(LoraAlpha ?? EffectiveLoraRank)} (scale {F((LoraAlpha ?? EffectiveLoraRank) / EffectiveLoraRank)}) on {string.Join(", ", LoraProjections.Select(p => p.ModuleName()))} of every layer; " +
               $"{Kind.ToString().ToLowerInvariant()} identifier {Placeholder} as plain prompt text, class \"{ClassNoun}\""
-            : $"concept: {Kind.ToString().ToLowerInvariant()} {Placeholder}, class \"{ClassNoun}\", depth {EffectiveDepth}, {TextSlots} text + {ImageSlots} image token(s) per layer",
-        $"prompts: \"{SubjectPrompt}\"; class \"{ClassPrompt}\"",
+            : $"method: {(Method == TrainingMethod.Coar ? "coar (context tokens)" : "textual-inversion (PersonalAR stage 1: the [V] input embedding)")}, text tokens start at " +
+              (TextInit == TextInit.Random ? "random (token-embedding scale)" : "the class noun's states"),
+        $"concept: {Kind.ToString().ToLowerInvariant()} {Placeholder}, class \"{ClassNoun}\", depth {EffectiveDepth}, {TextSlots} text + {ImageSlots} image token(s) per layer" +
+            (IndexEmbedding ? ", a token-index embedding on its slots and class noun" : ""),
+        (Templates is { Length: > 1 } ? $"prompts: {Templates.Length} templates, one drawn per pass, e.g. \"{SubjectPrompt}\"" : $"prompts: \"{SubjectPrompt}\"") +
+            $"; class \"{ClassPrompt}\"" +
+            (References is { Length: > 0 } refs ? $"; reference image(s) in the training prompt: {string.Join(", ", refs)}" : ""),
         $"steps {Steps}, {Accumulation} pass(es) per step, resolution {Resolution?.ToString(CultureInfo.InvariantCulture) ?? "target"}, crop {Crop.ToString().ToLowerInvariant()}, photo order shuffled per epoch, seed {Seed}",
         $"optimizer: AdamW(beta1 {F(Beta1)}, beta2 {F(Beta2)}, eps {F(AdamEps)}), weight decay {F(WeightDecay)} on {DecayedTokens.ToString().ToLowerInvariant()} tokens, gradient clip {(GradientClip > 0 ? F(GradientClip) : "off")}, no dropout (frozen backbone)",
         $"learning rate {F(LearningRate)}: {WarmupSteps} warmup step(s), then " +

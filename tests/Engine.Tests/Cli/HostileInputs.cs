@@ -125,6 +125,8 @@ internal sealed class HostileInputs
         images.Add(Directory.CreateDirectory(Path.Combine(_root, "files", "a-directory.png")).FullName);
         foreach (var image in images)
             Add($"encode {Path.GetFileName(image)}", ["encode", image, "--model", m, "--resolution", "256", "--device", "cpu", "--out", Path.Combine(Out("encode"), Path.GetFileName(image) + ".json")]);
+        foreach (var image in images)
+            Generate($"generate --image {Path.GetFileName(image)}", m, "--prompt", "a cat like <|image|>", "--image", image, "--target", "512");
         Add("encode top-down BMP (valid)", ["encode", File_("top-down.bmp", TestEncoders.Bmp(TestImages.Gradient(64, 48), topDown: true)), "--model", m,
             "--resolution", "256", "--device", "cpu", "--out", Path.Combine(Out("encode"), "bmp.json")]);
         string badPhotos = Path.Combine(_root, "files", "bad-photos");

@@ -98,12 +98,27 @@ public class CudaModelTests
         Assert.That(Nmse(expected, actual), Is.LessThan(1e-2));
     }
 
+    [Test]
+    public void IndexEmbeddingGradientMatchesTheCpu()
+    {
+        using var cuda = CudaTestBackend.CreateOrIgnore();
+        var expected = ContextGradient(new CpuBackend(), withIndex: true);
+        var actual = ContextGradient(cuda, withIndex: true);
+        int d = expected.Length / 4;
+        Assert.That(actual.All(double.IsFinite), Is.True, "NaN or Inf in the CUDA gradient");
+        Assert.That(expected[(3 * d)..].Max(Math.Abs), Is.GreaterThan(1e-4), "the index vector influences the loss");
+        // The added vector (F32 rows added into bf16 states) and its gradient, gathered where it is added.
+        Assert.That(Nmse(expected[(3 * d)..], actual[(3 * d)..]), Is.LessThan(1e-2));
+        Assert.That(Nmse(expected, actual), Is.LessThan(1e-2));
+    }
+
     /// <summary>
     /// The gradient of the next-token loss with respect to a context table injected at a text slot (token 3, depth 2)
     /// and an image slot (token 6, depth 1) under identity tags: forward with saved activations, the output loss,
-    /// and the backward through every layer (attention, norms, MLP, RoPE, the KV cache) into the table.
+    /// and the backward through every layer (attention, norms, MLP, RoPE, the KV cache) into the table. With
+    /// <paramref name="withIndex"/>, a fourth row is added (an index embedding) at layer 0 to tokens 3, 4, 6 and 9.
     /// </summary>
-    private static double[] ContextGradient(IBackend backend)
+    private static double[] ContextGradient(IBackend backend, bool withIndex = false)
     {
         int[] tokens = [0, 8900, 8950, 1, 8990, 8710, 1, 8197, 8806, 8806, 20, 30, 8803, 40, 50, 8803];
         using var model = ChameleonModel.Load(Checkpoint, backend);
@@ -114,18 +129,23 @@ public class CudaModelTests
         {
             Tags = tags,
             LogitIndices = Enumerable.Range(6, tokens.Length - 7).ToArray(),
-            Injections = [new ContextInjection(3, 0, 1, 2), new ContextInjection(6, 2, 1, 1)],
+            Injections =
+            [
+                new ContextInjection(3, 0, 1, 2), new ContextInjection(6, 2, 1, 1),
+                .. (withIndex ? new[] { 3, 4, 6, 9 } : []).Select(t => new ContextInjection(t, 3, 0, 1) { Add = true }),
+            ],
         };
+        int rows = withIndex ? 4 : 3;
         var targets = batch.LogitIndices.Select(i => tokens[i + 1]).ToArray();
         var rng = new Random(3);
-        using var table = GradCheck.NewTensor(backend, Enumerable.Range(0, 3 * d).Select(_ => rng.NextDouble() * 2 - 1).ToArray(), 3, d);
+        using var table = GradCheck.NewTensor(backend, Enumerable.Range(0, rows * d).Select(_ => rng.NextDouble() * 2 - 1).ToArray(), rows, d);
         using var loss = new OutputLoss(model, chunkRows: 4);
         using var cache = model.CreateCache(1, tokens.Length);
         using var dHidden = backend.Allocate(DType.F32, [batch.LogitIndices.Length, d]);
         using var saved = new TrainingActivations(backend, model.Config, batch, ActivationMode.Recompute);
         var hidden = model.ForwardHidden(batch, cache, contextTable: table, save: saved);
         loss.Compute(hidden, targets, 1f, null, 0f, dHidden);
-        using var grad = backend.Allocate(DType.F32, [3, d]);
+        using var grad = backend.Allocate(DType.F32, [rows, d]);
         backend.Zero(grad);
         model.Backward(saved, cache, dHidden, grad);
         return GradCheck.ReadDouble(backend, grad);

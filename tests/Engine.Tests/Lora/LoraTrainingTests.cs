@@ -107,7 +107,7 @@ public class LoraTrainingTests
         Assert.That(info.Metadata["base_model"], Is.EqualTo(Engine.Fingerprint));
         var stored = TrainingSettings.FromJson(info.Metadata["training_settings"]);
         Assert.That((stored.Method, stored.LoraRank, stored.LoraAlpha, stored.LoraTargets, stored.Placeholder),
-            Is.EqualTo((TrainingMethod.Lora, 4, (float?)8, "q,v,down", TrainingSettings.LoraIdentifier)));
+            Is.EqualTo((TrainingMethod.Lora, (int?)4, (float?)8, "q,v,down", TrainingSettings.LoraIdentifier)));
         Assert.That(info.Metadata["training_recipe"], Does.Contain("method: LoRA rank 4, alpha 8 (scale 2) on q_proj, v_proj, down_proj"));
         using var config = JsonDocument.Parse(File.ReadAllText(Path.Combine(adapterDir, PeftAdapterFile.ConfigFileName)));
         Assert.That(config.RootElement.GetProperty("lora_alpha").GetDouble(), Is.EqualTo(8));

@@ -11,7 +11,8 @@ namespace CoAR.Engine.Tests.Training;
 /// The planted-concept benchmark, small, on the built-in model: what must hold whatever the model. The random model is
 /// weakly conditioned and knows no image grammar, so the concept gets 4 tokens per layer (a visible effect) and NTP
 /// over the codes (the grammar would take the gradient otherwise); depth 2 of 3 layers, so the third layer reads the
-/// slots and the identity mask matters. 15-20 s of CPU (64 px, 32 samples, two concepts of 120 steps; about a minute of wall time on the shared 2-core VM).
+/// slots and the identity mask matters. 15-20 s of CPU (64 px, 32 samples, two concepts of 120 steps, and both again
+/// with token-index embeddings; about a minute of wall time on the shared 2-core VM).
 /// </summary>
 public class PlantedConceptTests
 {
@@ -22,7 +23,7 @@ public class PlantedConceptTests
         var settings = new PlantedConceptSettings
         {
             Resolution = 64, Photos = 32, Steps = 120, Depth = 2, Slots = 4, NtpTargets = NtpTargets.Codes, HeldOutSeeds = 6, ClassImages = 2,
-            Ablation = false, LoraRank = 4,
+            Ablation = false, IndexEmbeddings = true, LoraRank = 4,
         };
         var report = PlantedConceptBenchmark.Run(engine, settings, TinyModels.NewTempDir("planted"));
         TestContext.Out.WriteLine(report.ToMarkdown());
@@ -50,5 +51,14 @@ public class PlantedConceptTests
         Assert.That(report.Row(Both, identityMask: false).Kl, Is.Not.EqualTo(both.Kl), "the identity mask changes the composition");
         Assert.That(report.ToMarkdown(), Does.Contain("| LMCL + DPP + CASR |").And.Contain("| both learned |").And.Contain("| LoRA (q/k/v) |")
             .And.Contain("trainable parameters"));
+        // The composition aids, all against the masked teacher: the mask alone is the composition table's masked row.
+        Assert.That(report.Aids.Select(a => (a.Variant, a.IdentityMask, a.IndexEmbeddings)),
+            Is.EqualTo(new[] { (NoAid, false, false), (MaskAlone, true, false), (IndexAlone, false, true), (MaskAndIndex, true, true) }));
+        var maskAlone = report.Aids.Single(a => a.Variant == MaskAlone);
+        Assert.That((maskAlone.NllGap, maskAlone.Kl), Is.EqualTo((both.NllGap, both.Kl)));
+        Assert.That(report.Aids.Single(a => a.Variant == IndexAlone).Kl, Is.Not.EqualTo(report.Aids.Single(a => a.Variant == NoAid).Kl),
+            "the learned index embeddings change the composition");
+        Assert.That(report.Aids.All(a => double.IsFinite(a.NllGap) && double.IsFinite(a.Kl)), Is.True);
+        Assert.That(report.ToMarkdown(), Does.Contain("| index embeddings alone | off | on |"));
     }
 }
