@@ -203,7 +203,7 @@ public sealed class ConceptTrainer : IDisposable
         }
     }
 
-    /// <summary>The trained values in the optimizer's layout: [text..., image...] tokens, or the adapter's A and B pair by pair.</summary>
+    /// <summary>The trained values in the optimizer's layout: [text..., image..., index...], or the adapter's A and B pair by pair.</summary>
     private void CopyParameters(Span<float> destination)
     {
         if (_lora is not null)
@@ -211,8 +211,7 @@ public sealed class ConceptTrainer : IDisposable
             _lora.CopyTo(destination);
             return;
         }
-        Concept.Text.CopyTo(destination);
-        Concept.Image.CopyTo(destination[Concept.Text.Length..]);
+        Concept.ReadParameters(destination);
     }
 
     private void SetParameters(ReadOnlySpan<float> values)
@@ -223,8 +222,7 @@ public sealed class ConceptTrainer : IDisposable
             _loraDevice!.Upload();
             return;
         }
-        values[..Concept.Text.Length].CopyTo(Concept.Text);
-        values[Concept.Text.Length..].CopyTo(Concept.Image);
+        Concept.WriteParameters(values);
     }
 
     /// <summary>
@@ -445,6 +443,13 @@ public sealed class ConceptTrainer : IDisposable
     /// </summary>
     public int Resume(string path)
     {
+        if (_lora is not null)
+        {
+            var (values, m, v, loraStep) = LoraCheckpoint.Read(path, _engine.Fingerprint, _s.ToJson(), _s.Steps, Parameters);
+            SetParameters(values);
+            _adam.Restore(m, v, loraStep);
+            return loraStep;
+        }
         var checkpoint = TrainingCheckpoint.Read(path, _engine.Fingerprint, _s.ToJson(), _s.Steps, Concept, _adam.M.Length, _casrMean.Length);
         var restored = new float[Concept.Parameters];
         checkpoint.Concept.ReadParameters(restored);
