@@ -49,7 +49,7 @@ public class ServeCommandTests
             }, HttpCompletionOption.ResponseHeadersRead, cts.Token);
             using var reader = new StreamReader(await running.Content.ReadAsStreamAsync(cts.Token));
             Assert.That(await reader.ReadLineAsync(cts.Token), Does.StartWith("event: image_generation.progress"));
-            Process.Start("kill", ["-INT", process.Id.ToString()])!.WaitForExit();
+            Process.Start("kill", [CtrlCSignal(), process.Id.ToString()])!.WaitForExit();
             string rest = await reader.ReadToEndAsync(cts.Token);
             Assert.That(rest, Does.Contain("event: image_generation.completed").And.Contain("event: done"));
             Assert.That(process.WaitForExit(Limit), Is.True, () => $"the server stops after draining; its stderr:\n{Stderr()}");
@@ -61,6 +61,18 @@ public class ServeCommandTests
         {
             if (!process.HasExited) process.Kill(entireProcessTree: true);
         }
+    }
+
+    /// <summary>
+    /// SIGINT, unless this process ignores it (run under nohup, or as a background job of a shell without job
+    /// control): the server inherits that, and .NET, like every well-behaved program, leaves an ignored SIGINT ignored.
+    /// Then SIGTERM, which the server drains on in the same way (Kubernetes' stop signal).
+    /// </summary>
+    private static string CtrlCSignal()
+    {
+        string? ignored = File.ReadLines("/proc/self/status").FirstOrDefault(l => l.StartsWith("SigIgn:", StringComparison.Ordinal));
+        bool sigintIgnored = ignored is not null && (Convert.ToUInt64(ignored["SigIgn:".Length..].Trim(), 16) & (1UL << (2 - 1))) != 0;
+        return sigintIgnored ? "-TERM" : "-INT";
     }
 
     [TestCase("--max-size", "100", "--max-size")]
