@@ -6,6 +6,7 @@ using CoAR.Engine.Managed.Tensors;
 using CoAR.Engine.Tests.Cpu;
 using CoAR.Engine.Tests.Model;
 using NUnit.Framework;
+using static CoAR.Engine.Tests.Training.GradientSequence;
 
 namespace CoAR.Engine.Tests.Lora;
 
@@ -15,12 +16,6 @@ namespace CoAR.Engine.Tests.Lora;
 /// </summary>
 public class LoraAdapterTests
 {
-    private static readonly int[] Tokens = [0, 8900, 8950, 1, 8990, 8710, 1, 8197, 8806, 8806, 20, 30, 8803, 40, 50, 8803];
-
-    private static ForwardBatch Batch => ForwardBatch.Single(Tokens) with { LogitIndices = Enumerable.Range(6, Tokens.Length - 7).ToArray() };
-
-    private static int[] Targets => Batch.LogitIndices.Select(i => Tokens[i + 1]).ToArray();
-
     /// <summary>An adapter on every given projection of layers 0 and 1 with B drawn too (a fresh B = 0 would give dA = 0).</summary>
     private static LoraAdapter Adapter(ChameleonConfig c, Projection[] targets, int rank = 3, float alpha = 6, int seed = 5)
     {
@@ -36,11 +31,12 @@ public class LoraAdapterTests
     public void GradientsOfAAndBMatchFiniteDifferences(ActivationMode mode)
     {
         var cpu = new CpuBackend();
-        using var model = ChameleonModel.Load(TinyModels.Get("grad", TinyModels.Small with { Layers = 3 }), cpu);
+        using var model = ChameleonModel.Load(ModelDir, cpu);
         var adapter = Adapter(model.Config, Projections.All);
         using var lora = new LoraProjections(cpu, [adapter], trainable: true);
         model.Adapter = lora;
-        var batch = Batch;
+        var batch = PredictingBatch();
+        var targets = TargetsOf(batch);
         int d = model.Config.HiddenSize;
         using var loss = new OutputLoss(model, chunkRows: 4);
         using var cache = model.CreateCache(1, Tokens.Length);
@@ -50,7 +46,7 @@ public class LoraAdapterTests
         var values = new float[adapter.Parameters];
         adapter.CopyTo(values);
         using var saved = new TrainingActivations(cpu, model.Config, batch, mode);
-        loss.Compute(model.ForwardHidden(batch, cache, save: saved), Targets, 1f, null, 0f, dHidden);
+        loss.Compute(model.ForwardHidden(batch, cache, save: saved), targets, 1f, null, 0f, dHidden);
         model.Backward(saved, cache, dHidden, contextGrad);
         var analytic = new float[adapter.Parameters];
         lora.DownloadGradients(analytic);
@@ -59,7 +55,7 @@ public class LoraAdapterTests
         {
             adapter.CopyFrom(v.Select(x => (float)x).ToArray());
             lora.Upload();
-            return loss.Compute(model.ForwardHidden(batch, cache), Targets, 1f, null, 0f, dHidden).CrossEntropy;
+            return loss.Compute(model.ForwardHidden(batch, cache), targets, 1f, null, 0f, dHidden).CrossEntropy;
         }
 
         GradCheck.AssertMatches($"LoRA A and B ({mode})", values.Select(v => (double)v).ToArray(), Loss, analytic.Select(v => (double)v).ToArray(),
@@ -70,7 +66,7 @@ public class LoraAdapterTests
     public void MergedWeightsGiveTheUnmergedLogits()
     {
         var cpu = new CpuBackend();
-        string dir = TinyModels.Get("grad", TinyModels.Small with { Layers = 3 });
+        string dir = ModelDir;
         using var unmergedModel = ChameleonModel.Load(dir, cpu);
         using var mergedModel = ChameleonModel.Load(dir, cpu);
         var adapter = Adapter(unmergedModel.Config, Projections.Qkv, rank: 4, alpha: 8);
@@ -91,7 +87,7 @@ public class LoraAdapterTests
     public void AFreshAdapterLeavesTheModelAsItWas()
     {
         var cpu = new CpuBackend();
-        string dir = TinyModels.Get("grad", TinyModels.Small with { Layers = 3 });
+        string dir = ModelDir;
         using var model = ChameleonModel.Load(dir, cpu);
         var before = Logits(model);
         var adapter = LoraAdapter.Create(model.Config, 8, 16, Projections.Qkv, Enumerable.Range(0, 3), seed: 1);
@@ -104,7 +100,7 @@ public class LoraAdapterTests
     private static float[] Logits(ChameleonModel model)
     {
         using var cache = model.CreateCache(1, Tokens.Length);
-        var logits = model.Forward(Batch, cache);
+        var logits = model.Forward(PredictingBatch(), cache);
         var values = new float[logits.ElementCount];
         model.Backend.Download<float>(logits, values);
         return values;

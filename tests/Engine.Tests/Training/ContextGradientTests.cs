@@ -5,42 +5,35 @@ using CoAR.Engine.Managed.Tensors;
 using CoAR.Engine.Tests.Cpu;
 using CoAR.Engine.Tests.Model;
 using NUnit.Framework;
+using static CoAR.Engine.Tests.Training.GradientSequence;
 
 namespace CoAR.Engine.Tests.Training;
 
 /// <summary>The whole-model gradient of context tokens against finite differences on a tiny model.</summary>
 public class ContextGradientTests
 {
-    private static readonly int[] Tokens = [0, 8900, 8950, 1, 8990, 8710, 1, 8197, 8806, 8806, 20, 30, 8803, 40, 50, 8803];
-
     /// <summary>A text slot at token 3 (depth 2) and an image slot at token 6 (depth 1): table rows 0-1 and 2.</summary>
     private static ForwardBatch Batch(int[] tags)
     {
-        var b = ForwardBatch.Single(Tokens);
-        // Every position from the image slot on predicts its next token.
-        var logitRows = Enumerable.Range(6, Tokens.Length - 7).ToArray();
-        return b with
+        return PredictingBatch() with
         {
             Tags = tags,
-            LogitIndices = logitRows,
             Injections = [new ContextInjection(3, 0, 1, 2), new ContextInjection(6, 2, 1, 1)],
         };
     }
-
-    private static int[] Targets(ForwardBatch b) => b.LogitIndices.Select(i => Tokens[i + 1]).ToArray();
 
     [TestCase(ActivationMode.Keep, false)]
     [TestCase(ActivationMode.Recompute, true)]
     public void ContextTokenGradientMatchesFiniteDifferences(ActivationMode mode, bool identityTags)
     {
-        string dir = TinyModels.Get("grad", TinyModels.Small with { Layers = 3 });
+        string dir = ModelDir;
         var cpu = new CpuBackend();
         using var model = ChameleonModel.Load(dir, cpu);
         int d = model.Config.HiddenSize;
         var tags = new int[Tokens.Length];
         if (identityTags) (tags[3], tags[6]) = (1, 1);
         var batch = Batch(tags);
-        var targets = Targets(batch);
+        var targets = TargetsOf(batch);
         using var loss = new OutputLoss(model, chunkRows: 4);
         using var cache = model.CreateCache(1, Tokens.Length);
         var rng = new Random(3);
@@ -73,7 +66,7 @@ public class ContextGradientTests
     [Test]
     public void NoInjectionsMeansNoContextGradient()
     {
-        string dir = TinyModels.Get("grad", TinyModels.Small with { Layers = 3 });
+        string dir = ModelDir;
         var cpu = new CpuBackend();
         using var model = ChameleonModel.Load(dir, cpu);
         var batch = Batch(new int[Tokens.Length]) with { Injections = [] };
@@ -84,7 +77,7 @@ public class ContextGradientTests
         var h = model.ForwardHidden(batch, cache, contextTable: table, save: saved);
         using var loss = new OutputLoss(model);
         using var dHidden = cpu.Allocate(DType.F32, [batch.LogitIndices.Length, model.Config.HiddenSize]);
-        loss.Compute(h, Targets(batch), 1f, null, 0f, dHidden);
+        loss.Compute(h, TargetsOf(batch), 1f, null, 0f, dHidden);
         using var grad = cpu.Allocate(DType.F32, [3, model.Config.HiddenSize]);
         cpu.Zero(grad);
         model.Backward(saved, cache, dHidden, grad);
@@ -94,7 +87,7 @@ public class ContextGradientTests
     [Test]
     public void TrainingForwardGivesTheInferenceHiddenStates()
     {
-        string dir = TinyModels.Get("grad", TinyModels.Small with { Layers = 3 });
+        string dir = ModelDir;
         var cpu = new CpuBackend();
         using var model = ChameleonModel.Load(dir, cpu);
         var batch = Batch(new int[Tokens.Length]);

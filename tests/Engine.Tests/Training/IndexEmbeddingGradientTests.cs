@@ -5,24 +5,21 @@ using CoAR.Engine.Managed.Tensors;
 using CoAR.Engine.Tests.Cpu;
 using CoAR.Engine.Tests.Model;
 using NUnit.Framework;
+using static CoAR.Engine.Tests.Training.GradientSequence;
 
 namespace CoAR.Engine.Tests.Training;
 
 /// <summary>Additive injections (token-index embeddings) through the whole model: the forward adds, the backward matches finite differences.</summary>
 public class IndexEmbeddingGradientTests
 {
-    private static readonly int[] Tokens = [0, 8900, 8950, 1, 8990, 8710, 1, 8197, 8806, 8806, 20, 30, 8803, 40, 50, 8803];
-
     /// <summary>
     /// A text slot at token 3 (rows 0-1, depth 2), an image slot at token 6 (row 2), and an index vector (row 3) added at
     /// layer 0 to the slot tokens and to plain tokens 4 and 9: the added vector on a slot sits on top of its replacement.
     /// </summary>
     private static ForwardBatch Batch()
     {
-        var b = ForwardBatch.Single(Tokens);
-        return b with
+        return PredictingBatch() with
         {
-            LogitIndices = Enumerable.Range(6, Tokens.Length - 7).ToArray(),
             Injections =
             [
                 new ContextInjection(3, 0, 1, 2), new ContextInjection(6, 2, 1, 1),
@@ -35,12 +32,12 @@ public class IndexEmbeddingGradientTests
     [TestCase(ActivationMode.Recompute)]
     public void TheIndexVectorGradientMatchesFiniteDifferences(ActivationMode mode)
     {
-        string dir = TinyModels.Get("grad", TinyModels.Small with { Layers = 3 });
+        string dir = ModelDir;
         var cpu = new CpuBackend();
         using var model = ChameleonModel.Load(dir, cpu);
         int d = model.Config.HiddenSize;
         var batch = Batch();
-        var targets = batch.LogitIndices.Select(i => Tokens[i + 1]).ToArray();
+        var targets = TargetsOf(batch);
         using var loss = new OutputLoss(model, chunkRows: 4);
         using var cache = model.CreateCache(1, Tokens.Length);
         var rng = new Random(5);
@@ -74,7 +71,7 @@ public class IndexEmbeddingGradientTests
     public void AnAddedVectorIsTheEmbeddingPlusTheVector()
     {
         // Adding v at layer 0 to token 4 gives the hidden states of replacing it with (embedding of token 4) + v.
-        string dir = TinyModels.Get("grad", TinyModels.Small with { Layers = 3 });
+        string dir = ModelDir;
         var cpu = new CpuBackend();
         using var model = ChameleonModel.Load(dir, cpu);
         int d = model.Config.HiddenSize;

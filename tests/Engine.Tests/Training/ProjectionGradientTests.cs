@@ -5,6 +5,7 @@ using CoAR.Engine.Managed.Tensors;
 using CoAR.Engine.Tests.Cpu;
 using CoAR.Engine.Tests.Model;
 using NUnit.Framework;
+using static CoAR.Engine.Tests.Training.GradientSequence;
 
 namespace CoAR.Engine.Tests.Training;
 
@@ -15,8 +16,6 @@ namespace CoAR.Engine.Tests.Training;
 /// </summary>
 public class ProjectionGradientTests
 {
-    private static readonly int[] Tokens = [0, 8900, 8950, 1, 8990, 8710, 1, 8197, 8806, 8806, 20, 30, 8803, 40, 50, 8803];
-
     [TestCase(ActivationMode.Keep, Projection.Q)]
     [TestCase(ActivationMode.Keep, Projection.K)]
     [TestCase(ActivationMode.Recompute, Projection.V)]
@@ -26,14 +25,14 @@ public class ProjectionGradientTests
     [TestCase(ActivationMode.Keep, Projection.Down)]
     public void WeightGradientOfTheModelMatchesFiniteDifferences(ActivationMode mode, Projection projection)
     {
-        string dir = TinyModels.Get("grad", TinyModels.Small with { Layers = 3 });
+        string dir = ModelDir;
         var cpu = new CpuBackend();
         using var model = ChameleonModel.Load(dir, cpu);
         const int layer = 1;
         var w0 = ToF32(cpu, model, layer, projection);
         var weight = model.Weights.Layers[layer].Of(projection);
-        var batch = ForwardBatch.Single(Tokens) with { LogitIndices = Enumerable.Range(6, Tokens.Length - 7).ToArray() };
-        var targets = batch.LogitIndices.Select(i => Tokens[i + 1]).ToArray();
+        var batch = PredictingBatch();
+        var targets = TargetsOf(batch);
         int d = model.Config.HiddenSize;
         using var loss = new OutputLoss(model, chunkRows: 4);
         using var cache = model.CreateCache(1, Tokens.Length);
@@ -65,11 +64,11 @@ public class ProjectionGradientTests
     [Test]
     public void GradientsAccumulateOverPassesUntilZeroed()
     {
-        string dir = TinyModels.Get("grad", TinyModels.Small with { Layers = 3 });
+        string dir = ModelDir;
         var cpu = new CpuBackend();
         using var model = ChameleonModel.Load(dir, cpu);
         var batch = ForwardBatch.Single(Tokens) with { LogitIndices = [10, 11, 12] };
-        var targets = batch.LogitIndices.Select(i => Tokens[i + 1]).ToArray();
+        var targets = TargetsOf(batch);
         int d = model.Config.HiddenSize;
         using var loss = new OutputLoss(model, chunkRows: 4);
         using var cache = model.CreateCache(1, Tokens.Length);
