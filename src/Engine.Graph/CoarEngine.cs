@@ -1,4 +1,5 @@
 using CoAR.Engine.Graph.Concepts;
+using CoAR.Engine.Graph.FineTuning;
 using CoAR.Engine.Graph.Generation;
 using CoAR.Engine.Graph.Imaging;
 using CoAR.Engine.Graph.Lora;
@@ -45,6 +46,23 @@ public sealed class CoarEngine : IDisposable
     public LoraMode AppliedLora { get; private set; } = LoraMode.None;
 
     private LoraProjections? _unmergedLora;
+
+    /// <summary>Whether fine-tuned projection weights replaced loaded ones (<see cref="ApplyProjections"/>).</summary>
+    public bool AppliedProjections { get; private set; }
+
+    /// <summary>
+    /// Puts fine-tuned projection weights (e.g. PersonalAR's q/k/v, <see cref="FineTunedProjections.Load"/>) in place
+    /// of the loaded ones for every later generation, once they are checked against the model
+    /// (<see cref="FineTunedProjections.Weights.CheckFits"/>); the engine cannot go back to the base weights. Before any
+    /// LoRA adapter, which then applies on top of them.
+    /// </summary>
+    public void ApplyProjections(FineTunedProjections.Weights weights)
+    {
+        if (AppliedLora != LoraMode.None)
+            throw new InvalidOperationException("apply fine-tuned weights before LoRA adapters (the adapters go on top of them)");
+        FineTunedProjections.Apply(Model, weights, Fingerprint);
+        AppliedProjections = true;
+    }
 
     /// <summary>
     /// Applies LoRA adapters (each checked against the model) to every later generation: unmerged, each adapted
@@ -186,6 +204,15 @@ public sealed class CoarEngine : IDisposable
         using var job = TrainingJob.Prepare(this, settings, imageFiles, outputs, log, cancellation);
         return job.RunLora(progress, cancellation);
     }
+
+    /// <summary>
+    /// PersonalAR, both stages (<see cref="PersonalArJob"/>): textual inversion of the [V] embedding, then the
+    /// embedding with the q/k/v weights (or LoRA on them). With <paramref name="outputDirectory"/> the concept and the
+    /// weights are written there (and a rerun resumes); validation images go under it, or under <paramref name="workDir"/>.
+    /// </summary>
+    public PersonalArResult TrainPersonalAr(IReadOnlyList<string> imageFiles, PersonalArSettings settings, string workDir, string? outputDirectory = null,
+        IProgress<TrainingProgress>? progress = null, CancellationToken cancellation = default, IProgress<string>? log = null) =>
+        PersonalArJob.Run(this, settings, imageFiles, outputDirectory, workDir, restart: false, log, progress, cancellation);
 
     public void Dispose()
     {

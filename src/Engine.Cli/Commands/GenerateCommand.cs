@@ -2,6 +2,7 @@ using System.CommandLine;
 using System.Diagnostics;
 using CoAR.Engine.Cli.Jobs;
 using CoAR.Engine.Graph;
+using CoAR.Engine.Graph.FineTuning;
 using CoAR.Engine.Graph.Generation;
 using CoAR.Engine.Graph.Lora;
 using CoAR.Engine.Graph.Text;
@@ -62,6 +63,11 @@ public static class GenerateCommand
             AllowMultipleArgumentsPerToken = false,
             DefaultValueFactory = _ => [],
         };
+        var projections = new Option<string?>("--projections")
+        {
+            Description = $"Fine-tuned projection weights that replace the loaded ones: a safetensors file of model.layers.N.self_attn.q_proj.weight, ... (e.g. PersonalAR's {FineTunedProjections.FileName}, "
+                          + "or its directory); applied before any --lora",
+        };
         var loraMerge = new Option<bool>("--lora-merge") { Description = "Fold the --lora adapters into the loaded weights once (W += scale B A) instead of adding their terms at every step" };
         var noMask = new Option<bool>("--no-identity-mask") { Description = "Let different concepts' tokens attend to each other" };
         var noInstruction = new Option<bool>("--no-instruction")
@@ -75,7 +81,7 @@ public static class GenerateCommand
         target.AcceptOnlyFromAmong("512", "768", "1024");
 
         var cmd = new Command(name, description);
-        foreach (var o in new Option[] { model, prompt, prompts, images, size, cfg, topK, temperature, seed, count, batch, device, vqgan, output, shard, shardCount, json, concepts, loras, loraMerge, noMask, noIndex, noInstruction, uncondSlots, target })
+        foreach (var o in new Option[] { model, prompt, prompts, images, size, cfg, topK, temperature, seed, count, batch, device, vqgan, output, shard, shardCount, json, concepts, loras, loraMerge, projections, noMask, noIndex, noInstruction, uncondSlots, target })
             cmd.Options.Add(o);
         cmd.SetAction((parse, cancellation) => CommandRunner.RunAsync(parse, async ct =>
         {
@@ -97,11 +103,17 @@ public static class GenerateCommand
             var imageArgs = parse.GetValue(images)!;
             if (imageArgs.Length > JobLine.MaxImagesPerLine)
                 throw new UsageException($"--image is given {imageArgs.Length} times, more than the {JobLine.MaxImagesPerLine} one prompt may hold");
+            string? projectionsArg = parse.GetValue(projections);
+            if (projectionsArg is not null && !File.Exists(projectionsArg) && !File.Exists(Path.Combine(projectionsArg, FineTunedProjections.FileName)))
+                throw new UsageException($"--projections '{projectionsArg}': no such file (nor a directory holding {FineTunedProjections.FileName})");
+            // Read before the output directory is touched, as the adapters are: a bad file leaves nothing behind.
+            var fineTuned = projectionsArg is null ? null : FineTunedProjections.Load(projectionsArg);
             var settings = new JobSettings(w, h, parse.GetValue(cfg), parse.GetValue(topK), parse.GetValue(temperature), copies,
                 ConceptBinding.Describe(conceptArgs), !parse.GetValue(noMask))
             {
                 References = ReferenceImageFiles.Describe(imageArgs), IndexEmbeddings = !parse.GetValue(noIndex), Instruction = !parse.GetValue(noInstruction),
                 Lora = loraArgs.Length == 0 ? "" : $"{string.Join(",", loraArgs)} ({loraMode})",
+                Projections = projectionsArg ?? "",
             };
             try
             {
@@ -136,6 +148,11 @@ public static class GenerateCommand
             using var engine = CoarEngine.Load(new EngineParams(dir, parse.GetValue(device)!, parse.GetValue(vqgan), parse.GetValue(target)), cancellation: ct);
             DeviceOption.Report(engine.Device);
             var bound = ConceptBinding.Load(conceptArgs, engine);
+            if (fineTuned is not null)
+            {
+                engine.ApplyProjections(fineTuned);
+                Console.Error.WriteLine($"fine-tuned weights: {fineTuned.Values.Count} projections ({fineTuned.Parameters:N0} weights) from {fineTuned.Path} replace the loaded ones");
+            }
             if (adapters.Count > 0)
             {
                 engine.ApplyLora(adapters, merge);
@@ -182,6 +199,7 @@ public static class GenerateCommand
                         var sidecar = ImageSidecar.From(generated, dir, engine.Fingerprint, engine.Backend.Name) with
                         {
                             Concepts = conceptArgs, Lora = loraArgs.Length > 0 ? loraArgs : null, LoraMode = loraArgs.Length > 0 ? loraMode : null,
+                            Projections = projectionsArg,
                         };
                         AtomicFile.WriteAllText(Path.Combine(job.OutputDir, image.SidecarName), sidecar.ToJson());
                         ImageFile.SavePng(generated.Image, Path.Combine(job.OutputDir, image.PngName));

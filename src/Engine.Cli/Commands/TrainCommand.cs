@@ -2,6 +2,8 @@ using System.CommandLine;
 using System.Globalization;
 using System.Text.Json;
 using CoAR.Engine.Graph;
+using CoAR.Engine.Graph.FineTuning;
+using CoAR.Engine.Graph.Lora;
 using CoAR.Engine.Graph.Training;
 using Spectre.Console;
 
@@ -59,10 +61,20 @@ public static class TrainCommand
         {
             Description = "coar: per-layer text and image context tokens with DPP and CASR (the default); textual-inversion: PersonalAR's stage 1, the [V] "
                           + "input embedding alone (layer 0, random start, 1500 steps, PersonalAR's prompt templates, no DPP or CASR); lora: LoRA adapters on "
-                          + "--lora-targets of every layer, written in PEFT's layout",
+                          + "--lora-targets of every layer, written in PEFT's layout; personalar: PersonalAR's two stages, textual inversion then the [V] embedding "
+                          + "with the full q/k/v weights of every layer (--stage2 full) or LoRA on them (--stage2 lora), written to the --out directory",
             DefaultValueFactory = _ => "coar",
         };
-        method.AcceptOnlyFromAmong("coar", "textual-inversion", "lora");
+        method.AcceptOnlyFromAmong("coar", "textual-inversion", "lora", "personalar");
+        var stage2 = new Option<string>("--stage2")
+        {
+            Description = "With --method personalar: what stage 2 trains besides the [V] embedding: full (the weights of --lora-targets, default q/k/v, "
+                          + $"lr {F(TrainingSettings.FullFineTuneLearningRate)}) or lora (LoRA adapters on them, lr {F(TrainingSettings.LoraLearningRate)})",
+            DefaultValueFactory = _ => "full",
+        };
+        stage2.AcceptOnlyFromAmong("full", "lora");
+        var stage2Steps = new Option<int>("--stage2-steps") { Description = "With --method personalar: stage 2's optimizer steps (--steps is stage 1's)", DefaultValueFactory = _ => TrainingSettings.PersonalArStage2Steps };
+        var stage2Lr = new Option<float?>("--stage2-lr") { Description = "With --method personalar: stage 2's learning rate, for the embedding and the weights (--lr is stage 1's; default by --stage2)" };
         var kind = new Option<string>("--kind") { Description = "subject or style", DefaultValueFactory = _ => "subject" };
         kind.AcceptOnlyFromAmong("subject", "style");
         var placeholder = new Option<string?>("--placeholder") { Description = $"Placeholder in prompts (default [V] for subjects, [S] for styles; with --method lora the plain-text identifier, default {TrainingSettings.LoraIdentifier})" };
@@ -86,11 +98,11 @@ public static class TrainCommand
         target.AcceptOnlyFromAmong("512", "768", "1024");
         var resolution = new Option<int?>("--resolution") { Description = "Training resolution in pixels, a multiple of 32 (default: the --target)" };
         var lr = new Option<float?>("--lr") { Description = $"Peak learning rate (default {F(defaults.LearningRate)}, the paper's, for coar; {F(TrainingSettings.LoraLearningRate)} for lora)" };
-        var loraRank = new Option<int>("--lora-rank") { Description = "With --method lora: the adapters' rank r", DefaultValueFactory = _ => TrainingSettings.DefaultLoraRank };
-        var loraAlpha = new Option<float?>("--lora-alpha") { Description = "With --method lora: PEFT's lora_alpha, the term is scaled by alpha / r (default: r, scale 1)" };
+        var loraRank = new Option<int>("--lora-rank") { Description = "With --method lora (or personalar --stage2 lora): the adapters' rank r", DefaultValueFactory = _ => TrainingSettings.DefaultLoraRank };
+        var loraAlpha = new Option<float?>("--lora-alpha") { Description = "With --method lora (or personalar --stage2 lora): PEFT's lora_alpha, the term is scaled by alpha / r (default: r, scale 1)" };
         var loraTargets = new Option<string>("--lora-targets")
         {
-            Description = "With --method lora: the adapted projections, comma-separated among q, k, v, o, gate, up, down (or q_proj, ...)",
+            Description = "With --method lora or personalar: the adapted (personalar --stage2 full: fine-tuned) projections, comma-separated among q, k, v, o, gate, up, down (or q_proj, ...)",
             DefaultValueFactory = _ => "q,k,v",
         };
         var beta1 = new Option<float>("--beta1") { Description = "AdamW beta1 (Lumina-mGPT's)", DefaultValueFactory = _ => defaults.Beta1 };
@@ -128,7 +140,13 @@ public static class TrainCommand
         var seed = new Option<int>("--seed") { Description = "Seed of the class images, the photo order (shuffled every epoch), the crops and the validation images", DefaultValueFactory = _ => 0 };
         var device = DeviceOption.Create();
         var vqgan = new Option<string?>("--vqgan") { Description = "Directory of vqgan.safetensors + vqgan.json (default: the model directory)" };
-        var output = new Option<string>("--out", "-o") { Description = "The concept file to write (.safetensors); with --method lora, the adapter's directory (adapter_model.safetensors + adapter_config.json)", Required = true };
+        var output = new Option<string>("--out", "-o")
+        {
+            Description = "The concept file to write (.safetensors); with --method lora, the adapter's directory (adapter_model.safetensors + adapter_config.json); "
+                          + $"with --method personalar, a directory for {PersonalArJob.ConceptFileName} and the weights ({FineTunedProjections.FileName}, or the adapter files), "
+                          + "stage 1's concept and the checkpoints (a rerun resumes)",
+            Required = true,
+        };
         var json = new Option<bool>("--json") { Description = "Print the summary as JSON" };
 
         var cmd = new Command("train",
@@ -136,7 +154,7 @@ public static class TrainCommand
             $"(lr {F(defaults.LearningRate)}, batch 1) with the rest of Lumina-mGPT's fine-tuning recipe: AdamW({F(defaults.Beta1)}, {F(defaults.Beta2)}), " +
             $"weight decay {F(defaults.WeightDecay)}, gradient clip {F(defaults.GradientClip)}, {defaults.WarmupSteps} warmup steps then constant, z-loss {F(defaults.ZLossWeight)}; " +
             "no dropout (the backbone is frozen). --method lora trains LoRA adapters instead (lr " + F(TrainingSettings.LoraLearningRate) + ", same recipe otherwise) and writes them in PEFT's layout.");
-        foreach (var o in new Option[] { model, images, method, classNoun, kind, loraRank, loraAlpha, loraTargets, placeholder, template, reference, steps, layers, target, resolution, lr, beta1, beta2, weightDecay, decay,
+        foreach (var o in new Option[] { model, images, method, stage2, stage2Steps, stage2Lr, classNoun, kind, loraRank, loraAlpha, loraTargets, placeholder, template, reference, steps, layers, target, resolution, lr, beta1, beta2, weightDecay, decay,
                      clip, warmup, schedule, minLr, zLoss, ntpTargets, noDpp, noCasr, indexEmbedding, classImages, accumulation, crop, validateEvery, validationPrompt, checkpointEvery,
                      restart, seed, device, vqgan, output, json })
             cmd.Options.Add(o);
@@ -146,9 +164,15 @@ public static class TrainCommand
             string? noun = parse.GetValue(classNoun);
             if (!style && string.IsNullOrWhiteSpace(noun))
                 throw new UsageException("--class is required for a subject (the class noun, e.g. --class dog)");
-            bool textualInversion = parse.GetValue(method) == "textual-inversion";
+            string methodName = parse.GetValue(method)!;
+            bool personalAr = methodName == "personalar";
+            bool textualInversion = methodName == "textual-inversion" || personalAr;
             if (textualInversion && style)
-                throw new UsageException("--method textual-inversion learns a subject's [V] embedding; it has no style variant (--kind style trains with --method coar)");
+                throw new UsageException($"--method {methodName} learns a subject's [V] embedding; it has no style variant (--kind style trains with --method coar)");
+            if (!personalAr)
+                foreach (var (name, given) in new[] { ("--stage2", parse.GetResult(stage2) is { Implicit: false }), ("--stage2-steps", parse.GetResult(stage2Steps) is { Implicit: false }),
+                             ("--stage2-lr", parse.GetValue(stage2Lr) is not null) })
+                    if (given) throw new UsageException($"{name} belongs to --method personalar (stage 2), not --method {methodName}");
             var preset = textualInversion ? TrainingSettings.ForTextualInversion(noun!)
                 : style ? TrainingSettings.ForStyle(string.IsNullOrWhiteSpace(noun) ? "style" : noun) : new TrainingSettings { ClassNoun = noun! };
             var settings = preset with
@@ -196,10 +220,28 @@ public static class TrainCommand
             if (parse.GetValue(noDpp)) settings = settings with { Dpp = false };
             if (parse.GetValue(noCasr)) settings = settings with { Casr = false };
             if (parse.GetValue(indexEmbedding)) settings = settings with { IndexEmbedding = true };
+            PersonalArSettings? personal = null;
+            if (personalAr)
+            {
+                int secondSteps = parse.GetValue(stage2Steps);
+                if (secondSteps <= 0) throw new UsageException($"--stage2-steps must be positive, got {secondSteps}");
+                if (parse.GetValue(stage2Lr) is { } r2 && !(float.IsFinite(r2) && r2 > 0)) throw new UsageException($"--stage2-lr must be a positive number, got {r2}");
+                var weights = parse.GetValue(stage2) == "lora" ? WeightTraining.Lora : WeightTraining.Full;
+                if (weights == WeightTraining.Full && (parse.GetResult(loraRank) is { Implicit: false } || parse.GetValue(loraAlpha) is not null))
+                    throw new UsageException("--lora-rank and --lora-alpha belong to LoRA; --stage2 full fine-tunes the weights themselves (--stage2 lora for LoRA)");
+                var second = settings.ForPersonalArStage2(weights) with
+                {
+                    Steps = secondSteps, LoraTargets = parse.GetValue(loraTargets)!,
+                    LoraRank = weights == WeightTraining.Lora ? parse.GetValue(loraRank) : null,
+                    LoraAlpha = weights == WeightTraining.Lora ? parse.GetValue(loraAlpha) : null,
+                };
+                if (parse.GetValue(stage2Lr) is { } rate2) second = second with { LearningRate = rate2 };
+                personal = new PersonalArSettings(settings, second);
+            }
             // What needs no model fails before the model loads; what needs it, before any class image is made.
-            SettingErrors.AsUsage(optionOf, settings.Validate);
+            SettingErrors.AsUsage(optionOf, () => { if (personal is null) settings.Validate(); else personal.Validate(); });
             var files = TrainingData.ImageFiles(parse.GetValue(images)!);
-            string outPath = lora ? AdapterDirectory(parse.GetValue(output)!) : OutputPath(parse.GetValue(output)!);
+            string outPath = lora || personalAr ? AdapterDirectory(parse.GetValue(output)!, methodName) : OutputPath(parse.GetValue(output)!);
             string dir = ModelOption.Resolve(parse.GetValue(model));
             var console = AnsiConsole.Console;
 
@@ -213,6 +255,8 @@ public static class TrainCommand
                 ValidationDirectory = Path.ChangeExtension(outPath, ".validation"),
             };
             var log = new ConsoleProgress<string>(m => console.MarkupLine(Markup.Escape(m)));
+            if (personal is not null)
+                return await RunPersonalAr(engine, personal, files, outPath, parse.GetValue(restart), parse.GetValue(json), optionOf, log, ct);
             using var job = SettingErrors.AsUsage(optionOf, () => TrainingJob.Prepare(engine, settings, files, outputs, log, ct));
 
             var clock = System.Diagnostics.Stopwatch.StartNew();
@@ -238,13 +282,49 @@ public static class TrainCommand
         return cmd;
     }
 
-    /// <summary>The adapter directory's full path (made when the adapter is written; its parent now); a file there is a usage error.</summary>
-    private static string AdapterDirectory(string value)
+    /// <summary>PersonalAR's two stages (<see cref="PersonalArJob"/>) into the directory <paramref name="outDir"/>, and how to generate with the result.</summary>
+    private static async Task<int> RunPersonalAr(CoarEngine engine, PersonalArSettings settings, IReadOnlyList<string> files, string outDir, bool restart, bool json,
+        IReadOnlyDictionary<string, string> optionOf, IProgress<string> log, CancellationToken ct)
     {
-        if (string.IsNullOrWhiteSpace(value)) throw new UsageException("--out: no directory given (e.g. --out dog-lora)");
+        var console = AnsiConsole.Console;
+        var clock = System.Diagnostics.Stopwatch.StartNew();
+        PersonalArResult result;
+        try
+        {
+            result = await Task.Run(() => SettingErrors.AsUsage(optionOf, () => PersonalArJob.Run(engine, settings, files, outDir, outDir, restart, log,
+                new ConsoleProgress<TrainingProgress>(pr => PrintStep(console, pr)), ct)), ct);
+        }
+        catch (TrainingDivergedException e)
+        {
+            throw new UsageException($"--lr / --stage2-lr: {e.Message}; nothing more was written");
+        }
+        var last = result.FinalLosses;
+        var summary = new TrainingSummary(outDir, result.Steps, result.StepsRun, clock.Elapsed.TotalSeconds, last.Ntp, last.ZLoss, last.Dpp, last.Casr, last.Total,
+            result.Parameters, engine.Backend.Name, "personalar");
+        string concept = Path.Combine(outDir, PersonalArJob.ConceptFileName);
+        string weights = result.Lora is not null ? $"--lora {outDir}" : $"--projections {Path.Combine(outDir, FineTunedProjections.FileName)}";
+        if (json)
+            Console.WriteLine(JsonSerializer.Serialize(summary, CliJson.Options));
+        else
+        {
+            console.MarkupLine(string.Create(CultureInfo.InvariantCulture,
+                $"wrote {Markup.Escape(outDir)}: {PersonalArJob.ConceptFileName} and {(result.Lora is not null ? "the LoRA adapter (PEFT layout)" : FineTunedProjections.FileName)}: " +
+                $"{summary.Parameters:N0} parameters in stage 2, {summary.Steps} steps ({summary.StepsRun} this run) in {summary.Seconds:F1} s on {Markup.Escape(summary.Device)}, final loss {summary.Total:F4}"));
+            string prompt = $"a photo of {settings.Stage2.Placeholder} {settings.Stage2.ClassNoun} on the beach";
+            console.MarkupLine(Markup.Escape($"generate with: coar generate --concept {concept} {weights} --prompt \"{prompt}\""));
+        }
+        return ExitCodes.Ok;
+    }
+
+    /// <summary>The output directory's full path (made when the outputs are written; its parent now); a file there is a usage error.</summary>
+    private static string AdapterDirectory(string value, string method)
+    {
+        if (string.IsNullOrWhiteSpace(value)) throw new UsageException($"--out: no directory given (e.g. --out dog-{method})");
         string full = Path.GetFullPath(value).TrimEnd(Path.DirectorySeparatorChar);
         if (File.Exists(full))
-            throw new UsageException($"--out '{value}' is a file; with --method lora give the adapter's directory (it gets adapter_model.safetensors and adapter_config.json)");
+            throw new UsageException(method == "lora"
+                ? $"--out '{value}' is a file; with --method lora give the adapter's directory (it gets adapter_model.safetensors and adapter_config.json)"
+                : $"--out '{value}' is a file; with --method {method} give a directory (it gets {PersonalArJob.ConceptFileName}, the trained weights and stage 1's concept)");
         try
         {
             Directory.CreateDirectory(Path.GetDirectoryName(full)!);

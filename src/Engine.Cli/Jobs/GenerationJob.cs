@@ -84,6 +84,7 @@ public sealed class GenerationJob
         if (!settings.IndexEmbeddings) manifest["index_embeddings"] = false;
         if (!settings.Instruction) manifest["instruction"] = false;
         if (settings.Lora.Length > 0) manifest["lora"] = settings.Lora;
+        if (settings.Projections.Length > 0) manifest["projections"] = settings.Projections;
         string identity = Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(manifest.ToJsonString())));
         var counts = lines.Select(l => l.Count ?? settings.Count).ToList();
         bool current = false;

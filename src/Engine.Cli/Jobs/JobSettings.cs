@@ -14,4 +14,7 @@ public sealed record JobSettings(int Width, int Height, float Cfg, int TopK, flo
 
     /// <summary>The LoRA adapters as given and how they are applied ("" when none): a different set is a different job.</summary>
     public string Lora { get; init; } = "";
+
+    /// <summary>The fine-tuned projection weights file as given ("" when none): other weights are another job.</summary>
+    public string Projections { get; init; } = "";
 }

@@ -38,6 +38,9 @@ public sealed record ImageSidecar(
     /// <summary>How the adapters were applied: "unmerged" or "merged"; null when none.</summary>
     public string? LoraMode { get; init; }
 
+    /// <summary>The fine-tuned projection weights that replaced the loaded ones (as given), null when none.</summary>
+    public string? Projections { get; init; }
+
     /// <summary>The reference images in the prompt (their sources, "=PLACEHOLDER" where one shows a concept, in prompt order); left out when there are none.</summary>
     public string[]? References { get; init; }
 

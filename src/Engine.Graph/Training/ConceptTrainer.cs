@@ -19,9 +19,10 @@ namespace CoAR.Engine.Graph.Training;
 /// L = (1/K) sum_k [NTP_k + alpha (lambda1 NTP^c_k + lambda2 KL_k)] + beta CASR, every NTP term with Lumina's z-loss.
 /// The update applies exactly the gradient of that L (the loss it reports), clipped by its global norm, through AdamW
 /// at the scheduled learning rate. Which images a pass draws, and their crops, are pure functions of (seed, pass).
-/// With <see cref="TrainingMethod.Lora"/> the same passes, losses, optimizer, checkpoints and validation images train
-/// LoRA adapters on the backbone's projections instead (no context slots, no CASR; the frozen model of the KL term
-/// runs without them).
+/// With <see cref="TrainingSettings.Weights"/> the same passes, losses, optimizer, checkpoints and validation images
+/// also train backbone weights (<see cref="TrainedWeights"/>): LoRA adapters instead of a concept
+/// (<see cref="TrainingMethod.Lora"/>: no context slots, no CASR), or LoRA or the full weights together with a concept
+/// continued from an earlier run (PersonalAR stage 2). The frozen model of the KL term runs without them.
 /// </summary>
 public sealed class ConceptTrainer : IDisposable
 {
@@ -38,8 +39,8 @@ public sealed class ConceptTrainer : IDisposable
     private readonly float[] _casrMean;
     private readonly TrainingPlan _plan;
     private readonly Workspace _activations;
-    private readonly LoraAdapter? _lora;
-    private readonly LoraProjections? _loraDevice;
+    private readonly TrainedWeights? _weights;
+    private readonly bool _continued;
     private readonly IReadOnlyList<int[]> _referenceTokens;
     private KvCache? _cache;
 
@@ -51,8 +52,12 @@ public sealed class ConceptTrainer : IDisposable
 
     /// <param name="settings">Resolved for this engine's model here (<see cref="TrainingSettings.Resolve"/>): an unset depth becomes the kind's default.</param>
     /// <param name="references">The encoded images of <see cref="TrainingSettings.References"/>, in order (none when it is null).</param>
+    /// <param name="start">
+    /// The concept to continue from instead of initializing one (PersonalAR stage 2 continues stage 1's [V]); it must
+    /// have the settings' kind, placeholder, depth and slots. It is copied, not changed.
+    /// </param>
     public ConceptTrainer(CoarEngine engine, TrainingSettings settings, TrainingImages subject, IReadOnlyList<TrainingExample> classImages,
-        IReadOnlyList<ReferenceImage>? references = null)
+        IReadOnlyList<ReferenceImage>? references = null, Concept? start = null)
     {
         (_s, Notes) = settings.Resolve(engine.Model.Config, engine.Prompt);
         if (_s.Dpp && classImages.Count == 0) throw new ArgumentException("DPP needs class images");
@@ -70,22 +75,33 @@ public sealed class ConceptTrainer : IDisposable
             ? new OutputLoss(_model, head: _model.Weights.LmHead.Rows(_ids.FirstCode, _ids.CodeCount))
             : new OutputLoss(_model);
         int d = _model.Config.HiddenSize, depth = _s.EffectiveDepth;
-        if (_s.Method == TrainingMethod.Lora)
-        {
-            if (_model.Adapter is not null)
-                throw new InvalidOperationException("the model already has adapters applied; LoRA training starts from the plain base model");
-            _lora = LoraAdapter.Create(_model.Config, _s.EffectiveLoraRank, _s.LoraAlpha ?? _s.EffectiveLoraRank, _s.LoraProjections,
-                Enumerable.Range(0, _model.Config.NumLayers), _s.Seed);
-            _loraDevice = new LoraProjections(_b, [_lora], trainable: true);
-            _model.Adapter = _loraDevice;
-        }
-        else
+        if (_s.TrainsConcept)
         {
             // An index embedding starts at zero: training starts from the concept without it.
             _concept = new Concept(_s.Kind, _s.Placeholder, _s.ClassNoun, depth, _s.TextSlots, _s.ImageSlots, d, index: _s.IndexEmbedding ? new float[d] : null);
+            if (start is not null)
+            {
+                if (start.Kind != _concept.Kind || start.Placeholder != _concept.Placeholder || start.Depth != depth || start.TextSlots != _s.TextSlots
+                    || start.ImageSlots != _s.ImageSlots || start.Hidden != d || (start.Index is null) == _s.IndexEmbedding)
+                    throw new ArgumentException($"the concept to continue from ({start.Kind} {start.Placeholder}, depth {start.Depth}, {start.TextSlots} text + " +
+                        $"{start.ImageSlots} image tokens) does not have this run's shape ({_s.Kind} {_s.Placeholder}, depth {depth}, {_s.TextSlots} + {_s.ImageSlots})", nameof(start));
+                var values = new float[start.Parameters];
+                start.ReadParameters(values);
+                _concept.WriteParameters(values);
+                _continued = true;
+            }
+        }
+        else if (start is not null)
+            throw new ArgumentException($"a {_s.Method} run trains no concept to continue", nameof(start));
+        if (_s.Weights != WeightTraining.None)
+        {
+            if (_model.Adapter is not null || engine.AppliedLora != LoraMode.None || engine.AppliedProjections)
+                throw new InvalidOperationException("the engine has adapters or fine-tuned weights applied; training weights starts from the plain base model (load a new engine)");
+            _weights = TrainedWeights.Create(_model, _s);
+            _model.Adapter = _weights.Device;
         }
         _adam = new AdamW(Parameters, _s.Beta1, _s.Beta2, _s.WeightDecay, _s.AdamEps);
-        _casrMean = new float[_lora is null ? depth * d : 0];
+        _casrMean = new float[_concept is null ? 0 : depth * d];
         _plan = Plan();
         _activations = new Workspace(_b);
         // Size the reusable activation buffers for the longest sequence up front, so no pass reallocates them.
@@ -99,14 +115,22 @@ public sealed class ConceptTrainer : IDisposable
     /// <summary>What resolving the settings against the model changed (a clamped default depth), to tell the user.</summary>
     public IReadOnlyList<string> Notes { get; }
 
-    /// <summary>The concept being trained (<see cref="TrainingMethod.Coar"/>).</summary>
+    /// <summary>The concept being trained (every method but <see cref="TrainingMethod.Lora"/>).</summary>
     public Concept Concept => _concept ?? throw new InvalidOperationException("a LoRA run trains no concept (see Lora)");
 
-    /// <summary>The LoRA adapter being trained (<see cref="TrainingMethod.Lora"/>); null for CoAR.</summary>
-    public LoraAdapter? Lora => _lora;
+    /// <summary>Whether the run trains a concept (<see cref="Concept"/>).</summary>
+    public bool HasConcept => _concept is not null;
 
-    /// <summary>Trainable parameters: the concept's context tokens, or the LoRA adapter's A and B.</summary>
-    public int Parameters => _lora is null ? Concept.Parameters : checked((int)_lora.Parameters);
+    /// <summary>The backbone weights being trained (<see cref="TrainingSettings.Weights"/>); null when the backbone stays frozen.</summary>
+    public TrainedWeights? Weights => _weights;
+
+    /// <summary>The LoRA adapter being trained, if the run trains one.</summary>
+    public LoraAdapter? Lora => (_weights as TrainedWeights.Lora)?.Adapter;
+
+    /// <summary>Trainable parameters: the concept's context tokens, then the trained weights (LoRA's A and B, or full weights).</summary>
+    public int Parameters => (_concept?.Parameters ?? 0) + checked((int)(_weights?.Parameters ?? 0));
+
+    private int ConceptParameters => _concept?.Parameters ?? 0;
 
     /// <summary>The images in the training prompt (<see cref="TrainingSettings.References"/>, encoded).</summary>
     public IReadOnlyList<ReferenceImage> References { get; }
@@ -123,12 +147,13 @@ public sealed class ConceptTrainer : IDisposable
     /// </summary>
     public void Initialize()
     {
-        // A LoRA adapter starts as PEFT starts one (made in the constructor from the seed): B = 0, the base model.
-        if (_lora is not null) return;
+        // Trained weights start as made in the constructor: LoRA as PEFT starts it (B = 0), full weights unchanged.
+        if (_concept is null) return;
         int d = _model.Config.HiddenSize, depth = Concept.Depth;
-        if (_s.ImageSlots > 0 || _s.Casr)
+        // A continued concept keeps its tokens; CASR still needs its target.
+        if ((_s.ImageSlots > 0 && !_continued) || _s.Casr)
             InitializeImageTokens();
-        if (_s.TextSlots == 0) return;
+        if (_s.TextSlots == 0 || _continued) return;
         var ids = ClassPromptIds(_subject.Centered(0).Layout);
         if (_s.TextInit == TextInit.Random)
         {
@@ -171,6 +196,7 @@ public sealed class ConceptTrainer : IDisposable
             count += codeRows.Length;
         }
         for (int i = 0; i < sums.Length; i++) _casrMean[i] = (float)(sums[i] / count);
+        if (_continued) return;
         for (int l = 0; l < depth; l++)
             for (int k = 0; k < _s.ImageSlots; k++)
                 _casrMean.AsSpan(l * d, d).CopyTo(Concept.ImageVector(l, k));
@@ -203,26 +229,20 @@ public sealed class ConceptTrainer : IDisposable
         }
     }
 
-    /// <summary>The trained values in the optimizer's layout: [text..., image..., index...], or the adapter's A and B pair by pair.</summary>
+    /// <summary>
+    /// The trained values in the optimizer's layout: the concept's [text..., image..., index...], then the trained
+    /// weights' (LoRA's A and B pair by pair, or full weights projection by projection).
+    /// </summary>
     private void CopyParameters(Span<float> destination)
     {
-        if (_lora is not null)
-        {
-            _lora.CopyTo(destination);
-            return;
-        }
-        Concept.ReadParameters(destination);
+        _concept?.ReadParameters(destination[..ConceptParameters]);
+        _weights?.CopyTo(destination[ConceptParameters..]);
     }
 
     private void SetParameters(ReadOnlySpan<float> values)
     {
-        if (_lora is not null)
-        {
-            _lora.CopyFrom(values);
-            _loraDevice!.Upload();
-            return;
-        }
-        Concept.WriteParameters(values);
+        _concept?.WriteParameters(values[..ConceptParameters]);
+        _weights?.SetValues(values[ConceptParameters..]);
     }
 
     /// <summary>
@@ -241,7 +261,7 @@ public sealed class ConceptTrainer : IDisposable
             _b.Upload<float>(table.Values(), tableTensor!);
             _b.Zero(tableGrad!);
         }
-        _loraDevice?.ZeroGradients();
+        _weights?.ZeroGradients();
         double ntp = 0, z = 0, classNtp = 0, classZ = 0, classKl = 0;
         for (int a = 0; a < k; a++)
         {
@@ -263,23 +283,25 @@ public sealed class ConceptTrainer : IDisposable
             }
         }
         double dpp = _s.Lambda1 * (classNtp + _s.ZLossWeight * classZ) + _s.Lambda2 * classKl;
-        if (_loraDevice is not null)
+        var gradient = new float[Parameters];
+        double casr = 0;
+        if (table is not null)
         {
-            var loraGrad = new float[Parameters];
-            _loraDevice.DownloadGradients(loraGrad);
-            double loraTotal = ntp + _s.ZLossWeight * z + (_s.Dpp ? _s.Alpha * dpp : 0);
-            return (loraGrad, new StepLosses(ntp, z, dpp, classNtp, classZ, classKl, 0, loraTotal));
+            var gradHost = new float[table.Rows * d];
+            _b.Download<float>(tableGrad!, gradHost);
+            table.ParameterGradient(gradHost, 0).CopyTo(gradient, 0);
+            casr = _s.Casr ? AddCasrGradient(gradient.AsSpan(Concept.Text.Length, Concept.Image.Length)) : 0;
         }
-        var gradHost = new float[table!.Rows * d];
-        _b.Download<float>(tableGrad!, gradHost);
-        var gradient = table.ParameterGradient(gradHost, 0);
-        double casr = _s.Casr ? AddCasrGradient(gradient.AsSpan(Concept.Text.Length, Concept.Image.Length)) : 0;
+        _weights?.DownloadGradients(gradient.AsSpan(ConceptParameters));
 
         double total = ntp + _s.ZLossWeight * z + (_s.Dpp ? _s.Alpha * dpp : 0) + (_s.Casr ? _s.BetaCasr * casr : 0);
         return (gradient, new StepLosses(ntp, z, dpp, classNtp, classZ, classKl, casr, total));
     }
 
-    /// <summary>The parameter range [text..., image..., index...] the weight decay applies to.</summary>
+    /// <summary>
+    /// The parameter range the weight decay applies to: of [text..., image..., index...], or (with trained weights,
+    /// whose settings allow all or none) everything.
+    /// </summary>
     private Range DecayedRange()
     {
         int t = _concept?.Text.Length ?? 0, i = _concept?.Image.Length ?? 0, all = Parameters;
@@ -422,8 +444,8 @@ public sealed class ConceptTrainer : IDisposable
         int promptBudget = promptTokens + 8 + _s.ImageSlots;
         int maxTokens = Math.Max(_subject.MaxImageTokens, _classImages.Count > 0 ? _classImages.Max(e => e.ImageTokens.Length) : 0) + promptBudget;
         var (free, _) = _b.MemoryInfo();
-        // LoRA keeps its weights and their gradients on the device (F32), besides AdamW's state on the host.
-        long adapterBytes = _lora is null ? 0 : 8L * _lora.Parameters;
+        // Trained weights (LoRA, full) keep their values and gradients on the device (F32), besides AdamW's state on the host.
+        long adapterBytes = 8L * (_weights?.Parameters ?? 0);
         return TrainingPlan.For(_model.Config, maxTokens, _b.ActivationType, free, _b.Name, adapterBytes);
     }
 
@@ -431,8 +453,12 @@ public sealed class ConceptTrainer : IDisposable
 
     public void SaveCheckpoint(string path)
     {
-        if (_lora is not null)
-            LoraCheckpoint.Write(path, _lora, _engine.Fingerprint, _adam.Step, _s.ToJson(), _adam.M, _adam.V);
+        if (_weights is not null)
+        {
+            var values = new float[Parameters];
+            CopyParameters(values);
+            ParameterCheckpoint.Write(path, values, _engine.Fingerprint, _adam.Step, _s.ToJson(), _adam.M, _adam.V);
+        }
         else
             TrainingCheckpoint.Write(path, Concept, _engine.Fingerprint, _adam.Step, _s.ToJson(), _adam.M, _adam.V, _casrMean);
     }
@@ -443,12 +469,12 @@ public sealed class ConceptTrainer : IDisposable
     /// </summary>
     public int Resume(string path)
     {
-        if (_lora is not null)
+        if (_weights is not null)
         {
-            var (values, m, v, loraStep) = LoraCheckpoint.Read(path, _engine.Fingerprint, _s.ToJson(), _s.Steps, Parameters);
+            var (values, m, v, weightStep) = ParameterCheckpoint.Read(path, _engine.Fingerprint, _s.ToJson(), _s.Steps, Parameters);
             SetParameters(values);
-            _adam.Restore(m, v, loraStep);
-            return loraStep;
+            _adam.Restore(m, v, weightStep);
+            return weightStep;
         }
         var checkpoint = TrainingCheckpoint.Read(path, _engine.Fingerprint, _s.ToJson(), _s.Steps, Concept, _adam.M.Length, _casrMean.Length);
         var restored = new float[Concept.Parameters];
@@ -460,20 +486,40 @@ public sealed class ConceptTrainer : IDisposable
     }
 
     /// <summary>
-    /// The final output: the concept file (tokens and what made them: every effective setting, steps, final losses),
-    /// or for LoRA the PEFT adapter directory at <paramref name="path"/> with the same record in its safetensors metadata.
+    /// The final output: the concept file (tokens and what made them: every effective setting, steps, final losses);
+    /// for LoRA the PEFT adapter directory at <paramref name="path"/> with the same record in its safetensors metadata;
+    /// for PersonalAR stage 2 the directory at <paramref name="path"/> with the concept
+    /// (<see cref="PersonalArJob.ConceptFileName"/>) and the trained weights (<see cref="TrainedWeights.Save"/>).
     /// </summary>
     public void SaveConcept(string path)
     {
-        if (_lora is not null)
-            PeftAdapterFile.Save(path, _lora, _engine.Fingerprint, Record());
+        var record = Record();
+        if (_weights is not null)
+        {
+            if (_concept is not null)
+            {
+                Directory.CreateDirectory(path);
+                ConceptFile.Save(Path.Combine(path, PersonalArJob.ConceptFileName), _concept, _engine.Fingerprint, record);
+            }
+            _weights.Save(path, _model, _engine.Fingerprint, record);
+        }
         else
-            ConceptFile.Save(path, Concept, _engine.Fingerprint, Record());
+            ConceptFile.Save(path, Concept, _engine.Fingerprint, record);
     }
 
-    private Dictionary<string, string> Record() => new()
+    /// <summary>Extra metadata for the outputs (PersonalAR stage 2 records stage 1's settings and output).</summary>
+    public IReadOnlyDictionary<string, string>? AdditionalRecord { get; set; }
+
+    private Dictionary<string, string> Record()
+    {
+        var record = BaseRecord();
+        foreach (var (k, v) in AdditionalRecord ?? new Dictionary<string, string>()) record[k] = v;
+        return record;
+    }
+
+    private Dictionary<string, string> BaseRecord() => new()
         {
-            ["method"] = _s.Method switch { TrainingMethod.TextualInversion => "textual-inversion", TrainingMethod.Lora => "lora", _ => "coar" },
+            ["method"] = MethodName(_s.Method),
             ["base_model"] = _engine.Fingerprint,
             ["training_settings"] = _s.ToJson(),
             ["training_recipe"] = string.Join("\n", _s.Describe()),
@@ -484,10 +530,19 @@ public sealed class ConceptTrainer : IDisposable
             }, TrainingJson.Default.DictionaryStringDouble),
         };
 
+    /// <summary>A method's name as the CLI's --method and the output's metadata write it.</summary>
+    public static string MethodName(TrainingMethod method) => method switch
+    {
+        TrainingMethod.TextualInversion => "textual-inversion",
+        TrainingMethod.Lora => "lora",
+        TrainingMethod.PersonalAr => "personalar",
+        _ => "coar",
+    };
+
     public void Dispose()
     {
-        if (_loraDevice is not null && ReferenceEquals(_model.Adapter, _loraDevice)) _model.Adapter = null;
-        _loraDevice?.Dispose();
+        if (_weights is not null && ReferenceEquals(_model.Adapter, _weights.Device)) _model.Adapter = null;
+        _weights?.Dispose();
         _cache?.Dispose();
         _loss.Dispose();
         _activations.Dispose();

@@ -10,8 +10,8 @@ namespace CoAR.Engine.Graph.Training;
 public sealed record TrainingOutputs(string WorkDirectory)
 {
     /// <summary>
-    /// The concept file written at the end (for <see cref="TrainingMethod.Lora"/>, the PEFT adapter directory); null:
-    /// the caller keeps the returned concept or adapter.
+    /// The concept file written at the end (for <see cref="TrainingMethod.Lora"/>, the PEFT adapter directory; for
+    /// PersonalAR stage 2, the directory of the concept and the trained weights); null: the caller keeps what was trained.
     /// </summary>
     public string? ConceptPath { get; init; }
 
@@ -55,8 +55,9 @@ public sealed class TrainingJob : IDisposable
     /// <summary>The step the run started from (non-zero after a resume).</summary>
     public int StartStep { get; private set; }
 
+    /// <param name="start">A concept to continue from instead of initializing one (PersonalAR stage 2: stage 1's [V]).</param>
     public static TrainingJob Prepare(CoarEngine engine, TrainingSettings settings, IReadOnlyList<string> imageFiles, TrainingOutputs outputs,
-        IProgress<string>? log = null, CancellationToken cancellation = default)
+        IProgress<string>? log = null, CancellationToken cancellation = default, Concept? start = null)
     {
         var (s, notes) = settings.Resolve(engine.Model.Config, engine.Prompt);
         foreach (var note in notes) log?.Report("note: " + note);
@@ -77,7 +78,7 @@ public sealed class TrainingJob : IDisposable
             string cacheDir = TrainingData.ClassImageDirectory(outputs.WorkDirectory, s.ClassNoun, key);
             classImages = TrainingData.ClassImages(engine, key, s.ClassImages, cacheDir, log, cancellation);
         }
-        var trainer = new ConceptTrainer(engine, s, photos, classImages, references);
+        var trainer = new ConceptTrainer(engine, s, photos, classImages, references, start);
         log?.Report(trainer.MemoryPlan.ToString());
         return new TrainingJob(engine, trainer, outputs, log);
     }
@@ -93,7 +94,7 @@ public sealed class TrainingJob : IDisposable
     /// </summary>
     public Concept Run(IProgress<TrainingProgress>? progress = null, CancellationToken cancellation = default)
     {
-        if (Settings.Method == TrainingMethod.Lora) throw new InvalidOperationException("a LoRA run trains no concept: use RunLora");
+        if (!Trainer.HasConcept) throw new InvalidOperationException("a LoRA run trains no concept: use RunLora");
         Train(progress, cancellation);
         return Trainer.Concept.Clone();
     }
@@ -132,8 +133,8 @@ public sealed class TrainingJob : IDisposable
     }
 
     /// <summary>
-    /// A validation image with the concept as it is now (LoRA: the adapter is on the model, and the prompt carries the
-    /// identifier as text): ValidationDirectory/step-00100.png.
+    /// A validation image with the concept as it is now (trained weights are on the model; plain LoRA's prompt carries
+    /// the identifier as text): ValidationDirectory/step-00100.png.
     /// </summary>
     private void Validate(int step)
     {
@@ -141,8 +142,8 @@ public sealed class TrainingJob : IDisposable
         int size = s.Resolution!.Value;
         var prompt = new ImagePrompt(s.ValidationPrompt ?? s.SubjectPrompt, size, size, (ulong)s.Seed, TrainingData.ClassImageSampling)
         {
-            Concepts = s.Method == TrainingMethod.Lora ? [] : [Trainer.Concept.Clone()],
-            References = Trainer.References.Select(r => r with { Owner = s.Method == TrainingMethod.Lora ? null : s.Placeholder }).ToList(),
+            Concepts = Trainer.HasConcept ? [Trainer.Concept.Clone()] : [],
+            References = Trainer.References.Select(r => r with { Owner = Trainer.HasConcept ? s.Placeholder : null }).ToList(),
         };
         var image = _engine.Generate([prompt])[0];
         ImageFile.SavePng(image.Image, Path.Combine(_outputs.ValidationDirectory!, $"step-{step:D5}.png"));

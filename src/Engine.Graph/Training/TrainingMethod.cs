@@ -1,6 +1,6 @@
 namespace CoAR.Engine.Graph.Training;
 
-/// <summary>What a training run learns (on the same training path: context tokens through the frozen model, or LoRA adapters).</summary>
+/// <summary>What a training run learns (all on the same training path: the frozen model's forward and backward).</summary>
 public enum TrainingMethod
 {
     /// <summary>CoAR: per-layer text and image context tokens with DPP and CASR (the default).</summary>
@@ -14,4 +14,27 @@ public enum TrainingMethod
 
     /// <summary>LoRA adapters on chosen projections of every layer (the backbone's weights stay as they are).</summary>
     Lora,
+
+    /// <summary>
+    /// PersonalAR's stage 2: the stage-1 [V] embedding trained on together with the backbone's q/k/v weights (full
+    /// fine-tuning, <see cref="WeightTraining.Full"/>) or LoRA adapters on them (<see cref="WeightTraining.Lora"/>).
+    /// A whole PersonalAR run is <see cref="PersonalArJob"/>: stage 1, then this.
+    /// </summary>
+    PersonalAr,
+}
+
+/// <summary>What a run trains in the backbone's projections, besides (or instead of) context tokens.</summary>
+public enum WeightTraining
+{
+    /// <summary>Nothing: the backbone stays frozen (CoAR, textual inversion).</summary>
+    None,
+
+    /// <summary>LoRA adapters (A, B) on the projections, in HF PEFT's layout.</summary>
+    Lora,
+
+    /// <summary>
+    /// The projections' weights themselves (full fine-tuning): trained as an F32 change dW on top of the loaded weight,
+    /// written as the fine-tuned weights W + dW under the checkpoint's tensor names.
+    /// </summary>
+    Full,
 }

@@ -10,13 +10,13 @@ public sealed record TrainingPlan(int MaxTokens, ActivationMode Mode, long Activ
     public override string ToString() =>
         $"memory plan on {Device}: sequences of up to {MaxTokens} tokens; activations {(Mode == ActivationMode.Keep ? "kept" : "recomputed per layer")} " +
         $"({Mib(ActivationBytes)}; keep {Mib(KeepBytes)}, recompute {Mib(RecomputeBytes)}), KV cache {Mib(KvCacheBytes)}, " +
-        (AdapterBytes > 0 ? $"LoRA weights and gradients {Mib(AdapterBytes)}, " : "") + $"free {Mib(FreeBytes)}";
+        (AdapterBytes > 0 ? $"trained weights and their gradients {Mib(AdapterBytes)}, " : "") + $"free {Mib(FreeBytes)}";
 
     /// <summary>
     /// Keeps every layer's activations when they and the one-row KV cache fit in the free memory (a tenth kept in
     /// reserve), else recomputes each layer in the backward. Every position can be a logit row (all image tokens are).
     /// </summary>
-    /// <param name="adapterBytes">What the trained adapters hold on the device besides (LoRA weights and gradients).</param>
+    /// <param name="adapterBytes">What the trained adapters hold on the device besides (LoRA or fine-tuned weights and their gradients).</param>
     public static TrainingPlan For(ChameleonConfig c, int maxTokens, DType activation, long freeBytes, string device, long adapterBytes = 0)
     {
         long keep = TrainingActivations.BytesFor(c, maxTokens, maxTokens, activation, ActivationMode.Keep);

@@ -22,6 +22,18 @@ public sealed record TrainingSettings
     [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingDefault)]
     public TrainingMethod Method { get; init; }
 
+    /// <summary>
+    /// What is trained in the backbone's projections (<see cref="LoraProjections"/>): nothing (CoAR, textual inversion),
+    /// LoRA adapters (<see cref="TrainingMethod.Lora"/>, PersonalAR stage 2 with LoRA) or the weights themselves
+    /// (PersonalAR stage 2). Left out of stored settings when nothing.
+    /// </summary>
+    [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingDefault)]
+    public WeightTraining Weights { get; init; }
+
+    /// <summary>Whether the run trains a concept's context tokens (every method but plain LoRA).</summary>
+    [JsonIgnore]
+    public bool TrainsConcept => Method != TrainingMethod.Lora;
+
     public ConceptKind Kind { get; init; } = ConceptKind.Subject;
     public string Placeholder { get; init; } = "[V]";
     public required string ClassNoun { get; init; }
@@ -126,8 +138,9 @@ public sealed record TrainingSettings
     public float? LoraAlpha { get; init; }
 
     /// <summary>
-    /// The projections adapted in every layer, comma-separated among q, k, v, o, gate, up, down (or PEFT's q_proj, ...);
-    /// null: q, k and v, as PersonalAR fine-tunes. Kept as text so that settings compare and store by value.
+    /// The projections adapted (LoRA) or fine-tuned (<see cref="WeightTraining.Full"/>) in every layer, comma-separated
+    /// among q, k, v, o, gate, up, down (or PEFT's q_proj, ...); null: q, k and v, as PersonalAR fine-tunes. Kept as
+    /// text so that settings compare and store by value.
     /// </summary>
     [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
     public string? LoraTargets { get; init; }
@@ -172,9 +185,33 @@ public sealed record TrainingSettings
     /// </summary>
     public TrainingSettings ForLora() => this with
     {
-        Method = TrainingMethod.Lora, TextSlots = 0, ImageSlots = 0, Casr = false, LearningRate = LoraLearningRate, Placeholder = LoraIdentifier,
-        LoraRank = LoraRank ?? DefaultLoraRank, LoraTargets = LoraTargets ?? "q,k,v",
+        Method = TrainingMethod.Lora, Weights = WeightTraining.Lora, TextSlots = 0, ImageSlots = 0, Casr = false, LearningRate = LoraLearningRate,
+        Placeholder = LoraIdentifier, LoraRank = LoraRank ?? DefaultLoraRank, LoraTargets = LoraTargets ?? "q,k,v",
     };
+
+    /// <summary>PersonalAR stage 2's optimizer steps (a DECISION: the paper gives none; see the README's method notes).</summary>
+    public const int PersonalArStage2Steps = 400;
+
+    /// <summary>The learning rate of full fine-tuning (a DECISION, DreamBooth's order for full weights; LoRA's is <see cref="LoraLearningRate"/>).</summary>
+    public const float FullFineTuneLearningRate = 1e-5f;
+
+    /// <summary>
+    /// PersonalAR's stage 2 after these stage-1 settings (<see cref="ForTextualInversion"/>): the same prompts and
+    /// objective (templates, no DPP or CASR), the [V] embedding trained on from where stage 1 left it together with
+    /// <paramref name="weights"/> on q/k/v of every layer (or <see cref="LoraTargets"/>):
+    /// <see cref="PersonalArStage2Steps"/> steps at <see cref="FullFineTuneLearningRate"/> (full) or
+    /// <see cref="LoraLearningRate"/> (LoRA, rank <see cref="DefaultLoraRank"/> unless set), one rate for both.
+    /// </summary>
+    public TrainingSettings ForPersonalArStage2(WeightTraining weights) => weights == WeightTraining.None
+        ? throw new ArgumentException("PersonalAR's stage 2 trains LoRA adapters or the full weights", nameof(weights))
+        : this with
+        {
+            Method = TrainingMethod.PersonalAr, Weights = weights, Steps = PersonalArStage2Steps,
+            LearningRate = weights == WeightTraining.Full ? FullFineTuneLearningRate : LoraLearningRate,
+            LoraRank = weights == WeightTraining.Lora ? LoraRank ?? DefaultLoraRank : null,
+            LoraAlpha = weights == WeightTraining.Lora ? LoraAlpha : null,
+            LoraTargets = LoraTargets ?? "q,k,v",
+        };
 
     public static TrainingSettings ForStyle(string styleName) => new()
     {
@@ -241,18 +278,29 @@ public sealed record TrainingSettings
         Require(Steps > 0, nameof(Steps), $"steps must be positive, got {Steps}");
         Require(Depth is null or > 0, nameof(Depth), $"the depth (layers) must be positive, got {Depth}");
         Require(Enum.IsDefined(Method), nameof(Method), $"unknown training method '{Method}'");
-        Require(Method != TrainingMethod.Coar || (TextSlots >= 0 && ImageSlots >= 0 && TextSlots + ImageSlots > 0), nameof(TextSlots),
+        Require(!TrainsConcept || (TextSlots >= 0 && ImageSlots >= 0 && TextSlots + ImageSlots > 0), nameof(TextSlots),
             $"a concept needs at least one text or image token per layer (got {TextSlots} text, {ImageSlots} image)");
+        Require(Enum.IsDefined(Weights), nameof(Weights), $"unknown weight training '{Weights}'");
+        Require((Weights != WeightTraining.None) == Method is TrainingMethod.Lora or TrainingMethod.PersonalAr, nameof(Weights),
+            Method is TrainingMethod.Lora or TrainingMethod.PersonalAr
+                ? $"{Method} trains the backbone's projections: Weights must be Lora or Full"
+                : $"{Method} keeps the backbone frozen: Weights must be None, got {Weights}");
+        Require(Method != TrainingMethod.Lora || Weights == WeightTraining.Lora, nameof(Weights), "the LoRA method trains LoRA adapters (Weights = Lora)");
         if (Method == TrainingMethod.Lora)
-        {
             Require(TextSlots == 0 && ImageSlots == 0 && !Casr, nameof(Method), "LoRA trains no context tokens (no text or image slots, no CASR)");
+        if (Weights == WeightTraining.Lora)
+        {
             Require(EffectiveLoraRank is > 0 and <= 4096, nameof(LoraRank), $"the LoRA rank must be 1 to 4096, got {LoraRank}");
             Require(LoraAlpha is not { } a || (Finite(a) && a > 0), nameof(LoraAlpha), $"the LoRA alpha must be a positive number, got {LoraAlpha}");
+        }
+        if (Weights != WeightTraining.None)
+        {
             var names = (LoraTargets ?? "q,k,v").Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
-            Require(names.Length > 0, nameof(LoraTargets), "LoRA needs at least one target projection (q, k, v, o, gate, up, down)");
+            Require(names.Length > 0, nameof(LoraTargets), "training the backbone needs at least one target projection (q, k, v, o, gate, up, down)");
             foreach (var name in names)
                 Require(Projections.Parse(name) is not null, nameof(LoraTargets), $"'{name}' is none of q, k, v, o, gate, up, down (or q_proj, ... as PEFT names them)");
-            Require(DecayedTokens is DecayedTokens.All or DecayedTokens.None, nameof(DecayedTokens), "LoRA's weight decay applies to all adapter weights or none");
+            Require(DecayedTokens is DecayedTokens.All or DecayedTokens.None, nameof(DecayedTokens),
+                "with trained weights the weight decay applies to every trained value or none");
             Require(Template.Contains("{placeholder}", StringComparison.Ordinal), nameof(Template),
                 $"the prompt template '{Template}' has no {{placeholder}} for the subject's identifier");
         }
@@ -364,7 +412,13 @@ public sealed record TrainingSettings
     /// <summary>Every effective setting as "name value" lines, for the start of a run.</summary>
     public IReadOnlyList<string> Describe() =>
     [
-        Method == TrainingMethod.Lora
+        Method == TrainingMethod.PersonalAr
+            ? $"method: personalar stage 2: the {Placeholder} embedding (from stage 1) and " +
+              (Weights == WeightTraining.Full
+                  ? $"the full weights of {string.Join(", ", LoraProjections.Select(p => p.ModuleName()))} of every layer (an F32 change on the loaded weights)"
+                  : $"LoRA rank {EffectiveLoraRank}, alpha {F(LoraAlpha ?? EffectiveLoraRank)} on {string.Join(", ", LoraProjections.Select(p => p.ModuleName()))} of every layer") +
+              ", one learning rate for both"
+        : Method == TrainingMethod.Lora
             ? $"method: LoRA rank {EffectiveLoraRank}, alpha {F(LoraAlpha ?? EffectiveLoraRank)} (scale {F((LoraAlpha ?? EffectiveLoraRank) / EffectiveLoraRank)}) on {string.Join(", ", LoraProjections.Select(p => p.ModuleName()))} of every layer; " +
               $"{Kind.ToString().ToLowerInvariant()} identifier {Placeholder} as plain prompt text, class \"{ClassNoun}\""
             : $"method: {(Method == TrainingMethod.Coar ? "coar (context tokens)" : "textual-inversion (PersonalAR stage 1: the [V] input embedding)")}, text tokens start at " +
@@ -375,7 +429,7 @@ public sealed record TrainingSettings
             $"; class \"{ClassPrompt}\"" +
             (References is { Length: > 0 } refs ? $"; reference image(s) in the training prompt: {string.Join(", ", refs)}" : ""),
         $"steps {Steps}, {Accumulation} pass(es) per step, resolution {Resolution?.ToString(CultureInfo.InvariantCulture) ?? "target"}, crop {Crop.ToString().ToLowerInvariant()}, photo order shuffled per epoch, seed {Seed}",
-        $"optimizer: AdamW(beta1 {F(Beta1)}, beta2 {F(Beta2)}, eps {F(AdamEps)}), weight decay {F(WeightDecay)} on {DecayedTokens.ToString().ToLowerInvariant()} tokens, gradient clip {(GradientClip > 0 ? F(GradientClip) : "off")}, no dropout (frozen backbone)",
+        $"optimizer: AdamW(beta1 {F(Beta1)}, beta2 {F(Beta2)}, eps {F(AdamEps)}), weight decay {F(WeightDecay)} on {(Weights != WeightTraining.None ? (DecayedTokens == DecayedTokens.None ? "nothing" : "every trained value" + (Weights == WeightTraining.Full ? " (full weights: their change, towards the loaded weights)" : "")) : DecayedTokens.ToString().ToLowerInvariant() + " tokens")}, gradient clip {(GradientClip > 0 ? F(GradientClip) : "off")}, no dropout (frozen backbone)",
         $"learning rate {F(LearningRate)}: {WarmupSteps} warmup step(s), then " +
             (Schedule == LearningRateSchedule.Constant ? "constant" : $"cosine to {F(MinLearningRate)}"),
         $"loss: ntp ({(NtpTargets == NtpTargets.Codes ? "image codes over the codes" : "every image-phase token over the vocabulary")}) + z-loss {F(ZLossWeight)}" +

@@ -49,7 +49,7 @@ public class LoraTrainingTests
             t.Initialize();
             Assert.That(Engine.Model.Adapter, Is.Not.Null, "the adapter is on the model while it trains");
             Assert.That(t.Parameters, Is.EqualTo(Engine.Model.Config.NumLayers * 4 * (2 * 64 + 2 * (64 + Engine.Model.Config.KvDim))));
-            Assert.That(t.MemoryPlan.ToString(), Does.Contain("LoRA weights and gradients"));
+            Assert.That(t.MemoryPlan.ToString(), Does.Contain("trained weights and their gradients"));
             t.Train(progress: new SyncProgress<TrainingProgress>(p => losses.Add(p.Losses.Ntp)));
         }
         Assert.That(Engine.Model.Adapter, Is.Null, "disposing the trainer takes its adapter off the model");
