@@ -139,3 +139,33 @@ internal unsafe struct NativeTrainOptions
     public void* UserData;
     public int* Cancel;
 }
+
+// ---- API 1.1 ----
+
+[StructLayout(LayoutKind.Sequential)]
+internal struct NativeEngineWeights
+{
+    public int Lora;
+    public int Projections;
+}
+
+[StructLayout(LayoutKind.Sequential)]
+internal unsafe struct NativePromptImages
+{
+    public byte** ImagePaths;
+    public int ImageCount;
+    public int Instruction;
+}
+
+[StructLayout(LayoutKind.Sequential)]
+internal unsafe struct NativeMethodOptions
+{
+    public int Method;
+    public int LoraRank;
+    public float LoraAlpha;
+    public byte* Targets;
+    public int Stage2Lora;
+    public int Stage2Steps;
+    public float Stage2LearningRate;
+    public byte* OutputDir;
+}

@@ -8,7 +8,7 @@ namespace CoAR.Engine.Native.Exports;
 internal static unsafe class LibraryExports
 {
     /// <summary>coar.h's COAR_API_VERSION: major * 1000 + minor.</summary>
-    public const int ApiVersion = 1000;
+    public const int ApiVersion = 1001;
 
     private static readonly NativeStrings Version = new(
         typeof(LibraryExports).Assembly.GetCustomAttribute<AssemblyInformationalVersionAttribute>()?.InformationalVersion ?? "unknown");

@@ -4,8 +4,10 @@
  * Generate images with Lumina-mGPT and train CoAR concepts from C, C++, Rust, Go, Python (ctypes) or any host that
  * can call C. The library is the engine compiled ahead of time (.NET NativeAOT): it needs no .NET installation.
  *
- * API version 1.0 (COAR_API_VERSION_MAJOR.COAR_API_VERSION_MINOR). A minor version only adds functions and status
- * codes; a major version may change structs and signatures. Check at run time that the library you loaded speaks
+ * API version 1.1 (COAR_API_VERSION_MAJOR.COAR_API_VERSION_MINOR). A minor version only adds functions, new structs
+ * and enums for them, and status codes (the structs of an earlier minor version never change); a major version may
+ * change structs and signatures. 1.1 added adapted weights (LoRA adapters, fine-tuned projections), reference images
+ * in the prompt, and the training methods beyond CoAR (textual inversion, LoRA, PersonalAR). Check at run time that the library you loaded speaks
  * the version you compiled against:
  *
  *     if (coar_api_version() / 1000 != COAR_API_VERSION_MAJOR) { ... refuse ... }
@@ -47,7 +49,7 @@ extern "C" {
 #endif
 
 #define COAR_API_VERSION_MAJOR 1
-#define COAR_API_VERSION_MINOR 0
+#define COAR_API_VERSION_MINOR 1
 /* What coar_api_version() returns for this header: major * 1000 + minor. */
 #define COAR_API_VERSION (COAR_API_VERSION_MAJOR * 1000 + COAR_API_VERSION_MINOR)
 
@@ -315,6 +317,102 @@ coar_train_options coar_train_options_default(coar_concept_kind kind);
    *concept is a new handle (save it with coar_concept_save). */
 coar_status coar_train_concept(coar_engine *engine, const char *const *image_paths, int32_t image_count,
                                const coar_train_options *options, coar_concept **concept);
+
+/* ---- adapted weights (API 1.1) ---- */
+
+/* Puts fine-tuned projection weights in place of the loaded ones for every later generation on this engine: a
+   safetensors file of full weights under the checkpoint's names (model.layers.N.self_attn.q_proj.weight, ...), e.g.
+   PersonalAR's projections.safetensors, or a directory holding that file. Checked against the model first (every
+   tensor's layer and shape, the base model it was fine-tuned from): a file that does not fit is COAR_ERROR_BAD_FILE
+   naming the file and tensor, and changes nothing. The engine cannot go back to the base weights (load a new one).
+   Call it before coar_engine_apply_lora (the adapters then go on top); after one it is COAR_ERROR_INVALID_ARGUMENT. */
+coar_status coar_engine_apply_projections(coar_engine *engine, const char *path);
+
+/* Applies `count` LoRA adapters in Hugging Face PEFT's layout (each a directory with adapter_model.safetensors and
+   adapter_config.json, or that .safetensors file with the config beside it) to every later generation. merge 0:
+   unmerged, each adapted projection adds the adapters' low-rank terms at every step and the weights stay as loaded;
+   merge 1: folded into the loaded weights once (W += scale B A; no per-step cost, cannot be undone). Every adapter is
+   read and checked against the model before any is applied: a missing one is COAR_ERROR_NOT_FOUND, a malformed one
+   or one that does not fit COAR_ERROR_BAD_FILE, each naming the file, and nothing is applied. Once per engine. */
+coar_status coar_engine_apply_lora(coar_engine *engine, const char *const *adapter_dirs, int32_t count, int32_t merge);
+
+typedef enum coar_lora_mode {
+    COAR_LORA_NONE = 0,
+    COAR_LORA_UNMERGED = 1,
+    COAR_LORA_MERGED = 2
+} coar_lora_mode;
+
+typedef struct coar_engine_weights {
+    coar_lora_mode lora;          /* how LoRA adapters apply to this engine's generations */
+    int32_t projections;          /* 1: fine-tuned projection weights replaced loaded ones */
+} coar_engine_weights;
+
+/* What an engine's generations run with besides the loaded checkpoint. */
+coar_status coar_engine_weights_get(const coar_engine *engine, coar_engine_weights *weights);
+
+/* ---- reference images in the prompt (API 1.1) ---- */
+
+typedef struct coar_prompt_images {
+    /* Image files (JPEG, PNG, BMP, ...) for Lumina-mGPT's <|image|> in the prompt: each <|image|> takes the next
+       file; when the prompt has none, all go first, before the instruction (as Lumina-mGPT places them). Each is
+       center-cropped to its best size for the engine's target and VQGAN-encoded once per call. NULL with count 0:
+       none. */
+    const char *const *image_paths;
+    int32_t image_count;
+    int32_t instruction;          /* 1: the text-to-image instruction before the caption (default); 0: none (editing
+                                     and other image-conditioned prompts of the Omni checkpoints) */
+} coar_prompt_images;
+
+/* Defaults: no images, instruction 1. */
+coar_prompt_images coar_prompt_images_default(void);
+
+/* coar_generate with reference images and the instruction setting (images may be NULL: coar_generate's prompt). A
+   missing image file is COAR_ERROR_NOT_FOUND, an undecodable one COAR_ERROR_BAD_FILE, each naming the file; a prompt
+   whose <|image|> symbols do not match image_count is COAR_ERROR_INVALID_ARGUMENT (before any image is read). */
+coar_status coar_generate_with_images(coar_engine *engine, const coar_generate_options *options,
+                                      const coar_prompt_images *images, coar_images **result);
+
+/* ---- training methods (API 1.1) ---- */
+
+typedef enum coar_train_method {
+    COAR_METHOD_COAR = 0,               /* CoAR context tokens: what coar_train_concept trains */
+    COAR_METHOD_TEXTUAL_INVERSION = 1,  /* PersonalAR's stage 1: the [V] input embedding alone (a concept of depth 1) */
+    COAR_METHOD_LORA = 2,               /* LoRA adapters on method->targets of every layer, written in PEFT's layout */
+    COAR_METHOD_PERSONALAR = 3          /* textual inversion, then the [V] embedding with q/k/v (full or LoRA) */
+} coar_train_method;
+
+typedef struct coar_method_options {
+    coar_train_method method;
+    int32_t lora_rank;            /* LoRA (and PersonalAR with stage2_lora): the adapters' rank r; 0: 64 */
+    float lora_alpha;             /* PEFT's lora_alpha, the term is scaled by alpha / r; 0: r (scale 1) */
+    const char *targets;          /* adapted (PersonalAR full: fine-tuned) projections, comma-separated among q, k, v,
+                                     o, gate, up, down; NULL: "q,k,v" */
+    int32_t stage2_lora;          /* PersonalAR's stage 2: 0 fine-tunes the weights themselves, 1 LoRA on them */
+    int32_t stage2_steps;         /* PersonalAR's stage 2 steps (coar_train_options' steps are stage 1's); 0: 400 */
+    float stage2_learning_rate;   /* PersonalAR's stage 2; 0: 1e-5 (full) or 1e-4 (LoRA) */
+    /* LoRA: the adapter's directory (adapter_model.safetensors + adapter_config.json); PersonalAR: a directory that
+       gets concept.safetensors and projections.safetensors (or the adapter's files), stage 1's concept and
+       checkpoints (a rerun resumes). Required for those two; must be NULL for CoAR and textual inversion (save the
+       returned concept with coar_concept_save). */
+    const char *output_dir;
+} coar_method_options;
+
+/* Defaults for a method: rank 0 (64), alpha 0 (r), targets NULL (q,k,v), stage2_lora 0, stage2_steps 0 (400),
+   stage2_learning_rate 0, output_dir NULL. */
+coar_method_options coar_method_options_default(coar_train_method method);
+
+/* The concept part's defaults for a method (a subject): CoAR as coar_train_options_default(COAR_CONCEPT_SUBJECT);
+   textual inversion and PersonalAR (stage 1): 1500 steps, layers 1, 1 text + 0 image tokens, lr 1e-2, no DPP or
+   CASR (the prompt is drawn from PersonalAR's template list); LoRA: placeholder "sks" (plain text), 1000 steps,
+   layers 0, no context tokens, lr 1e-4, DPP with 8 class images, no CASR. */
+coar_train_options coar_train_options_for_method(coar_train_method method);
+
+/* Trains by a method from image files, with options (the concept part, coar_train_options_for_method) and method
+   (coar_method_options_default). *concept gets the trained concept (CoAR, textual inversion, PersonalAR's final
+   [V]; PersonalAR also writes it to output_dir); for LoRA there is none: concept may be NULL, and is set to NULL.
+   on_step is called after every step (PersonalAR: stage 1's, then stage 2's). */
+coar_status coar_train(coar_engine *engine, const char *const *image_paths, int32_t image_count,
+                       const coar_train_options *options, const coar_method_options *method, coar_concept **concept);
 
 #ifdef __cplusplus
 }

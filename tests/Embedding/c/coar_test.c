@@ -1,7 +1,7 @@
 /*
  * coar_test: the C API (coar.h, libcoar.so) end to end on the built-in tiny model, as a C host uses it.
  *
- *   coar_test SCENARIO WORK_DIR      scenarios: library errors generate cancel threads concepts
+ *   coar_test SCENARIO WORK_DIR      scenarios: library errors generate cancel threads concepts references methods
  *
  * Prints one line per failed check and "SCENARIO: ok" at the end; exits 1 on any failure. Run by
  * tests/Engine.Tests/Embedding/NativeLibraryTests.cs, compiled with gcc -fsanitize=address (leaks are checked at exit).
@@ -28,6 +28,9 @@ _Static_assert(sizeof(coar_images) == 32, "coar_images layout");
 _Static_assert(sizeof(coar_concept_info) == 48, "coar_concept_info layout");
 _Static_assert(sizeof(coar_train_step) == 56, "coar_train_step layout");
 _Static_assert(sizeof(coar_train_options) == 104, "coar_train_options layout");
+_Static_assert(sizeof(coar_engine_weights) == 8, "coar_engine_weights layout");
+_Static_assert(sizeof(coar_prompt_images) == 16, "coar_prompt_images layout");
+_Static_assert(sizeof(coar_method_options) == 48, "coar_method_options layout");
 
 static int failures;
 static const char *work_dir;
@@ -663,10 +666,282 @@ static void scenario_concepts(void)
     free(file);
 }
 
+/* Two generated 64x64 images written as BMP files: the "photos" of a subject, or reference images. */
+static void write_photos(coar_engine *engine, char *paths[2])
+{
+    coar_generate_options o = small_image("a small red ball", 3);
+    o.count = 2;
+    coar_images *photos = NULL;
+    OK(coar_generate(engine, &o, &photos));
+    paths[0] = work_path("photo0.bmp");
+    paths[1] = work_path("photo1.bmp");
+    if (!photos) return;
+    for (int i = 0; i < 2; i++) write_bmp(paths[i], photos->images[i].rgb, 64, 64);
+    coar_images_free(photos);
+}
+
+/* ---- references: images in the prompt (<|image|>), the instruction switch, bad image files ---- */
+
+static void scenario_references(void)
+{
+    /* Target 512: references are encoded at their best size for the target, and the smallest is the quickest. */
+    coar_load_options options = coar_load_options_default();
+    options.device = "cpu";
+    options.target_size = 512;
+    coar_engine *engine = NULL;
+    OK(coar_engine_load(model_dir(), &options, &engine));
+    if (!engine) return;
+    char *paths[2];
+    write_photos(engine, paths);
+    const char *const both[] = {paths[0], paths[1]};
+
+    coar_prompt_images defaults = coar_prompt_images_default();
+    CHECK(defaults.image_paths == NULL && defaults.image_count == 0 && defaults.instruction == 1, "prompt images defaults");
+
+    /* Default prompt images are coar_generate's prompt exactly. */
+    coar_generate_options o = small_image("the same ball on a beach", 21);
+    coar_images *plain = NULL, *same = NULL, *with = NULL, *again = NULL, *first = NULL, *bare = NULL;
+    OK(coar_generate(engine, &o, &plain));
+    OK(coar_generate_with_images(engine, &o, &defaults, &same));
+    OK(coar_generate_with_images(engine, &o, NULL, &bare));
+    if (plain && same && bare) {
+        CHECK(same_image(&plain->images[0], &same->images[0]), "no images differs from coar_generate");
+        CHECK(same_image(&plain->images[0], &bare->images[0]), "images NULL differs from coar_generate");
+    }
+    coar_images_free(same);
+    coar_images_free(bare);
+
+    /* One image at its <|image|>: a different prompt, the same image-phase layout, reproducible. */
+    coar_prompt_images refs = coar_prompt_images_default();
+    refs.image_paths = both;
+    refs.image_count = 1;
+    o.prompt = "<|image|> the same ball on a beach";
+    OK(coar_generate_with_images(engine, &o, &refs, &with));
+    OK(coar_generate_with_images(engine, &o, &refs, &again));
+    if (plain && with && again) {
+        CHECK(with->images[0].token_count == plain->images[0].token_count, "image tokens %d vs %d", with->images[0].token_count,
+              plain->images[0].token_count);
+        CHECK(same_image(&with->images[0], &again->images[0]), "the same reference and seed gave different images");
+        CHECK(!same_image(&with->images[0], &plain->images[0]), "the reference image changed nothing");
+    }
+
+    /* Two images and no <|image|>: both go first; without the instruction too; count 2 shares the encoded images. */
+    o.prompt = "the same ball on a beach";
+    o.count = 2;
+    refs.image_count = 2;
+    OK(coar_generate_with_images(engine, &o, &refs, &first));
+    if (first) CHECK(first->count == 2 && first->images[1].seed == 22, "two images with references");
+    coar_images_free(first);
+    refs.instruction = 0;
+    o.count = 1;
+    OK(coar_generate_with_images(engine, &o, &refs, &first));
+    coar_images_free(first);
+
+    /* Bad input: each refused before generating, naming the file or option; the output stays unwritten. */
+    coar_images *untouched = (coar_images *)0x1;
+    const char *missing[] = {"/nonexistent/reference.png"};
+    refs = coar_prompt_images_default();
+    refs.image_paths = missing;
+    refs.image_count = 1;
+    FAILS(coar_generate_with_images(engine, &o, &refs, &untouched), COAR_ERROR_NOT_FOUND, "/nonexistent/reference.png");
+    char config[4096];
+    snprintf(config, sizeof config, "%s/config.json", model_dir());
+    const char *not_image[] = {config};
+    refs.image_paths = not_image;
+    FAILS(coar_generate_with_images(engine, &o, &refs, &untouched), COAR_ERROR_BAD_FILE, "config.json");
+    o.prompt = "<|image|> and <|image|>";
+    refs.image_paths = both;
+    FAILS(coar_generate_with_images(engine, &o, &refs, &untouched), COAR_ERROR_INVALID_ARGUMENT, "image_count is 1");
+    refs.image_paths = NULL;
+    FAILS(coar_generate_with_images(engine, &o, &refs, &untouched), COAR_ERROR_INVALID_ARGUMENT, "image_paths is NULL");
+    CHECK(untouched == (coar_images *)0x1, "a failed generate wrote its output");
+
+    coar_images_free(plain);
+    coar_images_free(with);
+    coar_images_free(again);
+    OK(coar_engine_free(engine));
+    for (int i = 0; i < 2; i++) free(paths[i]);
+}
+
+/* ---- methods: textual inversion, LoRA, PersonalAR; applying their weights to an engine; bad weight files ---- */
+
+static coar_train_options tiny_training(coar_train_method method, const char *class_cache)
+{
+    coar_train_options t = coar_train_options_for_method(method);
+    t.class_noun = "ball";
+    t.steps = 2;
+    t.resolution = 64;
+    t.prior_preservation = 0;
+    t.work_dir = class_cache;
+    return t;
+}
+
+static void scenario_methods(void)
+{
+    coar_engine *engine = load_cpu();
+    if (!engine) return;
+    char *paths[2];
+    write_photos(engine, paths);
+    const char *const photos[] = {paths[0], paths[1]};
+    char *class_cache = work_path("class-cache");
+    char *lora_dir = work_path("ball-lora");
+    char *personal_dir = work_path("ball-personalar");
+
+    /* Each method's defaults. */
+    coar_train_options ti = coar_train_options_for_method(COAR_METHOD_TEXTUAL_INVERSION);
+    CHECK(ti.steps == 1500 && ti.layers == 1 && ti.text_slots == 1 && ti.image_slots == 0 && ti.prior_preservation == 0 &&
+          ti.self_regularization == 0 && strcmp(ti.placeholder, "[V]") == 0, "textual inversion defaults");
+    coar_train_options lora = coar_train_options_for_method(COAR_METHOD_LORA);
+    CHECK(strcmp(lora.placeholder, "sks") == 0 && lora.text_slots == 0 && lora.image_slots == 0 && lora.self_regularization == 0 &&
+          lora.learning_rate < 1e-3f, "LoRA defaults");
+    coar_train_options coar = coar_train_options_for_method(COAR_METHOD_COAR);
+    coar_train_options subject = coar_train_options_default(COAR_CONCEPT_SUBJECT);
+    CHECK(coar.steps == subject.steps && coar.prior_preservation == subject.prior_preservation, "CoAR defaults");
+    coar_method_options m = coar_method_options_default(COAR_METHOD_PERSONALAR);
+    CHECK(m.method == COAR_METHOD_PERSONALAR && m.lora_rank == 0 && m.targets == NULL && m.output_dir == NULL, "method defaults");
+
+    /* Textual inversion: a concept of the [V] input embedding alone. */
+    coar_train_options t = tiny_training(COAR_METHOD_TEXTUAL_INVERSION, class_cache);
+    m = coar_method_options_default(COAR_METHOD_TEXTUAL_INVERSION);
+    coar_concept *embedding = NULL;
+    step_log log = {0, 0, 0, 1};
+    t.on_step = record_step;
+    t.user_data = &log;
+    OK(coar_train(engine, photos, 2, &t, &m, &embedding));
+    CHECK(log.calls == 2 && log.finite, "textual inversion steps: %d", log.calls);
+    if (embedding) {
+        coar_concept_info info;
+        OK(coar_concept_info_get(embedding, &info));
+        CHECK(info.depth == 1 && info.text_slots == 1 && info.image_slots == 0, "textual inversion concept %d/%d/%d", info.depth,
+              info.text_slots, info.image_slots);
+        OK(coar_concept_free(embedding));
+    }
+
+    /* LoRA: PEFT's two files in the output directory, no concept. */
+    t = tiny_training(COAR_METHOD_LORA, class_cache);
+    m = coar_method_options_default(COAR_METHOD_LORA);
+    m.lora_rank = 2;
+    m.lora_alpha = 4;
+    m.targets = "q,v";
+    m.output_dir = lora_dir;
+    coar_concept *none = (coar_concept *)0x1;
+    OK(coar_train(engine, photos, 2, &t, &m, &none));
+    CHECK(none == NULL, "LoRA returned a concept");
+    char file[4096];
+    snprintf(file, sizeof file, "%s/adapter_model.safetensors", lora_dir);
+    CHECK(file_exists(file), "%s missing", file);
+    snprintf(file, sizeof file, "%s/adapter_config.json", lora_dir);
+    CHECK(file_exists(file), "%s missing", file);
+    OK(coar_train(engine, photos, 2, &t, &m, NULL)); /* concept may be NULL for LoRA */
+
+    /* PersonalAR, full q/k/v fine-tuning in stage 2: concept and projections in the directory, the final [V] returned. */
+    t = tiny_training(COAR_METHOD_PERSONALAR, class_cache);
+    m = coar_method_options_default(COAR_METHOD_PERSONALAR);
+    m.stage2_steps = 2;
+    m.stage2_learning_rate = 1e-2f; /* large enough that the changed weights show in a 64x64 image */
+    m.output_dir = personal_dir;
+    log = (step_log){0, 0, 0, 1};
+    t.on_step = record_step;
+    t.user_data = &log;
+    coar_concept *personal = NULL;
+    OK(coar_train(engine, photos, 2, &t, &m, &personal));
+    CHECK(log.calls == 4, "PersonalAR: %d steps over both stages, expected 4", log.calls);
+    snprintf(file, sizeof file, "%s/concept.safetensors", personal_dir);
+    CHECK(file_exists(file), "%s missing", file);
+    snprintf(file, sizeof file, "%s/projections.safetensors", personal_dir);
+    CHECK(file_exists(file), "%s missing", file);
+
+    /* Bad training input: each names the option. */
+    coar_concept *untouched = NULL;
+    m = coar_method_options_default(COAR_METHOD_LORA);
+    t = tiny_training(COAR_METHOD_LORA, class_cache);
+    FAILS(coar_train(engine, photos, 2, &t, &m, &untouched), COAR_ERROR_INVALID_ARGUMENT, "output_dir is NULL");
+    m.output_dir = file; /* a file */
+    FAILS(coar_train(engine, photos, 2, &t, &m, &untouched), COAR_ERROR_INVALID_ARGUMENT, "is a file");
+    m.output_dir = lora_dir;
+    m.targets = "q,x";
+    FAILS(coar_train(engine, photos, 2, &t, &m, &untouched), COAR_ERROR_INVALID_ARGUMENT, "'x'");
+    m = coar_method_options_default((coar_train_method)9);
+    FAILS(coar_train(engine, photos, 2, &t, &m, &untouched), COAR_ERROR_INVALID_ARGUMENT, "method->method is 9");
+    m = coar_method_options_default(COAR_METHOD_TEXTUAL_INVERSION);
+    m.output_dir = lora_dir;
+    t = tiny_training(COAR_METHOD_TEXTUAL_INVERSION, class_cache);
+    FAILS(coar_train(engine, photos, 2, &t, &m, &untouched), COAR_ERROR_INVALID_ARGUMENT, "output_dir is set");
+    m.output_dir = NULL;
+    t.kind = COAR_CONCEPT_STYLE;
+    FAILS(coar_train(engine, photos, 2, &t, &m, &untouched), COAR_ERROR_INVALID_ARGUMENT, "COAR_CONCEPT_STYLE");
+    FAILS(coar_train(engine, photos, 2, &t, NULL, &untouched), COAR_ERROR_INVALID_ARGUMENT, "method is NULL");
+    CHECK(untouched == NULL, "a failed training wrote its output");
+    OK(coar_engine_free(engine));
+
+    /* Applying the weights to a fresh engine: projections, then the LoRA adapter on top, then generating with [V]. */
+    engine = load_cpu();
+    if (!engine) return;
+    coar_engine_weights w = {COAR_LORA_MERGED, 1};
+    OK(coar_engine_weights_get(engine, &w));
+    CHECK(w.lora == COAR_LORA_NONE && w.projections == 0, "a loaded engine has no adapted weights");
+    coar_images *base = NULL, *adapted = NULL;
+    coar_generate_options o = small_image("a photo of [V] ball", 5);
+    const coar_concept *list[] = {personal};
+    o.concepts = list;
+    o.concept_count = 1;
+    OK(coar_generate(engine, &o, &base));
+
+    /* Bad weight files first: each refused, naming the file, the engine unchanged. */
+    const char *missing[] = {"/nonexistent/adapter"};
+    FAILS(coar_engine_apply_lora(engine, missing, 1, 0), COAR_ERROR_NOT_FOUND, "/nonexistent/adapter");
+    const char *some_missing[] = {lora_dir, "/nonexistent/second"};
+    FAILS(coar_engine_apply_lora(engine, some_missing, 2, 0), COAR_ERROR_NOT_FOUND, "/nonexistent/second");
+    FAILS(coar_engine_apply_lora(engine, missing, 0, 0), COAR_ERROR_INVALID_ARGUMENT, "count is 0");
+    const char *not_adapter[] = {personal_dir};
+    FAILS(coar_engine_apply_lora(engine, not_adapter, 1, 0), COAR_ERROR_NOT_FOUND, "adapter_model.safetensors");
+    FAILS(coar_engine_apply_projections(engine, "/nonexistent/projections.safetensors"), COAR_ERROR_NOT_FOUND,
+          "/nonexistent/projections.safetensors");
+    snprintf(file, sizeof file, "%s/concept.safetensors", personal_dir);
+    FAILS(coar_engine_apply_projections(engine, file), COAR_ERROR_BAD_FILE, "concept.safetensors");
+    char config[4096];
+    snprintf(config, sizeof config, "%s/config.json", model_dir());
+    FAILS(coar_engine_apply_projections(engine, config), COAR_ERROR_BAD_FILE, "config.json");
+    FAILS(coar_engine_apply_projections(engine, NULL), COAR_ERROR_INVALID_ARGUMENT, "path is NULL");
+    OK(coar_engine_weights_get(engine, &w));
+    CHECK(w.lora == COAR_LORA_NONE && w.projections == 0, "a failed apply changed the engine");
+
+    OK(coar_engine_apply_projections(engine, personal_dir)); /* the directory: its projections.safetensors */
+    const char *adapters[] = {lora_dir};
+    OK(coar_engine_apply_lora(engine, adapters, 1, 0));
+    OK(coar_engine_weights_get(engine, &w));
+    CHECK(w.lora == COAR_LORA_UNMERGED && w.projections == 1, "weights after applying: lora %d, projections %d", w.lora, w.projections);
+    FAILS(coar_engine_apply_projections(engine, personal_dir), COAR_ERROR_INVALID_ARGUMENT, "LoRA adapters applied");
+    FAILS(coar_engine_apply_lora(engine, adapters, 1, 1), COAR_ERROR_INVALID_ARGUMENT, "already has LoRA adapters");
+    OK(coar_generate(engine, &o, &adapted));
+    if (base && adapted) CHECK(!same_image(&base->images[0], &adapted->images[0]), "the fine-tuned weights changed nothing");
+    coar_images_free(base);
+    coar_images_free(adapted);
+    OK(coar_engine_free(engine));
+
+    /* Merged into another engine. */
+    engine = load_cpu();
+    if (engine) {
+        OK(coar_engine_apply_lora(engine, adapters, 1, 1));
+        OK(coar_engine_weights_get(engine, &w));
+        CHECK(w.lora == COAR_LORA_MERGED && w.projections == 0, "merged: lora %d", w.lora);
+        o = small_image("a photo of sks ball", 5);
+        OK(coar_generate(engine, &o, &adapted));
+        coar_images_free(adapted);
+        OK(coar_engine_free(engine));
+    }
+
+    OK(coar_concept_free(personal));
+    for (int i = 0; i < 2; i++) free(paths[i]);
+    free(class_cache);
+    free(lora_dir);
+    free(personal_dir);
+}
+
 int main(int argc, char **argv)
 {
     if (argc != 3) {
-        fprintf(stderr, "usage: coar_test library|errors|generate|cancel|threads|concepts WORK_DIR\n");
+        fprintf(stderr, "usage: coar_test library|errors|generate|cancel|threads|concepts|references|methods WORK_DIR\n");
         return 2;
     }
     work_dir = argv[2];
@@ -677,6 +952,8 @@ int main(int argc, char **argv)
     else if (strcmp(scenario, "cancel") == 0) scenario_cancel();
     else if (strcmp(scenario, "threads") == 0) scenario_threads();
     else if (strcmp(scenario, "concepts") == 0) scenario_concepts();
+    else if (strcmp(scenario, "references") == 0) scenario_references();
+    else if (strcmp(scenario, "methods") == 0) scenario_methods();
     else {
         fprintf(stderr, "unknown scenario '%s'\n", scenario);
         return 2;

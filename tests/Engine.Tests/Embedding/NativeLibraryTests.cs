@@ -24,6 +24,8 @@ public class NativeLibraryTests
     [TestCase("cancel")]
     [TestCase("threads")]
     [TestCase("concepts")]
+    [TestCase("references")]
+    [TestCase("methods")]
     public void TheCApiScenarioPassesWithoutLeaks(string scenario)
     {
         string work = Directory.CreateTempSubdirectory($"coar-c-{scenario}-").FullName;
