@@ -5,6 +5,7 @@ import ctypes.util
 import os
 
 API_VERSION_MAJOR = 1
+API_VERSION_MINOR = 1  # the least minor version this binding needs: 1.1 added adapted weights, images, methods
 
 c_int32_p = ctypes.POINTER(ctypes.c_int32)
 
@@ -150,6 +151,34 @@ class TrainOptions(ctypes.Structure):
     ]
 
 
+class EngineWeights(ctypes.Structure):
+    _fields_ = [
+        ("lora", ctypes.c_int32),
+        ("projections", ctypes.c_int32),
+    ]
+
+
+class PromptImages(ctypes.Structure):
+    _fields_ = [
+        ("image_paths", ctypes.POINTER(ctypes.c_char_p)),
+        ("image_count", ctypes.c_int32),
+        ("instruction", ctypes.c_int32),
+    ]
+
+
+class MethodOptions(ctypes.Structure):
+    _fields_ = [
+        ("method", ctypes.c_int32),
+        ("lora_rank", ctypes.c_int32),
+        ("lora_alpha", ctypes.c_float),
+        ("targets", ctypes.c_char_p),
+        ("stage2_lora", ctypes.c_int32),
+        ("stage2_steps", ctypes.c_int32),
+        ("stage2_learning_rate", ctypes.c_float),
+        ("output_dir", ctypes.c_char_p),
+    ]
+
+
 def _find_library():
     """COAR_LIBRARY, else a libcoar.so inside this package, else the system's loader path."""
     explicit = os.environ.get("COAR_LIBRARY")
@@ -191,6 +220,16 @@ def _declare(lib):
         "coar_train_options_default": (TrainOptions, [ctypes.c_int32]),
         "coar_train_concept": (status, [handle, ctypes.POINTER(ctypes.c_char_p), ctypes.c_int32, ctypes.POINTER(TrainOptions),
                                         out_handle]),
+        "coar_engine_apply_projections": (status, [handle, ctypes.c_char_p]),
+        "coar_engine_apply_lora": (status, [handle, ctypes.POINTER(ctypes.c_char_p), ctypes.c_int32, ctypes.c_int32]),
+        "coar_engine_weights_get": (status, [handle, ctypes.POINTER(EngineWeights)]),
+        "coar_prompt_images_default": (PromptImages, []),
+        "coar_generate_with_images": (status, [handle, ctypes.POINTER(GenerateOptions), ctypes.POINTER(PromptImages),
+                                               ctypes.POINTER(ctypes.POINTER(Images))]),
+        "coar_method_options_default": (MethodOptions, [ctypes.c_int32]),
+        "coar_train_options_for_method": (TrainOptions, [ctypes.c_int32]),
+        "coar_train": (status, [handle, ctypes.POINTER(ctypes.c_char_p), ctypes.c_int32, ctypes.POINTER(TrainOptions),
+                                ctypes.POINTER(MethodOptions), out_handle]),
     }
     for name, (restype, argtypes) in signatures.items():
         function = getattr(lib, name)
@@ -203,7 +242,7 @@ _lib = None
 
 
 def lib():
-    """The loaded libcoar, checked to speak API major version 1."""
+    """The loaded libcoar, checked to speak API 1.1 or a later 1.x (before any function is looked up)."""
     global _lib
     if _lib is None:
         path = _find_library()
@@ -211,9 +250,11 @@ def lib():
             loaded = ctypes.CDLL(path)
         except OSError as e:
             raise OSError(f"cannot load libcoar ({path}): {e}; set COAR_LIBRARY to the path of libcoar.so") from e
-        _declare(loaded)
+        loaded.coar_api_version.restype = ctypes.c_int32
         version = loaded.coar_api_version()
-        if version // 1000 != API_VERSION_MAJOR:
-            raise OSError(f"{path} speaks C API {version // 1000}.{version % 1000}; this binding needs {API_VERSION_MAJOR}.x")
+        if version // 1000 != API_VERSION_MAJOR or version % 1000 < API_VERSION_MINOR:
+            raise OSError(f"{path} speaks C API {version // 1000}.{version % 1000}; this binding needs "
+                          f"{API_VERSION_MAJOR}.{API_VERSION_MINOR} or a later {API_VERSION_MAJOR}.x")
+        _declare(loaded)
         _lib = loaded
     return _lib

@@ -11,6 +11,16 @@ from .images import copy_images, numpy_module
 from .progress import progress_bridge, train_step_bridge
 
 _KINDS = {"subject": 0, "style": 1}
+_METHODS = {"coar": 0, "textual-inversion": 1, "lora": 2, "personalar": 3}
+_LORA_MODES = {0: "none", 1: "unmerged", 2: "merged"}
+
+
+def _paths(files):
+    """One path or a list of them, as a C array of encoded paths (and its length)."""
+    if isinstance(files, (str, bytes, os.PathLike)):
+        files = [files]
+    files = list(files)
+    return (ctypes.c_char_p * max(len(files), 1))(*[os.fsencode(p) for p in files]), len(files)
 
 
 def _progress_args(progress):
@@ -86,10 +96,13 @@ class Engine(NativeHandle):
         return batch.value
 
     def generate(self, prompt, *, width=768, height=768, count=1, seed=0, cfg=4.0, top_k=2000, temperature=1.0,
-                 concepts=(), identity_mask=True, progress=None, cancel=None):
+                 concepts=(), identity_mask=True, images=(), instruction=True, progress=None, cancel=None):
         """
         Generates `count` images of one prompt in one batch (image i gets seed + i) and returns GeneratedImage
         objects: `.pixels` is a numpy uint8 array [height, width, 3] where numpy is installed, else bytes.
+        images: image files in the prompt (Lumina-mGPT's <|image|>: each symbol in the prompt takes the next file; with
+        none in the prompt all go first), VQGAN-encoded once per call. instruction=False leaves out the text-to-image
+        instruction (the caption is the whole turn, as Lumina-mGPT's image-conditioned tasks write it).
         progress: True for a bar, or a callable getting a ProgressReport per decode step; an exception it raises
         stops the generation and propagates. cancel: a CancelFlag another thread may set.
         """
@@ -106,12 +119,43 @@ class Engine(NativeHandle):
         bridge = progress_bridge(user, bar, "generating")
         options.progress = bridge.c_function
         options.cancel = cancel.pointer() if cancel is not None else None
+        references = lib.coar_prompt_images_default()
+        paths, references.image_count = _paths(images)
+        references.image_paths = paths
+        references.instruction = int(bool(instruction))
         result = ctypes.POINTER(_native.Images)()
-        _run(lambda: lib.coar_generate(self._live(), ctypes.byref(options), ctypes.byref(result)), bridge)
+        _run(lambda: lib.coar_generate_with_images(self._live(), ctypes.byref(options), ctypes.byref(references),
+                                                   ctypes.byref(result)), bridge)
         try:
             return copy_images(result, numpy_module())
         finally:
             lib.coar_images_free(result)
+
+    def apply_projections(self, path):
+        """
+        Puts fine-tuned projection weights (a safetensors file under the checkpoint's names, e.g. PersonalAR's
+        projections.safetensors, or its directory) in place of the loaded ones for every later generation. Before
+        apply_lora; cannot be undone (open a new Engine for the base weights).
+        """
+        check(_native.lib().coar_engine_apply_projections(self._live(), os.fsencode(path)))
+
+    def apply_lora(self, adapters, merge=False):
+        """
+        Applies LoRA adapters in PEFT's layout (directories, or adapter_model.safetensors files with
+        adapter_config.json beside them) to every later generation: unmerged (a low-rank term per step) or merged
+        into the weights once. All are checked before any applies; once per engine.
+        """
+        paths, count = _paths(adapters)
+        if count == 0:
+            raise ValueError("apply_lora: no adapter given")
+        check(_native.lib().coar_engine_apply_lora(self._live(), paths, count, int(bool(merge))))
+
+    @property
+    def weights(self):
+        """What generations run with besides the checkpoint: {"lora": "none"|"unmerged"|"merged", "projections": bool}."""
+        w = _native.EngineWeights()
+        check(_native.lib().coar_engine_weights_get(self._live(), ctypes.byref(w)))
+        return {"lora": _LORA_MODES.get(w.lora, str(w.lora)), "projections": bool(w.projections)}
 
     def train_concept(self, images, class_noun, *, kind="subject", placeholder=None, steps=None, layers=None,
                       learning_rate=None, resolution=None, prior_preservation=None, class_images=None,
@@ -125,32 +169,73 @@ class Engine(NativeHandle):
         """
         if kind not in _KINDS:
             raise ValueError(f"kind must be 'subject' or 'style', not {kind!r}")
-        if isinstance(images, (str, bytes, os.PathLike)):
-            images = [images]
         lib = _native.lib()
         options = lib.coar_train_options_default(_KINDS[kind])
+        return self._train(lambda paths, count, handle: lib.coar_train_concept(
+            self._live(), paths, count, ctypes.byref(options), ctypes.byref(handle)), options, images, class_noun, locals())
+
+    def train(self, images, class_noun, *, method="coar", output_dir=None, kind="subject", placeholder=None, steps=None,
+              layers=None, learning_rate=None, resolution=None, prior_preservation=None, class_images=None,
+              self_regularization=None, accumulation=None, random_crop=None, seed=None, work_dir=None, lora_rank=None,
+              lora_alpha=None, targets=None, stage2="full", stage2_steps=None, stage2_learning_rate=None,
+              on_step=None, progress=None, cancel=None):
+        """
+        Trains by a method from image files. method: "coar" (context tokens, as train_concept), "textual-inversion"
+        (PersonalAR's stage 1: the [V] input embedding alone), "lora" (LoRA adapters on `targets`, default "q,k,v",
+        written in PEFT's layout to output_dir; returns None) or "personalar" (textual inversion, then the [V]
+        embedding with the full weights of `targets` (stage2="full") or LoRA on them (stage2="lora"); output_dir gets
+        concept.safetensors and projections.safetensors or the adapter's files; the steps, learning_rate are stage 1's,
+        stage2_steps, stage2_learning_rate stage 2's). Options left None keep the method's defaults. Returns the
+        trained Concept (PersonalAR's final [V]), or None for LoRA.
+        """
+        if method not in _METHODS:
+            raise ValueError(f"method must be one of {', '.join(map(repr, _METHODS))}, not {method!r}")
+        if kind not in _KINDS:
+            raise ValueError(f"kind must be 'subject' or 'style', not {kind!r}")
+        if stage2 not in ("full", "lora"):
+            raise ValueError(f"stage2 must be 'full' or 'lora', not {stage2!r}")
+        lib = _native.lib()
+        code = _METHODS[method]
+        options = lib.coar_train_options_default(_KINDS[kind]) if code == 0 else lib.coar_train_options_for_method(code)
+        options.kind = _KINDS[kind]
+        m = lib.coar_method_options_default(code)
+        for name, value in (("lora_rank", lora_rank), ("lora_alpha", lora_alpha), ("stage2_steps", stage2_steps),
+                            ("stage2_learning_rate", stage2_learning_rate)):
+            if value is not None:
+                setattr(m, name, value)
+        m.targets = targets.encode() if targets is not None else None
+        m.stage2_lora = int(method == "personalar" and stage2 == "lora")
+        m.output_dir = os.fsencode(output_dir) if output_dir is not None else None
+        return self._train(lambda paths, count, handle: lib.coar_train(
+            self._live(), paths, count, ctypes.byref(options), ctypes.byref(m), ctypes.byref(handle)), options, images, class_noun,
+            locals())
+
+    @staticmethod
+    def _train(call, options, images, class_noun, given):
+        """
+        Fills the concept part of `options` from `given` (the calling method's arguments: its locals()), runs `call`
+        (paths, count, concept handle out) and wraps the concept it made (None: LoRA makes none).
+        """
         options.class_noun = class_noun.encode()
-        if placeholder is not None:
-            options.placeholder = placeholder.encode()
-        for name, value in (("steps", steps), ("layers", layers), ("learning_rate", learning_rate), ("resolution", resolution),
-                            ("class_images", class_images), ("accumulation", accumulation), ("seed", seed)):
-            if value is not None:
-                setattr(options, name, value)
-        for name, value in (("prior_preservation", prior_preservation), ("self_regularization", self_regularization),
-                            ("random_crop", random_crop)):
-            if value is not None:
-                setattr(options, name, int(bool(value)))
-        options.work_dir = os.fsencode(work_dir) if work_dir is not None else None
-        user, bar = _progress_args(progress)
-        if on_step is not None and user is not None:
+        if given["placeholder"] is not None:
+            options.placeholder = given["placeholder"].encode()
+        for name in ("steps", "layers", "learning_rate", "resolution", "class_images", "accumulation", "seed"):
+            if given[name] is not None:
+                setattr(options, name, given[name])
+        for name in ("prior_preservation", "self_regularization", "random_crop"):
+            if given[name] is not None:
+                setattr(options, name, int(bool(given[name])))
+        options.work_dir = os.fsencode(given["work_dir"]) if given["work_dir"] is not None else None
+        user, bar = _progress_args(given["progress"])
+        if given["on_step"] is not None and user is not None:
             raise TypeError("give on_step or a progress callable, not both")
-        bridge = train_step_bridge(on_step or user, bar, "training")
+        bridge = train_step_bridge(given["on_step"] or user, bar, "training")
         options.on_step = bridge.c_function
-        options.cancel = cancel.pointer() if cancel is not None else None
-        paths = (ctypes.c_char_p * max(len(images), 1))(*[os.fsencode(p) for p in images])
+        options.cancel = given["cancel"].pointer() if given["cancel"] is not None else None
+        paths, count = _paths(images)
         handle = ctypes.c_void_p()
-        _run(lambda: lib.coar_train_concept(self._live(), paths, len(images), ctypes.byref(options), ctypes.byref(handle)), bridge)
-        return Concept(handle.value)
+        _run(lambda: call(paths, count, handle), bridge)
+        return Concept(handle.value) if handle.value else None
 
 
 def _estimate_dict(e):
