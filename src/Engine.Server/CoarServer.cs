@@ -109,6 +109,7 @@ public sealed class CoarServer : IAsyncDisposable
             {
                 status = draining ? "draining" : "ok", model = engine.Fingerprint, device = engine.Backend.Name,
                 queued_images = s.QueuedImages, active_images = s.ActiveImages,
+                lora = engine.AppliedLora.ToString().ToLowerInvariant(), projections = engine.AppliedProjections,
             }, http.RequestAborted);
             return http.Response.StatusCode;
         }, authenticate: false)));

@@ -57,18 +57,7 @@ public static class GenerateCommand
             Description = "A trained concept file, bound to its placeholder (or FILE=PLACEHOLDER to rebind); repeat for several",
             DefaultValueFactory = _ => [],
         };
-        var loras = new Option<string[]>("--lora")
-        {
-            Description = "A LoRA adapter in PEFT's layout (its directory, or its adapter_model.safetensors with adapter_config.json beside it); repeat for several. Applied unmerged unless --lora-merge",
-            AllowMultipleArgumentsPerToken = false,
-            DefaultValueFactory = _ => [],
-        };
-        var projections = new Option<string?>("--projections")
-        {
-            Description = $"Fine-tuned projection weights that replace the loaded ones: a safetensors file of model.layers.N.self_attn.q_proj.weight, ... (e.g. PersonalAR's {FineTunedProjections.FileName}, "
-                          + "or its directory); applied before any --lora",
-        };
-        var loraMerge = new Option<bool>("--lora-merge") { Description = "Fold the --lora adapters into the loaded weights once (W += scale B A) instead of adding their terms at every step" };
+        var weights = new AdaptedWeightOptions();
         var noMask = new Option<bool>("--no-identity-mask") { Description = "Let different concepts' tokens attend to each other" };
         var noInstruction = new Option<bool>("--no-instruction")
         {
@@ -81,7 +70,7 @@ public static class GenerateCommand
         target.AcceptOnlyFromAmong("512", "768", "1024");
 
         var cmd = new Command(name, description);
-        foreach (var o in new Option[] { model, prompt, prompts, images, size, cfg, topK, temperature, seed, count, batch, device, vqgan, output, shard, shardCount, json, concepts, loras, loraMerge, projections, noMask, noIndex, noInstruction, uncondSlots, target })
+        foreach (var o in (Option[])[model, prompt, prompts, images, size, cfg, topK, temperature, seed, count, batch, device, vqgan, output, shard, shardCount, json, concepts, .. weights.All, noMask, noIndex, noInstruction, uncondSlots, target])
             cmd.Options.Add(o);
         cmd.SetAction((parse, cancellation) => CommandRunner.RunAsync(parse, async ct =>
         {
@@ -94,26 +83,17 @@ public static class GenerateCommand
             var conceptArgs = parse.GetValue(concepts)!;
             if (conceptArgs.Length < minConcepts)
                 throw new UsageException($"{name} needs at least {minConcepts} --concept files");
-            var loraArgs = parse.GetValue(loras)!;
-            bool merge = parse.GetValue(loraMerge);
-            if (merge && loraArgs.Length == 0) throw new UsageException("--lora-merge: no --lora adapter given");
-            string loraMode = loraArgs.Length == 0 ? "" : merge ? "merged" : "unmerged";
-            // Read before the output directory is touched: a bad adapter file leaves nothing behind.
-            var adapters = loraArgs.Select(a => PeftAdapterFile.Load(a).Adapter).ToList();
+            // Read before the output directory is touched: a bad adapter or weights file leaves nothing behind.
+            var adapted = weights.Read(parse);
             var imageArgs = parse.GetValue(images)!;
             if (imageArgs.Length > JobLine.MaxImagesPerLine)
                 throw new UsageException($"--image is given {imageArgs.Length} times, more than the {JobLine.MaxImagesPerLine} one prompt may hold");
-            string? projectionsArg = parse.GetValue(projections);
-            if (projectionsArg is not null && !File.Exists(projectionsArg) && !File.Exists(Path.Combine(projectionsArg, FineTunedProjections.FileName)))
-                throw new UsageException($"--projections '{projectionsArg}': no such file (nor a directory holding {FineTunedProjections.FileName})");
-            // Read before the output directory is touched, as the adapters are: a bad file leaves nothing behind.
-            var fineTuned = projectionsArg is null ? null : FineTunedProjections.Load(projectionsArg);
             var settings = new JobSettings(w, h, parse.GetValue(cfg), parse.GetValue(topK), parse.GetValue(temperature), copies,
                 ConceptBinding.Describe(conceptArgs), !parse.GetValue(noMask))
             {
                 References = ReferenceImageFiles.Describe(imageArgs), IndexEmbeddings = !parse.GetValue(noIndex), Instruction = !parse.GetValue(noInstruction),
-                Lora = loraArgs.Length == 0 ? "" : $"{string.Join(",", loraArgs)} ({loraMode})",
-                Projections = projectionsArg ?? "",
+                Lora = adapted.LoraDescription,
+                Projections = adapted.ProjectionsArgument ?? "",
             };
             try
             {
@@ -148,17 +128,7 @@ public static class GenerateCommand
             using var engine = CoarEngine.Load(new EngineParams(dir, parse.GetValue(device)!, parse.GetValue(vqgan), parse.GetValue(target)), cancellation: ct);
             DeviceOption.Report(engine.Device);
             var bound = ConceptBinding.Load(conceptArgs, engine);
-            if (fineTuned is not null)
-            {
-                engine.ApplyProjections(fineTuned);
-                Console.Error.WriteLine($"fine-tuned weights: {fineTuned.Values.Count} projections ({fineTuned.Parameters:N0} weights) from {fineTuned.Path} replace the loaded ones");
-            }
-            if (adapters.Count > 0)
-            {
-                engine.ApplyLora(adapters, merge);
-                Console.Error.WriteLine($"LoRA: {adapters.Count} adapter(s) ({string.Join(", ", adapters.Select(a => $"rank {a.Rank} on {a.Count} projections"))}) " +
-                    (merge ? "merged into the loaded weights" : "applied unmerged, per run"));
-            }
+            adapted.Apply(engine);
             pending = pending.Select(i => i with
             {
                 Prompt = i.Prompt with
@@ -198,8 +168,8 @@ public static class GenerateCommand
                         // Sidecar first, PNG last: an image counts as done only when its PNG exists, and both are atomic.
                         var sidecar = ImageSidecar.From(generated, dir, engine.Fingerprint, engine.Backend.Name) with
                         {
-                            Concepts = conceptArgs, Lora = loraArgs.Length > 0 ? loraArgs : null, LoraMode = loraArgs.Length > 0 ? loraMode : null,
-                            Projections = projectionsArg,
+                            Concepts = conceptArgs, Lora = adapted.Adapters.Count > 0 ? [.. adapted.LoraArguments] : null,
+                            LoraMode = adapted.Adapters.Count > 0 ? adapted.LoraMode : null, Projections = adapted.ProjectionsArgument,
                         };
                         AtomicFile.WriteAllText(Path.Combine(job.OutputDir, image.SidecarName), sidecar.ToJson());
                         ImageFile.SavePng(generated.Image, Path.Combine(job.OutputDir, image.PngName));

@@ -39,10 +39,11 @@ public static class ServeCommand
         var concepts = new Option<string[]>("--concept", "-c") { Description = "A concept file requests may name (by its file name without .safetensors); repeat for several", DefaultValueFactory = _ => [] };
         var conceptsDir = new Option<string?>("--concepts-dir") { Description = "A directory of NAME.safetensors concept files that requests may name, loaded on first use" };
         var drain = new Option<int>("--drain-timeout") { Description = $"Seconds Ctrl+C waits for running images before cancelling them (at most {MaxDrainSeconds})", DefaultValueFactory = _ => 20 };
+        var weights = new AdaptedWeightOptions();
         var quiet = new Option<bool>("--quiet", "-q") { Description = "No request log on stderr" };
 
         var cmd = new Command("serve", "Serve image generation over HTTP: POST /v1/images/generations (OpenAI Images API shape, optional streaming), GET /health, GET /metrics.");
-        foreach (var o in new Option[] { model, device, vqgan, target, host, port, maxBatch, maxQueue, maxN, maxSize, defaultSize, maxPromptTokens, maxBody, apiKeyFile, concepts, conceptsDir, drain, quiet })
+        foreach (var o in (Option[])[model, device, vqgan, target, host, port, maxBatch, maxQueue, maxN, maxSize, defaultSize, maxPromptTokens, maxBody, apiKeyFile, concepts, conceptsDir, .. weights.All, drain, quiet])
             cmd.Options.Add(o);
         cmd.SetAction((parse, cancellation) => CommandRunner.RunAsync(parse, async ct =>
         {
@@ -67,9 +68,12 @@ public static class ServeCommand
             string? apiKey = ApiKey(parse.GetValue(apiKeyFile));
             var conceptFiles = parse.GetValue(concepts)!.Select(f => (Path.GetFileNameWithoutExtension(f), f)).ToList();
 
+            var adapted = weights.Read(parse); // before the model loads: a bad file fails at once
+
             string dir = ModelOption.Resolve(parse.GetValue(model));
             using var engine = CoarEngine.Load(new EngineParams(dir, parse.GetValue(device)!, parse.GetValue(vqgan), targetSize), cancellation: ct);
             DeviceOption.Report(engine.Device);
+            adapted.Apply(engine); // every request generates with them; /health says how
             var options = new ServerOptions
             {
                 Host = hostValue, Port = parse.GetValue(port), MaxBatch = parse.GetValue(maxBatch), MaxQueuedImages = parse.GetValue(maxQueue),
