@@ -33,34 +33,8 @@ public class DeltaProjectionsTests
     {
         var cpu = new CpuBackend();
         using var model = ChameleonModel.Load(ModelDir, cpu);
-        var deltas = Deltas(model.Config, [Projection.Q, Projection.V, Projection.Down]);
-        using var device = new DeltaProjections(cpu, deltas, trainable: true);
-        model.Adapter = device;
-        var batch = PredictingBatch();
-        var targets = TargetsOf(batch);
-        int d = model.Config.HiddenSize;
-        using var loss = new OutputLoss(model, chunkRows: 4);
-        using var cache = model.CreateCache(1, Tokens.Length);
-        using var dHidden = cpu.Allocate(DType.F32, [batch.LogitIndices.Length, d]);
-        using var contextGrad = cpu.Allocate(DType.F32, [1, d]);
-
-        var values = new float[deltas.Parameters];
-        deltas.CopyTo(values);
-        using var saved = new TrainingActivations(cpu, model.Config, batch, mode);
-        loss.Compute(model.ForwardHidden(batch, cache, save: saved), targets, 1f, null, 0f, dHidden);
-        model.Backward(saved, cache, dHidden, contextGrad);
-        var analytic = new float[deltas.Parameters];
-        device.DownloadGradients(analytic);
-
-        double Loss(double[] v)
-        {
-            deltas.CopyFrom(v.Select(x => (float)x).ToArray());
-            device.Upload();
-            return loss.Compute(model.ForwardHidden(batch, cache), targets, 1f, null, 0f, dHidden).CrossEntropy;
-        }
-
-        GradCheck.AssertMatches($"weight changes ({mode})", values.Select(v => (double)v).ToArray(), Loss, analytic.Select(v => (double)v).ToArray(),
-            new GradCheck.Options { MaxElements = 60, RelativeStep = 1, RelativeTolerance = 3e-2, ScaleTolerance = 3e-3 });
+        using var trained = new TrainedWeights.Full(model, Deltas(model.Config, [Projection.Q, Projection.V, Projection.Down]));
+        AssertWeightGradientsMatchFiniteDifferences(model, trained, mode, "weight changes", maxElements: 60);
     }
 
     [Test]
@@ -129,14 +103,5 @@ public class DeltaProjectionsTests
         using var device = new DeltaProjections(cpu, zero);
         model.Adapter = device;
         Assert.That(Logits(model), Is.EqualTo(before), "dW = 0 adds exactly zero");
-    }
-
-    internal static float[] Logits(ChameleonModel model)
-    {
-        using var cache = model.CreateCache(1, Tokens.Length);
-        var logits = model.Forward(PredictingBatch(), cache);
-        var values = new float[logits.ElementCount];
-        model.Backend.Download<float>(logits, values);
-        return values;
     }
 }

@@ -65,7 +65,7 @@ public class FineTunedProjectionsFileTests
         var combined = FineTunedProjections.Combine(model, deltas);
         foreach (var d in deltas.All)
         {
-            var w = FineTunedProjections.ReadWeight(cpu, model.Weights.Layers[d.Layer].Of(d.Projection));
+            var w = Managed.Backends.TensorReader.ReadFloats(cpu, model.Weights.Layers[d.Layer].Of(d.Projection));
             Assert.That(loaded.Values[(d.Layer, d.Projection)], Is.EqualTo(w.Zip(d.Values, (a, b) => a + b).ToArray()), $"{d.Layer} {d.Projection}: W + dW");
             Assert.That(combined.Values[(d.Layer, d.Projection)], Is.EqualTo(loaded.Values[(d.Layer, d.Projection)]));
         }

@@ -27,12 +27,7 @@ public class PersonalArTests
     [OneTimeTearDown]
     public void TearDown() => _engine?.Dispose();
 
-    private static readonly Lazy<List<TrainingExample>> Subject = new(() =>
-    {
-        var layout = ImageLayout.For(64, 64, Engine.Prompt.Vocabulary.ToImageTokenIds());
-        return [TrainingExample.FromCodes("a", layout, Enumerable.Range(0, 16).Select(i => 100 + i).ToArray()),
-                TrainingExample.FromCodes("b", layout, Enumerable.Range(0, 16).Select(i => 100 + 2 * i).ToArray())];
-    });
+    private static readonly Lazy<List<TrainingExample>> Subject = new(() => TinyPhotos.Subject(Engine));
 
     private static PersonalArSettings Settings(WeightTraining weights, int steps1, int steps2)
     {
@@ -249,10 +244,5 @@ public class PersonalArTests
             Assert.That(error, Does.Contain(expected));
             Assert.That(Directory.Exists(Path.Combine(work, "images")), Is.False, "nothing is written for bad weights");
         }
-    }
-
-    private sealed class SyncProgress<T>(Action<T> report) : IProgress<T>
-    {
-        public void Report(T value) => report(value);
     }
 }
