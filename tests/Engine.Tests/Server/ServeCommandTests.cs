@@ -1,6 +1,5 @@
 using System.Diagnostics;
 using System.Net;
-using System.Text.RegularExpressions;
 using CoAR.Engine.Cli;
 using NUnit.Framework;
 using static CoAR.Engine.Tests.Server.TestServer;
@@ -14,53 +13,34 @@ public class ServeCommandTests
     public async Task ServeWithNoOptionsServesTheBuiltInModelAndCtrlCDrains()
     {
         // Only the port is chosen (any free one), so that parallel CI jobs do not collide on the default 8000.
-        var psi = new ProcessStartInfo("dotnet", [typeof(Program).Assembly.Location, "serve", "--port", "0"])
-        {
-            RedirectStandardOutput = true, RedirectStandardError = true,
-        };
-        using var process = Process.Start(psi)!;
-        var errors = new System.Text.StringBuilder();
-        process.ErrorDataReceived += (_, e) => { lock (errors) errors.AppendLine(e.Data); };
-        process.BeginErrorReadLine();
-        string Stderr() { lock (errors) return errors.ToString(); }
-        try
-        {
-            string? line;
-            Uri? address = null;
-            using (var startup = new CancellationTokenSource(Limit))
-                while (address is null && (line = await process.StandardOutput.ReadLineAsync(startup.Token)) is not null)
-                    if (Regex.Match(line, @"listening on (http://\S+)") is { Success: true } m) address = new Uri(m.Groups[1].Value);
-            Assert.That(address, Is.Not.Null, "the server says where it listens");
-            Assert.That(IPAddress.IsLoopback(IPAddress.Parse(address!.Host)), Is.True, "loopback by default");
-            _ = process.StandardOutput.ReadToEndAsync();
+        using var serve = await ServeProcess.StartAsync("--port", "0");
+        var process = serve.Process;
+        string Stderr() => serve.Stderr();
+        var address = serve.Address;
+        Assert.That(address, Is.Not.Null, "the server says where it listens");
+        Assert.That(IPAddress.IsLoopback(IPAddress.Parse(address!.Host)), Is.True, "loopback by default");
+        using var client = new HttpClient { BaseAddress = address, Timeout = Limit };
+        using var one = await client.PostAsync("v1/images/generations", Json(Body("a red apple", 1, 64, 64)));
+        Assert.That(one.StatusCode, Is.EqualTo(HttpStatusCode.OK));
+        var png = Convert.FromBase64String(System.Text.Json.JsonDocument.Parse(await one.Content.ReadAsStringAsync())
+            .RootElement.GetProperty("data")[0].GetProperty("b64_json").GetString()!);
+        Assert.That(png[1..4], Is.EqualTo("PNG"u8.ToArray()));
 
-            using var client = new HttpClient { BaseAddress = address, Timeout = Limit };
-            using var one = await client.PostAsync("v1/images/generations", Json(Body("a red apple", 1, 64, 64)));
-            Assert.That(one.StatusCode, Is.EqualTo(HttpStatusCode.OK));
-            var png = Convert.FromBase64String(System.Text.Json.JsonDocument.Parse(await one.Content.ReadAsStringAsync())
-                .RootElement.GetProperty("data")[0].GetProperty("b64_json").GetString()!);
-            Assert.That(png[1..4], Is.EqualTo("PNG"u8.ToArray()));
-
-            // Ctrl+C while an image runs: it is finished and answered, then the process ends cleanly.
-            using var cts = new CancellationTokenSource(Limit);
-            using var running = await client.SendAsync(new HttpRequestMessage(HttpMethod.Post, "v1/images/generations")
-            {
-                Content = Json(Body("a blue bird", 2, 256, 256, stream: true)),
-            }, HttpCompletionOption.ResponseHeadersRead, cts.Token);
-            using var reader = new StreamReader(await running.Content.ReadAsStreamAsync(cts.Token));
-            Assert.That(await reader.ReadLineAsync(cts.Token), Does.StartWith("event: image_generation.progress"));
-            Process.Start("kill", [CtrlCSignal(), process.Id.ToString()])!.WaitForExit();
-            string rest = await reader.ReadToEndAsync(cts.Token);
-            Assert.That(rest, Does.Contain("event: image_generation.completed").And.Contain("event: done"));
-            Assert.That(process.WaitForExit(Limit), Is.True, () => $"the server stops after draining; its stderr:\n{Stderr()}");
-            process.WaitForExit();
-            Assert.That(process.ExitCode, Is.EqualTo(ExitCodes.Ok), Stderr);
-            Assert.That(Stderr(), Does.Contain("draining").And.Contain("drained").And.Not.Contain("error:"));
-        }
-        finally
+        // Ctrl+C while an image runs: it is finished and answered, then the process ends cleanly.
+        using var cts = new CancellationTokenSource(Limit);
+        using var running = await client.SendAsync(new HttpRequestMessage(HttpMethod.Post, "v1/images/generations")
         {
-            if (!process.HasExited) process.Kill(entireProcessTree: true);
-        }
+            Content = Json(Body("a blue bird", 2, 256, 256, stream: true)),
+        }, HttpCompletionOption.ResponseHeadersRead, cts.Token);
+        using var reader = new StreamReader(await running.Content.ReadAsStreamAsync(cts.Token));
+        Assert.That(await reader.ReadLineAsync(cts.Token), Does.StartWith("event: image_generation.progress"));
+        Process.Start("kill", [CtrlCSignal(), process.Id.ToString()])!.WaitForExit();
+        string rest = await reader.ReadToEndAsync(cts.Token);
+        Assert.That(rest, Does.Contain("event: image_generation.completed").And.Contain("event: done"));
+        Assert.That(process.WaitForExit(Limit), Is.True, () => $"the server stops after draining; its stderr:\n{Stderr()}");
+        process.WaitForExit();
+        Assert.That(process.ExitCode, Is.EqualTo(ExitCodes.Ok), Stderr);
+        Assert.That(Stderr(), Does.Contain("draining").And.Contain("drained").And.Not.Contain("error:"));
     }
 
     /// <summary>

@@ -1,7 +1,5 @@
-using System.Diagnostics;
 using System.Net;
 using System.Text.Json;
-using System.Text.RegularExpressions;
 using CoAR.Engine.Cli;
 using CoAR.Engine.Graph.FineTuning;
 using CoAR.Engine.Graph.Lora;
@@ -31,26 +29,15 @@ public class ServeWeightsTests
         string projections = Path.Combine(dir, FineTunedProjections.FileName);
         FineTunedProjections.Save(projections, deltas, Coar.Model, Coar.Fingerprint);
 
-        var psi = new ProcessStartInfo("dotnet", [typeof(Program).Assembly.Location, "serve", "--model", TinyModels.Default, "--device", "cpu",
-            "--target", "512", "--max-size", "64", "--port", "0", "--drain-timeout", "0", "--lora", adapterDir, "--projections", dir])
-        {
-            RedirectStandardOutput = true, RedirectStandardError = true,
-        };
-        using var process = Process.Start(psi)!;
-        var errors = new System.Text.StringBuilder();
-        process.ErrorDataReceived += (_, e) => { lock (errors) errors.AppendLine(e.Data); };
-        process.BeginErrorReadLine();
-        string Stderr() { lock (errors) return errors.ToString(); }
         try
         {
-            Uri? address = null;
-            string? line;
-            using (var startup = new CancellationTokenSource(Limit))
-                while (address is null && (line = await process.StandardOutput.ReadLineAsync(startup.Token)) is not null)
-                    if (Regex.Match(line, @"listening on (http://\S+)") is { Success: true } m) address = new Uri(m.Groups[1].Value);
-            Assert.That(address, Is.Not.Null, Stderr);
-            _ = process.StandardOutput.ReadToEndAsync();
-            Assert.That(Stderr(), Does.Contain($"fine-tuned weights: 3 projections").And.Contain(projections)
+            using var serve = await ServeProcess.StartAsync("--model", TinyModels.Default, "--device", "cpu", "--target", "512", "--max-size", "64",
+                "--port", "0", "--drain-timeout", "0", "--lora", adapterDir, "--projections", dir);
+            var address = serve.Address;
+            Assert.That(address, Is.Not.Null, serve.Stderr);
+            // Written before the "listening on" line, but stderr is read on its own: wait for it.
+            await WaitUntil(() => Task.FromResult(serve.Stderr().Contains("applied unmerged")), "the startup log's LoRA line");
+            Assert.That(serve.Stderr(), Does.Contain("fine-tuned weights: 3 projections").And.Contain(projections)
                 .And.Contain("LoRA: 1 adapter(s) (rank 2 on 6 projections) applied unmerged"));
 
             using var client = new HttpClient { BaseAddress = address, Timeout = Limit };
@@ -64,7 +51,6 @@ public class ServeWeightsTests
         }
         finally
         {
-            if (!process.HasExited) process.Kill(entireProcessTree: true);
             Directory.Delete(dir, recursive: true);
         }
     }
