@@ -733,6 +733,7 @@ static void scenario_references(void)
     if (first) CHECK(first->count == 2 && first->images[1].seed == 22, "two images with references");
     coar_images_free(first);
     refs.instruction = 0;
+    refs.image_count = 1;
     o.count = 1;
     OK(coar_generate_with_images(engine, &o, &refs, &first));
     coar_images_free(first);
