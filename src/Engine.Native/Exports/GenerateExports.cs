@@ -34,7 +34,8 @@ internal static unsafe class GenerateExports
         sampling.Validate();
         var concepts = Concepts(call, o.Concepts, o.ConceptCount);
         var r = references != null ? *references : new NativePromptImages { Instruction = 1 };
-        var files = ImageFiles(call, prompt, r);
+        // coar_generate's prompt (no images struct) is checked by the engine's prompt builder, as before.
+        var files = references != null ? ImageFiles(call, prompt, r) : [];
         using var claim = e.Enter(call);
         // Each file read and encoded once, however many images the call makes.
         var encoded = files.Select(f => e.Engine.EncodeReference(f)).ToList();
