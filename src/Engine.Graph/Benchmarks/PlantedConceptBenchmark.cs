@@ -12,9 +12,11 @@ namespace CoAR.Engine.Graph.Benchmarks;
 /// <summary>
 /// How well the training recovers a concept, measured without real photos or weights: the teacher is the frozen model
 /// plus a hidden concept drawn at random (<see cref="HiddenConcept"/>); its samples on the training prompt, as token
-/// sequences, are the "photos"; a concept is trained on them by the engine's trainer (LMCL alone, + DPP,
-/// + DPP + CASR); then, on prompts and seeds the training never saw, each learned concept is compared with the teacher
-/// (NLL gap and KL on the teacher's samples) and with the frozen model where the placeholder is absent (drift). A second
+/// sequences, are the "photos"; the methods of <see cref="PlantedConceptSettings.Methods"/> are trained on them by the
+/// engine's trainer (CoAR: LMCL alone, + DPP, + DPP + CASR; LoRA on q/k/v; textual inversion; PersonalAR's stage 2
+/// with full q/k/v or LoRA, continuing the textual-inversion [V]); then, on prompts and seeds the training never saw,
+/// each is compared with the teacher (NLL gap and KL on the teacher's samples) and with the frozen model where the
+/// placeholder is absent (drift), trained weights on the model in both, and what training it cost is kept. A second
 /// planted concept is learned the same way and both are composed in one prompt, with the identity mask and without.
 /// Runs on any checkpoint the engine loads, with the same code.
 /// </summary>

@@ -1,3 +1,4 @@
+using System.Text.Json.Serialization;
 using CoAR.Engine.Graph.Training;
 
 namespace CoAR.Engine.Graph.Benchmarks;
@@ -41,7 +42,8 @@ public sealed record PlantedConceptSettings
 
     public bool Composition { get; init; } = true;
 
-    /// <summary>Which methods are trained on the teacher's samples and compared (all by default).</summary>
+    /// <summary>Which methods are trained on the teacher's samples and compared (all by default); by name in JSON.</summary>
+    [JsonConverter(typeof(JsonStringEnumConverter<PlantedMethods>))]
     public PlantedMethods Methods { get; init; } = PlantedMethods.All;
 
     /// <summary>
