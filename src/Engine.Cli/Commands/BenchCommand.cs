@@ -33,13 +33,20 @@ public static class BenchCommand
         var train = new Option<bool>("--train") { Description = "Time concept training steps (subject pass, class pass, CASR, AdamW) at --size on synthetic images instead" };
         var layers = new Option<int?>("--layers") { Description = "With --train: injection depth (default: the model's layers, at most 9)" };
         var noDpp = new Option<bool>("--no-dpp") { Description = "With --train: no class-image pass (DPP) in the step" };
-        var method = new Option<string>("--method") { Description = "With --train: coar (context tokens) or lora (LoRA on q/k/v of every layer)", DefaultValueFactory = _ => "coar" };
-        method.AcceptOnlyFromAmong("coar", "lora");
+        var method = new Option<string>("--method")
+        {
+            Description = "With --train: coar (context tokens), textual-inversion (the [V] embedding), lora (LoRA on q/k/v of every layer) or personalar "
+                          + "(PersonalAR's stage 2: the embedding with --stage2 full q/k/v weights or LoRA on them); textual inversion and PersonalAR have no DPP pass",
+            DefaultValueFactory = _ => "coar",
+        };
+        method.AcceptOnlyFromAmong("coar", "textual-inversion", "lora", "personalar");
+        var stage2 = new Option<string>("--stage2") { Description = "With --train --method personalar: full (q/k/v weights) or lora", DefaultValueFactory = _ => "full" };
+        stage2.AcceptOnlyFromAmong("full", "lora");
         var loraRank = new Option<int>("--lora-rank") { Description = "With --train --method lora: the adapters' rank", DefaultValueFactory = _ => 64 };
         var profile = new Option<bool>("--profile") { Description = "Also print where the timed part's time goes, op by op (CPU backend; COAR_PROFILE=1 does the same for any command)" };
         var json = new Option<bool>("--json") { Description = "Print the result as JSON" };
         var cmd = new Command("bench", "Measure generation throughput on a device: prefill tokens/s, decode step ms, image tokens/s, images/s, achieved GB/s, peak memory; or with --train the time of a training step.");
-        foreach (var o in new Option[] { model, shape, device, images, prompt, context, steps, noCfg, size, full, train, layers, noDpp, method, loraRank, profile, json }) cmd.Options.Add(o);
+        foreach (var o in new Option[] { model, shape, device, images, prompt, context, steps, noCfg, size, full, train, layers, noDpp, method, stage2, loraRank, profile, json }) cmd.Options.Add(o);
         cmd.SetAction(parse => CommandRunner.Run(parse, () =>
         {
             var (w, h) = CliParsing.ImageSize(parse.GetValue(size)!);
@@ -53,12 +60,20 @@ public static class BenchCommand
                 {
                     if (parse.GetValue(shape) is not null) throw new UsageException("--train runs on a checkpoint (--model, or the built-in model), not --shape");
                     if (w != h) throw new UsageException($"--train trains on square images; --size {w}x{h} is not square");
-                    bool lora = parse.GetValue(method) == "lora";
-                    if (lora && parse.GetValue(layers) is not null) throw new UsageException("--layers is the context tokens' depth; --method lora adapts every layer");
+                    string name = parse.GetValue(method)!;
+                    var trained = name switch
+                    {
+                        "lora" => TrainingMethod.Lora, "textual-inversion" => TrainingMethod.TextualInversion, "personalar" => TrainingMethod.PersonalAr,
+                        _ => TrainingMethod.Coar,
+                    };
+                    if (trained != TrainingMethod.Coar && parse.GetValue(layers) is not null)
+                        throw new UsageException($"--layers is CoAR's injection depth; --method {name} has its own (the [V] embedding at layer 0, weights in every layer)");
+                    if (trained != TrainingMethod.PersonalAr && parse.GetResult(stage2) is { Implicit: false })
+                        throw new UsageException($"--stage2 belongs to --method personalar, not --method {name}");
                     if (parse.GetValue(loraRank) is < 1 or > 4096) throw new UsageException($"--lora-rank {parse.GetValue(loraRank)}: expected 1 to 4096");
                     return Train(ModelOption.Resolve(parse.GetValue(model)), parse.GetValue(device)!, new TrainingBenchmarkSettings(w, parse.GetValue(layers),
-                        !parse.GetValue(noDpp), Steps: parse.GetValue(steps) ?? 3, Method: lora ? TrainingMethod.Lora : TrainingMethod.Coar,
-                        LoraRank: parse.GetValue(loraRank)), parse.GetValue(json), log, startProfile);
+                        !parse.GetValue(noDpp), Steps: parse.GetValue(steps) ?? 3, Method: trained, LoraRank: parse.GetValue(loraRank),
+                        Stage2: parse.GetValue(stage2) == "lora" ? WeightTraining.Lora : WeightTraining.Full), parse.GetValue(json), log, startProfile);
                 }
                 var settings = new ThroughputSettings(parse.GetValue(images), parse.GetValue(prompt), parse.GetValue(context), parse.GetValue(steps) ?? 32,
                     !parse.GetValue(noCfg), Width: w, Height: h, FullImage: parse.GetValue(full));

@@ -10,9 +10,13 @@ namespace CoAR.Engine.Graph.Benchmarks;
 /// <param name="Dpp">One class-image pass per step (NTP + KL against the frozen model) besides the subject pass.</param>
 /// <param name="Warmup">Untimed steps first (JIT, buffers).</param>
 /// <param name="Steps">Timed steps.</param>
-/// <param name="Method">CoAR context tokens, or LoRA adapters of <paramref name="LoraRank"/> on q/k/v of every layer.</param>
+/// <param name="Method">
+/// CoAR context tokens; textual inversion (the [V] embedding, no DPP); LoRA adapters of <paramref name="LoraRank"/> on
+/// q/k/v of every layer; or PersonalAR's stage 2 (its costly stage: the embedding with <paramref name="Stage2"/>, full
+/// q/k/v weights or LoRA on them, no DPP).
+/// </param>
 public sealed record TrainingBenchmarkSettings(int Resolution = 768, int? Layers = null, bool Dpp = true, int Warmup = 1, int Steps = 3,
-    TrainingMethod Method = TrainingMethod.Coar, int LoraRank = 64);
+    TrainingMethod Method = TrainingMethod.Coar, int LoraRank = 64, WeightTraining Stage2 = WeightTraining.Full);
 
 /// <summary>
 /// Step times of a training benchmark, in seconds: wall time of every timed step, the best and the median, and the
@@ -47,12 +51,20 @@ public static class TrainingBenchmark
         {
             ClassNoun = "toy", Depth = layers, Resolution = s.Resolution, Dpp = s.Dpp, Steps = s.Warmup + s.Steps, CheckpointEvery = 0,
         };
-        if (s.Method == TrainingMethod.Lora)
+        var textualInversion = TrainingSettings.ForTextualInversion("toy") with { Resolution = s.Resolution, Steps = s.Warmup + s.Steps, CheckpointEvery = 0 };
+        settings = s.Method switch
         {
-            settings = settings.ForLora() with { Depth = null, LoraRank = s.LoraRank };
-            layers = engine.Model.Config.NumLayers;
-        }
-        using var trainer = new ConceptTrainer(engine, settings, [Synthetic("synthetic photo")], s.Dpp ? [Synthetic("synthetic class image")] : []);
+            TrainingMethod.Lora => settings.ForLora() with { Depth = null, LoraRank = s.LoraRank },
+            TrainingMethod.TextualInversion => textualInversion,
+            TrainingMethod.PersonalAr => textualInversion.ForPersonalArStage2(s.Stage2) with
+            {
+                LoraRank = s.Stage2 == WeightTraining.Lora ? s.LoraRank : null, Steps = s.Warmup + s.Steps,
+            },
+            _ => settings,
+        };
+        layers = settings.Method == TrainingMethod.Coar ? layers : settings.Weights != WeightTraining.None ? engine.Model.Config.NumLayers : 1;
+        bool dpp = settings.Dpp;
+        using var trainer = new ConceptTrainer(engine, settings, [Synthetic("synthetic photo")], dpp ? [Synthetic("synthetic class image")] : []);
         trainer.Initialize();
         trainer.Train(s.Warmup);
         beforeTimedSteps?.Invoke();
@@ -69,8 +81,9 @@ public static class TrainingBenchmark
             cpuMark = now;
             log?.Report($"step {p.Step - s.Warmup}/{s.Steps}: {p.StepTime.TotalMilliseconds:F0} ms ({cpu[^1]:F2} CPU s)");
         }));
-        return new TrainingBenchmarkResult(engine.Backend.Name, s.Resolution, layers, s.Dpp, layout.SequenceLength, times.ToArray(), cpu.ToArray(),
-            s.Method.ToString().ToLowerInvariant(), trainer.Parameters);
+        string method = ConceptTrainer.MethodName(s.Method) + (s.Method == TrainingMethod.PersonalAr ? $" stage 2 ({s.Stage2.ToString().ToLowerInvariant()})" : "");
+        return new TrainingBenchmarkResult(engine.Backend.Name, s.Resolution, layers, dpp, layout.SequenceLength, times.ToArray(), cpu.ToArray(),
+            method, trainer.Parameters);
     }
 
     /// <summary>Reports on the calling thread, at once (Progress&lt;T&gt; posts to the thread pool and may report late).</summary>

@@ -64,7 +64,7 @@ public static partial class FineTunedProjections
         foreach (var d in deltas.All)
             writer.AddStreamed(TensorName(d.Layer, d.Projection), DType.F32, [d.Out, d.In], stream =>
             {
-                var w = ReadWeight(model.Backend, model.Weights.Layers[d.Layer].Of(d.Projection));
+                var w = TensorReader.ReadFloats(model.Backend, model.Weights.Layers[d.Layer].Of(d.Projection));
                 for (int i = 0; i < w.Length; i++) w[i] += d.Values[i];
                 stream.Write(MemoryMarshal.AsBytes(w.AsSpan()));
             });
@@ -80,7 +80,7 @@ public static partial class FineTunedProjections
         var values = new Dictionary<(int, Projection), float[]>();
         foreach (var d in deltas.All)
         {
-            var w = ReadWeight(model.Backend, model.Weights.Layers[d.Layer].Of(d.Projection));
+            var w = TensorReader.ReadFloats(model.Backend, model.Weights.Layers[d.Layer].Of(d.Projection));
             for (int i = 0; i < w.Length; i++) w[i] += d.Values[i];
             values[(d.Layer, d.Projection)] = w;
         }
@@ -111,7 +111,7 @@ public static partial class FineTunedProjections
                         "(expected model.layers.{layer}.self_attn.{q,k,v,o}_proj.weight or model.layers.{layer}.mlp.{gate,up,down}_proj.weight)");
                 if (t.DType is not (DType.F32 or DType.BF16 or DType.F16) || t.Shape.Length != 2)
                     throw new InvalidDataException($"{path}: tensor '{t.Name}' is {t.DType}[{string.Join(", ", t.Shape)}], expected a 2-d F32, BF16 or F16 weight");
-                values[(layer, p.Value)] = ReadFloats(file, t);
+                values[(layer, p.Value)] = file.ReadFloats(t);
             }
             if (values.Count == 0) throw new InvalidDataException($"{path}: no projection weights (model.layers.{{layer}}.self_attn.q_proj.weight, ...)");
             return new Weights(values, file.Metadata, path);
@@ -162,53 +162,6 @@ public static partial class FineTunedProjections
             }
             model.Weights.Replace(layer, p, replacement);
         }
-    }
-
-    /// <summary>A loaded weight on the host in F32.</summary>
-    internal static float[] ReadWeight(IBackend b, Tensor w)
-    {
-        var values = new float[w.ElementCount];
-        switch (w.DType)
-        {
-            case DType.F32:
-                b.Download<float>(w, values);
-                break;
-            case DType.BF16:
-                var bits = new ushort[w.ElementCount];
-                b.Download<ushort>(w, bits);
-                BFloat16.ToSingle(bits, values);
-                break;
-            case DType.F16:
-                var halves = new Half[w.ElementCount];
-                b.Download<Half>(w, halves);
-                for (int i = 0; i < values.Length; i++) values[i] = (float)halves[i];
-                break;
-            default:
-                throw new InvalidOperationException($"{w.Name} is {w.DType}; expected an F32, BF16 or F16 weight");
-        }
-        return values;
-    }
-
-    private static float[] ReadFloats(SafeTensorsFile file, TensorInfo t)
-    {
-        var values = new float[t.ElementCount];
-        switch (t.DType)
-        {
-            case DType.F32:
-                file.CopyTo<float>(t, values);
-                break;
-            case DType.BF16:
-                var bits = new ushort[t.ElementCount];
-                file.CopyTo<ushort>(t, bits);
-                BFloat16.ToSingle(bits, values);
-                break;
-            default:
-                var halves = new Half[t.ElementCount];
-                file.CopyTo<Half>(t, halves);
-                for (int i = 0; i < values.Length; i++) values[i] = (float)halves[i];
-                break;
-        }
-        return values;
     }
 
     [GeneratedRegex(@"^model\.layers\.(\d+)\.(self_attn|mlp)\.(\w+_proj)\.weight$")]

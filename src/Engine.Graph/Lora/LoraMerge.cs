@@ -1,4 +1,5 @@
 using CoAR.Engine.Graph.Model;
+using CoAR.Engine.Managed.Backends;
 using CoAR.Engine.Managed.Tensors;
 
 namespace CoAR.Engine.Graph.Lora;
@@ -25,7 +26,7 @@ public static class LoraMerge
                 if (dtype == w.DType)
                     b.Copy(w, merged);
                 else
-                    b.Upload<float>(WidenBf16(b, w), merged);
+                    b.Upload<float>(TensorReader.ReadFloats(b, w), merged);
                 // merged += (scale B) A, as the GEMM y += x W^T with x = scale B [out, r] and W = A^T [in, r].
                 using var bScaled = b.Allocate(DType.F32, [pair.Out, adapter.Rank], "lora_b_scaled");
                 using var aT = b.Allocate(DType.F32, [pair.In, adapter.Rank], "lora_a_t");
@@ -41,13 +42,6 @@ public static class LoraMerge
             }
             model.Weights.Replace(pair.Layer, pair.Projection, merged);
         }
-    }
-
-    private static float[] WidenBf16(Managed.Backends.IBackend b, Tensor w)
-    {
-        var bits = new ushort[w.ElementCount];
-        b.Download<ushort>(w, bits);
-        return bits.Select(u => BitConverter.Int32BitsToSingle(u << 16)).ToArray();
     }
 
     private static float[] Transpose(float[] m, int rows, int cols)

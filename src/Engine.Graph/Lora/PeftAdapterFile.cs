@@ -130,7 +130,7 @@ public static partial class PeftAdapterFile
             if (a.Shape[0] != rank || b.Shape[1] != rank)
                 throw new InvalidDataException($"{weights}: layer {layer} {p.ModulePath()} has lora_A [{string.Join(", ", a.Shape)}] and lora_B " +
                     $"[{string.Join(", ", b.Shape)}]; {ConfigFileName} says r = {rank}");
-            adapter.Set(layer, p, checked((int)a.Shape[1]), checked((int)b.Shape[0]), ReadFloats(file, a), ReadFloats(file, b));
+            adapter.Set(layer, p, checked((int)a.Shape[1]), checked((int)b.Shape[0]), file.ReadFloats(a), file.ReadFloats(b));
         }
         return new Info(adapter, file.Metadata, weights);
     }
@@ -185,25 +185,6 @@ public static partial class PeftAdapterFile
                 throw new InvalidDataException($"{path}: target_modules is {modules.ValueKind}, expected a list of module names or a pattern");
             return (rank, (float)alpha, Flag("use_rslora"), targets);
         }
-    }
-
-    private static float[] ReadFloats(SafeTensorsFile file, TensorInfo t)
-    {
-        var values = new float[t.ElementCount];
-        var bytes = file.GetBytes(t);
-        switch (t.DType)
-        {
-            case DType.F32:
-                file.CopyTo<float>(t, values);
-                break;
-            case DType.BF16:
-                for (int i = 0; i < values.Length; i++) values[i] = BitConverter.Int32BitsToSingle(BitConverter.ToUInt16(bytes.Slice(2 * i, 2)) << 16);
-                break;
-            default:
-                for (int i = 0; i < values.Length; i++) values[i] = (float)BitConverter.ToHalf(bytes.Slice(2 * i, 2));
-                break;
-        }
-        return values;
     }
 
     [GeneratedRegex(@"^base_model\.model\.model\.layers\.(\d+)\.(self_attn|mlp)\.(\w+_proj)\.lora_(A|B)\.weight$")]

@@ -207,13 +207,15 @@ public sealed class ConceptTrainer : IDisposable
         Action<int>? afterStep = null)
     {
         int last = until ?? _s.Steps;
+        // Reused every step: with full fine-tuning of a 7B model each is 6.4 GB.
         var parameters = new float[Parameters];
+        var gradient = new float[Parameters];
         while (_adam.Step < last)
         {
             cancellation.ThrowIfCancellationRequested();
             var clock = Stopwatch.StartNew();
             int step = _adam.Step;
-            var (gradient, losses) = Gradient(step, cancellation);
+            var losses = GradientInto(gradient, step, cancellation);
             double norm = GradientClip.Apply(gradient, _s.GradientClip);
             if (!double.IsFinite(losses.Total) || !double.IsFinite(norm))
                 throw new TrainingDivergedException(
@@ -251,6 +253,13 @@ public sealed class ConceptTrainer : IDisposable
     /// </summary>
     public (float[] Gradient, StepLosses Losses) Gradient(int step, CancellationToken cancellation = default)
     {
+        var gradient = new float[Parameters];
+        return (gradient, GradientInto(gradient, step, cancellation));
+    }
+
+    /// <summary><see cref="Gradient"/> into <paramref name="gradient"/> (every element is written).</summary>
+    private StepLosses GradientInto(float[] gradient, int step, CancellationToken cancellation)
+    {
         int d = _model.Config.HiddenSize, k = _s.Accumulation;
         // LoRA has no context slots: no table to inject from or to take gradients into.
         var table = _concept is null ? null : new ContextTable([_concept]);
@@ -283,7 +292,6 @@ public sealed class ConceptTrainer : IDisposable
             }
         }
         double dpp = _s.Lambda1 * (classNtp + _s.ZLossWeight * classZ) + _s.Lambda2 * classKl;
-        var gradient = new float[Parameters];
         double casr = 0;
         if (table is not null)
         {
@@ -295,7 +303,7 @@ public sealed class ConceptTrainer : IDisposable
         _weights?.DownloadGradients(gradient.AsSpan(ConceptParameters));
 
         double total = ntp + _s.ZLossWeight * z + (_s.Dpp ? _s.Alpha * dpp : 0) + (_s.Casr ? _s.BetaCasr * casr : 0);
-        return (gradient, new StepLosses(ntp, z, dpp, classNtp, classZ, classKl, casr, total));
+        return new StepLosses(ntp, z, dpp, classNtp, classZ, classKl, casr, total);
     }
 
     /// <summary>

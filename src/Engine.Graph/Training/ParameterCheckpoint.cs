@@ -19,8 +19,11 @@ public static class ParameterCheckpoint
     /// <summary>The most values in one tensor of the file (256M F32 values, 1 GiB).</summary>
     public const int ChunkElements = 1 << 28;
 
-    public static void Write(string path, float[] values, string baseModel, int step, string settingsJson, float[] adamM, float[] adamV)
+    /// <param name="chunkElements">The most values per tensor (<see cref="ChunkElements"/>; smaller in tests).</param>
+    public static void Write(string path, float[] values, string baseModel, int step, string settingsJson, float[] adamM, float[] adamV,
+        int chunkElements = ChunkElements)
     {
+        ArgumentOutOfRangeException.ThrowIfLessThan(chunkElements, 1);
         var writer = new SafeTensorsWriter(new Dictionary<string, string>
         {
             ["format"] = FormatVersion,
@@ -30,9 +33,9 @@ public static class ParameterCheckpoint
             ["parameters"] = values.Length.ToString(CultureInfo.InvariantCulture),
         });
         foreach (var (name, vector) in new[] { ("values", values), ("adam.m", adamM), ("adam.v", adamV) })
-            for (int chunk = 0, at = 0; at < vector.Length || chunk == 0; chunk++, at += ChunkElements)
+            for (int chunk = 0, at = 0; at < vector.Length || chunk == 0; chunk++, at += chunkElements)
             {
-                int start = at, length = Math.Min(ChunkElements, vector.Length - at);
+                int start = at, length = Math.Min(chunkElements, vector.Length - at);
                 // Streamed: the vectors are not copied (a 7B fine-tuning state is tens of GB).
                 writer.AddStreamed($"{name}.{chunk}", DType.F32, [length],
                     stream => stream.Write(MemoryMarshal.AsBytes(vector.AsSpan(start, length))));
@@ -56,18 +59,25 @@ public static class ParameterCheckpoint
                 throw TrainingCheckpoint.NotResumable(path, $"it belongs to a run with other settings ({TrainingCheckpoint.SettingsDifference(stored, settingsJson)})");
             if (!int.TryParse(meta.GetValueOrDefault("checkpoint_step"), NumberStyles.None, CultureInfo.InvariantCulture, out int step) || step > maxStep)
                 throw TrainingCheckpoint.NotResumable(path, "it has no valid checkpoint_step");
+            // The chunks are read as they were written (their sizes from the file); together they must be this run's size.
             float[] Vector(string name)
             {
                 var v = new float[parameters];
-                for (int chunk = 0, at = 0; at < parameters || chunk == 0; chunk++, at += ChunkElements)
+                int at = 0, chunk = 0;
+                for (; at < parameters || chunk == 0; chunk++)
                 {
-                    int length = Math.Min(ChunkElements, parameters - at);
-                    if (!file.TryGetTensor($"{name}.{chunk}", out var t) || t.DType != DType.F32 || t.ElementCount != length)
-                        throw TrainingCheckpoint.NotResumable(path, $"its '{name}.{chunk}' is missing or has the wrong size: it is not a checkpoint of this run");
-                    file.CopyTo<float>(t, v.AsSpan(at, length));
+                    if (!file.TryGetTensor($"{name}.{chunk}", out var t) || t.DType != DType.F32 || t.ElementCount > parameters - at
+                        || (t.ElementCount == 0 && parameters > 0))
+                        throw TrainingCheckpoint.NotResumable(path, $"its '{name}.{chunk}' is missing or has the wrong size: it is not a checkpoint of this run " +
+                            $"({parameters} trained values)");
+                    file.CopyTo<float>(t, v.AsSpan(at, (int)t.ElementCount));
+                    at += (int)t.ElementCount;
                 }
+                if (file.TryGetTensor($"{name}.{chunk}", out _))
+                    throw TrainingCheckpoint.NotResumable(path, $"its '{name}' holds more than this run's {parameters} trained values");
                 return v;
             }
+
             return (Vector("values"), Vector("adam.m"), Vector("adam.v"), step);
         }
         catch (Exception e) when (e is SafeTensorsException or IOException)

@@ -75,7 +75,9 @@ public static class PersonalArJob
     /// <summary>Stage 1's concept from an earlier run of the same stage-1 settings, or null (none there); one of other settings is an error.</summary>
     private static Concept? Reusable(string? path, string baseModel, string settingsJson, IProgress<string>? log)
     {
-        if (path is null || !File.Exists(path)) return null;
+        if (path is null) return null;
+        AtomicFile.RemoveStaleTemporaries(path);
+        if (!File.Exists(path)) return null;
         ConceptFile.Info info;
         try
         {
@@ -90,7 +92,6 @@ public static class PersonalArJob
             throw new InvalidDataException($"{path}: stage 1's concept of an earlier run has other settings ({TrainingCheckpoint.SettingsDifference(stored, settingsJson)}). " +
                                            "Pass --restart to train both stages again (it will be replaced), or give another --out");
         log?.Report($"PersonalAR stage 1: done in an earlier run, continuing from {path}");
-        AtomicFile.RemoveStaleTemporaries(path);
         return info.Concept;
     }
 }

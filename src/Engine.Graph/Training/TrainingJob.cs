@@ -114,7 +114,14 @@ public sealed class TrainingJob : IDisposable
         string? checkpoint = _outputs.CheckpointPath;
         // A run killed while writing leaves its temp files; they are never finished outputs.
         if (checkpoint is not null) AtomicFile.RemoveStaleTemporaries(checkpoint);
-        if (_outputs.ConceptPath is not null) AtomicFile.RemoveStaleTemporaries(_outputs.ConceptPath);
+        if (_outputs.ConceptPath is { } output)
+        {
+            // A weights run writes a directory: its files are what a killed run may have left half-written.
+            string[] files = Trainer.Weights is null ? [output]
+                : [Path.Combine(output, PersonalArJob.ConceptFileName), Path.Combine(output, Lora.PeftAdapterFile.WeightsFileName),
+                   Path.Combine(output, Lora.PeftAdapterFile.ConfigFileName), Path.Combine(output, FineTuning.FineTunedProjections.FileName)];
+            foreach (var file in files) AtomicFile.RemoveStaleTemporaries(file);
+        }
         if (checkpoint is not null && !_outputs.Restart && File.Exists(checkpoint))
             _log?.Report($"resuming from step {Trainer.Resume(checkpoint)} ({checkpoint})");
         else

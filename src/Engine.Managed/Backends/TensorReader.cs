@@ -18,6 +18,11 @@ public static class TensorReader
                 backend.Download<ushort>(t, bits);
                 BFloat16.ToSingle(bits, result);
                 break;
+            case DType.F16:
+                var halves = new Half[t.ElementCount];
+                backend.Download<Half>(t, halves);
+                for (int i = 0; i < result.Length; i++) result[i] = (float)halves[i];
+                break;
             default:
                 throw new NotSupportedException($"cannot read {t.Describe()} as floats");
         }

@@ -155,6 +155,31 @@ public sealed unsafe class SafeTensorsFile : IDisposable
         return new ReadOnlySpan<byte>(pointer, (int)info.ByteLength);
     }
 
+    /// <summary>A float tensor (F32, BF16 or F16) read as F32; another dtype is an <see cref="ArgumentException"/>.</summary>
+    public float[] ReadFloats(TensorInfo info)
+    {
+        var values = new float[info.ElementCount];
+        switch (info.DType)
+        {
+            case DType.F32:
+                CopyTo<float>(info, values);
+                break;
+            case DType.BF16:
+                var bits = new ushort[info.ElementCount];
+                CopyTo<ushort>(info, bits);
+                BFloat16.ToSingle(bits, values);
+                break;
+            case DType.F16:
+                var halves = new Half[info.ElementCount];
+                CopyTo<Half>(info, halves);
+                for (int i = 0; i < values.Length; i++) values[i] = (float)halves[i];
+                break;
+            default:
+                throw new ArgumentException($"{FilePath}: tensor '{info.Name}' is {info.DType.SafetensorsName()}, not a float tensor (F32, BF16 or F16)", nameof(info));
+        }
+        return values;
+    }
+
     /// <summary>Copies the tensor into <paramref name="destination"/>, whose element size and length must match it.</summary>
     public void CopyTo<T>(TensorInfo info, Span<T> destination) where T : unmanaged
     {

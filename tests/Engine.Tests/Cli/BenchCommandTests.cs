@@ -56,6 +56,24 @@ public class BenchCommandTests
         Assert.That(error, Does.Contain("WeightGradient"), "the adapters' gradients run through the weight-gradient op");
     }
 
+    [TestCase("textual-inversion", "full", 64)]
+    [TestCase("personalar", "full", 64 + 3 * 64 * (64 + 2 * 64))]
+    [TestCase("personalar", "lora", 64 + 3 * 2 * (2 * 64 + 2 * (64 + 64)))]
+    public void TimesTextualInversionAndPersonalArSteps(string method, string stage2, int parameters)
+    {
+        string[] stage = method == "personalar" ? ["--stage2", stage2] : [];
+        var (code, output, error) = CliHarness.Run(["bench", "--model", TinyModels.Default, "--device", "cpu", "--train", "--method", method, .. stage,
+            "--lora-rank", "2", "--size", "64", "--steps", "1", "--json"]);
+        Assert.That(code, Is.EqualTo(ExitCodes.Ok), output + error);
+        using var json = JsonDocument.Parse(output);
+        Assert.That(json.RootElement.GetProperty("method").GetString(), Does.StartWith(method));
+        Assert.That(json.RootElement.GetProperty("parameters").GetInt32(), Is.EqualTo(parameters), "the [V] embedding, then q/k/v weights or rank-2 LoRA on 3 layers");
+        Assert.That(json.RootElement.GetProperty("dpp").GetBoolean(), Is.False, "no class-image pass in PersonalAR");
+        var (bad, _, badError) = CliHarness.Run("bench", "--model", TinyModels.Default, "--device", "cpu", "--train", "--method", "lora", "--stage2", "lora", "--size", "64");
+        Assert.That(bad, Is.EqualTo(ExitCodes.Usage));
+        Assert.That(badError, Does.Contain("--stage2 belongs to --method personalar"));
+    }
+
     [TestCase("--layers", "4", "--layers 4")]
     [TestCase("--size", "64x32", "not square")]
     [TestCase("--steps", "0", "--steps")]

@@ -1,3 +1,4 @@
+using CoAR.Engine.Graph.FineTuning;
 using CoAR.Engine.Graph.Generation;
 using CoAR.Engine.Graph.Model;
 using CoAR.Engine.Graph.Training;
@@ -110,6 +111,44 @@ public class CudaModelTests
         // The added vector (F32 rows added into bf16 states) and its gradient, gathered where it is added.
         Assert.That(Nmse(expected[(3 * d)..], actual[(3 * d)..]), Is.LessThan(1e-2));
         Assert.That(Nmse(expected, actual), Is.LessThan(1e-2));
+    }
+
+    [Test]
+    public void FullFineTuningGradientMatchesTheCpu()
+    {
+        using var cuda = CudaTestBackend.CreateOrIgnore();
+        var expected = WeightChangeGradient(new CpuBackend());
+        var actual = WeightChangeGradient(cuda);
+        Assert.That(actual.All(double.IsFinite), Is.True, "NaN or Inf in the CUDA gradient");
+        Assert.That(expected.Max(Math.Abs), Is.GreaterThan(1e-5), "the weights influence the loss");
+        // The F32 weight changes run beside the bf16 weights forward (MatMul) and back (WeightGradient, MatMulInputGrad).
+        Assert.That(Nmse(expected, actual), Is.LessThan(1e-2));
+    }
+
+    /// <summary>The gradient of the next-token loss w.r.t. non-zero F32 changes of q, v and down of layers 0 and 1 (full fine-tuning).</summary>
+    private static double[] WeightChangeGradient(IBackend backend)
+    {
+        int[] tokens = [0, 8900, 8950, 1, 8990, 8710, 1, 8197, 8806, 8806, 20, 30, 8803, 40, 50, 8803];
+        using var model = ChameleonModel.Load(Checkpoint, backend);
+        int d = model.Config.HiddenSize;
+        var deltas = WeightDeltas.Create(model.Config, [Projection.Q, Projection.V, Projection.Down], [0, 1]);
+        var rng = new Random(9);
+        foreach (var change in deltas.All)
+            for (int i = 0; i < change.Values.Length; i++) change.Values[i] = (float)(rng.NextDouble() * 2 - 1) * 0.02f;
+        using var changes = new DeltaProjections(backend, deltas, trainable: true);
+        model.Adapter = changes;
+        var batch = ForwardBatch.Single(tokens) with { LogitIndices = Enumerable.Range(6, tokens.Length - 7).ToArray() };
+        var targets = batch.LogitIndices.Select(i => tokens[i + 1]).ToArray();
+        using var loss = new OutputLoss(model, chunkRows: 4);
+        using var cache = model.CreateCache(1, tokens.Length);
+        using var dHidden = backend.Allocate(DType.F32, [batch.LogitIndices.Length, d]);
+        using var saved = new TrainingActivations(backend, model.Config, batch, ActivationMode.Keep);
+        loss.Compute(model.ForwardHidden(batch, cache, save: saved), targets, 1f, null, 0f, dHidden);
+        model.Backward(saved, cache, dHidden, null);
+        var gradient = new float[deltas.Parameters];
+        changes.DownloadGradients(gradient);
+        model.Adapter = null;
+        return gradient.Select(v => (double)v).ToArray();
     }
 
     /// <summary>

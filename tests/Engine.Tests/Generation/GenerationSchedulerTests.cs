@@ -123,9 +123,4 @@ public class GenerationSchedulerTests
         Assert.That(longPrompt!.Message, Does.Contain("tokens").And.Contain("64"));
         Assert.That(scheduler.Stats().QueuedImages, Is.Zero);
     }
-
-    private sealed class SyncProgress<T>(Action<T> report) : IProgress<T>
-    {
-        public void Report(T value) => report(value);
-    }
 }

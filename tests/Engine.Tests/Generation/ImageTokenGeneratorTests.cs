@@ -140,9 +140,4 @@ public class ImageTokenGeneratorTests
         Assert.Throws<OperationCanceledException>(() =>
             new ImageTokenGenerator(Model).Generate([Request(PromptA, 1)], progress, cts.Token));
     }
-
-    private sealed class SyncProgress<T>(Action<T> report) : IProgress<T>
-    {
-        public void Report(T value) => report(value);
-    }
 }

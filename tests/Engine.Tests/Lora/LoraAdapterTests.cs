@@ -32,34 +32,8 @@ public class LoraAdapterTests
     {
         var cpu = new CpuBackend();
         using var model = ChameleonModel.Load(ModelDir, cpu);
-        var adapter = Adapter(model.Config, Projections.All);
-        using var lora = new LoraProjections(cpu, [adapter], trainable: true);
-        model.Adapter = lora;
-        var batch = PredictingBatch();
-        var targets = TargetsOf(batch);
-        int d = model.Config.HiddenSize;
-        using var loss = new OutputLoss(model, chunkRows: 4);
-        using var cache = model.CreateCache(1, Tokens.Length);
-        using var dHidden = cpu.Allocate(DType.F32, [batch.LogitIndices.Length, d]);
-        using var contextGrad = cpu.Allocate(DType.F32, [1, d]);
-
-        var values = new float[adapter.Parameters];
-        adapter.CopyTo(values);
-        using var saved = new TrainingActivations(cpu, model.Config, batch, mode);
-        loss.Compute(model.ForwardHidden(batch, cache, save: saved), targets, 1f, null, 0f, dHidden);
-        model.Backward(saved, cache, dHidden, contextGrad);
-        var analytic = new float[adapter.Parameters];
-        lora.DownloadGradients(analytic);
-
-        double Loss(double[] v)
-        {
-            adapter.CopyFrom(v.Select(x => (float)x).ToArray());
-            lora.Upload();
-            return loss.Compute(model.ForwardHidden(batch, cache), targets, 1f, null, 0f, dHidden).CrossEntropy;
-        }
-
-        GradCheck.AssertMatches($"LoRA A and B ({mode})", values.Select(v => (double)v).ToArray(), Loss, analytic.Select(v => (double)v).ToArray(),
-            new GradCheck.Options { MaxElements = 80, RelativeStep = 1, RelativeTolerance = 3e-2, ScaleTolerance = 3e-3 });
+        using var trained = new TrainedWeights.Lora(model, Adapter(model.Config, Projections.All));
+        AssertWeightGradientsMatchFiniteDifferences(model, trained, mode, "LoRA A and B", maxElements: 80);
     }
 
     [Test]
@@ -95,14 +69,5 @@ public class LoraAdapterTests
         using var lora = new LoraProjections(cpu, [adapter]);
         model.Adapter = lora;
         Assert.That(Logits(model), Is.EqualTo(before), "B = 0: the low-rank term is exactly zero");
-    }
-
-    private static float[] Logits(ChameleonModel model)
-    {
-        using var cache = model.CreateCache(1, Tokens.Length);
-        var logits = model.Forward(PredictingBatch(), cache);
-        var values = new float[logits.ElementCount];
-        model.Backend.Download<float>(logits, values);
-        return values;
     }
 }

@@ -8,6 +8,7 @@ using CoAR.Engine.Graph.Training;
 using CoAR.Engine.Managed.SafeTensors;
 using CoAR.Engine.Tests.Cli;
 using CoAR.Engine.Tests.Model;
+using CoAR.Engine.Tests.Training;
 using NUnit.Framework;
 
 namespace CoAR.Engine.Tests.Lora;
@@ -26,12 +27,7 @@ public class LoraTrainingTests
     [OneTimeTearDown]
     public void TearDown() => _engine?.Dispose();
 
-    private static readonly Lazy<List<TrainingExample>> Subject = new(() =>
-    {
-        var layout = ImageLayout.For(64, 64, Engine.Prompt.Vocabulary.ToImageTokenIds());
-        return [TrainingExample.FromCodes("a", layout, Enumerable.Range(0, 16).Select(i => 100 + i).ToArray()),
-                TrainingExample.FromCodes("b", layout, Enumerable.Range(0, 16).Select(i => 100 + 2 * i).ToArray())];
-    });
+    private static readonly Lazy<List<TrainingExample>> Subject = new(() => TinyPhotos.Subject(Engine));
 
     private static TrainingSettings Settings(int steps) =>
         new TrainingSettings { ClassNoun = "dog", Steps = steps, Resolution = 64, Dpp = false }.ForLora() with
@@ -157,10 +153,5 @@ public class LoraTrainingTests
         var v = new float[adapter.Parameters];
         adapter.CopyTo(v);
         return v;
-    }
-
-    private sealed class SyncProgress<T>(Action<T> report) : IProgress<T>
-    {
-        public void Report(T value) => report(value);
     }
 }

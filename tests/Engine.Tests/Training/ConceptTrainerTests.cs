@@ -16,14 +16,7 @@ public class ConceptTrainerTests
     [OneTimeTearDown]
     public void TearDown() => _engine?.Dispose();
 
-    private static readonly Lazy<List<TrainingExample>> Subject = new(() =>
-    {
-        var ids = Engine.Prompt.Vocabulary.ToImageTokenIds();
-        var layout = ImageLayout.For(64, 64, ids);
-        // Two "photos" as fixed code grids: a model that learns them must lower their NTP loss.
-        return [TrainingExample.FromCodes("a", layout, Enumerable.Range(0, 16).Select(i => 100 + i).ToArray()),
-                TrainingExample.FromCodes("b", layout, Enumerable.Range(0, 16).Select(i => 100 + 2 * i).ToArray())];
-    });
+    private static readonly Lazy<List<TrainingExample>> Subject = new(() => TinyPhotos.Subject(Engine));
 
     private static readonly Lazy<List<TrainingExample>> ClassImages = new(() =>
     {
@@ -166,10 +159,5 @@ public class ConceptTrainerTests
         Assert.That(concept.Depth, Is.EqualTo(2));
         Assert.That(Directory.GetFiles(dir, "0*.json", SearchOption.AllDirectories), Has.Length.EqualTo(1), "one cached class image");
         Assert.That(Directory.GetFiles(dir, "key.json", SearchOption.AllDirectories), Has.Length.EqualTo(1), "and what made it");
-    }
-
-    private sealed class SyncProgress<T>(Action<T> report) : IProgress<T>
-    {
-        public void Report(T value) => report(value);
     }
 }
