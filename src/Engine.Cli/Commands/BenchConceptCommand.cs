@@ -3,6 +3,7 @@ using System.Globalization;
 using System.Text.Json;
 using CoAR.Engine.Graph;
 using CoAR.Engine.Graph.Benchmarks;
+using CoAR.Engine.Graph.Training;
 using CoAR.Engine.Managed.Files;
 using Spectre.Console;
 
@@ -26,6 +27,10 @@ public static class BenchConceptCommand
         ["ClassImages"] = "--class-images",
         ["Seed"] = "--seed",
         [nameof(PlantedConceptSettings.LoraRank)] = "--lora-rank",
+        [nameof(PlantedConceptSettings.Methods)] = "--methods",
+        [nameof(PlantedConceptSettings.LoraLearningRate)] = "--lora-lr",
+        [nameof(PlantedConceptSettings.FullLearningRate)] = "--full-lr",
+        [nameof(PlantedConceptSettings.Stage2Steps)] = "--stage2-steps",
     };
 
     public static Command Create()
@@ -54,10 +59,26 @@ public static class BenchConceptCommand
         ntpTargets.AcceptOnlyFromAmong("image-phase", "codes");
         var seed = new Option<int>("--seed") { Description = "Seed of the planted concepts, the samples and the training", DefaultValueFactory = _ => 0 };
         var noComposition = new Option<bool>("--no-composition") { Description = "Skip the two-concept composition" };
+        var methods = new Option<string>("--methods")
+        {
+            Description = "Methods trained on the same teacher samples and compared, comma-separated: coar (LMCL + DPP + CASR and the ablation), " +
+                          "textual-inversion (PersonalAR's stage 1), lora (q/k/v), personalar (stage 2 with full q/k/v and with LoRA; " +
+                          "personalar-full or personalar-lora for one), all",
+            DefaultValueFactory = _ => "all",
+        };
         var loraRank = new Option<int>("--lora-rank")
         {
-            Description = "Also train LoRA of this rank on q/k/v of every layer (`coar train --method lora`'s recipe) on the same samples, and compare (0: no LoRA)",
-            DefaultValueFactory = _ => 64,
+            Description = "Rank of the LoRA adapters on q/k/v of every layer (the lora row and PersonalAR's stage 2 with LoRA)",
+            DefaultValueFactory = _ => d.LoraRank,
+        };
+        var loraLr = new Option<float?>("--lora-lr") { Description = $"Learning rate of the LoRA adapters (default: the recipe's {TrainingSettings.LoraLearningRate})" };
+        var fullLr = new Option<float?>("--full-lr")
+        {
+            Description = $"Learning rate of PersonalAR's stage 2 with full q/k/v weights (default: the recipe's {TrainingSettings.FullFineTuneLearningRate})",
+        };
+        var stage2Steps = new Option<int?>("--stage2-steps")
+        {
+            Description = $"PersonalAR's stage-2 steps (default: --steps x {TrainingSettings.PersonalArStage2Steps}/{TrainingSettings.ForTextualInversion("x").Steps}, the recipe's stage 2 to stage 1 ratio)",
         };
         var indexEmbeddings = new Option<bool>("--index-embeddings")
         {
@@ -70,10 +91,11 @@ public static class BenchConceptCommand
         var cmd = new Command("bench-concept",
             "Planted-concept benchmark: a teacher (the frozen model plus a concept drawn at random) samples training images as tokens; concepts are " +
             "trained on them (LMCL, + DPP, + DPP + CASR) and compared with the teacher on held-out prompts and seeds: (a) NLL gap, (b) KL(teacher || learned), " +
-            "(c) drift KL(frozen || learned) without the placeholder; LoRA on the same samples beside them, with each method's parameters, file size, step time and memory; " +
+            "(c) drift KL(frozen || learned) without the placeholder; textual inversion, LoRA and PersonalAR (both stage-2 variants) on the same samples beside them, " +
+            "with each method's parameters, file size, step time and memory; " +
             "then two concepts composed, with and without the identity mask.");
         foreach (var o in new Option[] { model, device, vqgan, target, classNoun, secondClass, resolution, photos, heldOut, steps, layers, classImages, strength, slots, ntpTargets, seed,
-                     noComposition, indexEmbeddings, noAblation, loraRank, work, output, json })
+                     noComposition, indexEmbeddings, noAblation, methods, loraRank, loraLr, fullLr, stage2Steps, work, output, json })
             cmd.Options.Add(o);
         cmd.SetAction((parse, cancellation) => CommandRunner.RunAsync(parse, async ct =>
         {
@@ -83,7 +105,8 @@ public static class BenchConceptCommand
                 Photos = parse.GetValue(photos), HeldOutSeeds = parse.GetValue(heldOut), Steps = parse.GetValue(steps), Depth = parse.GetValue(layers),
                 ClassImages = parse.GetValue(classImages), Strength = parse.GetValue(strength), Seed = parse.GetValue(seed),
                 Composition = !parse.GetValue(noComposition), Ablation = !parse.GetValue(noAblation), Slots = parse.GetValue(slots),
-                LoraRank = parse.GetValue(loraRank) == 0 ? null : parse.GetValue(loraRank),
+                Methods = SettingErrors.AsUsage(OptionOf, () => ParseMethods(parse.GetValue(methods)!)), LoraRank = parse.GetValue(loraRank),
+                LoraLearningRate = parse.GetValue(loraLr), FullLearningRate = parse.GetValue(fullLr), Stage2Steps = parse.GetValue(stage2Steps),
                 IndexEmbeddings = parse.GetValue(indexEmbeddings),
                 NtpTargets = parse.GetValue(ntpTargets) == "codes" ? Graph.Training.NtpTargets.Codes : Graph.Training.NtpTargets.ImagePhase,
             };
@@ -113,5 +136,28 @@ public static class BenchConceptCommand
             return ExitCodes.Ok;
         }, cancellation));
         return cmd;
+    }
+
+    /// <summary>--methods: comma-separated names, each of them known.</summary>
+    internal static PlantedMethods ParseMethods(string text)
+    {
+        var methods = PlantedMethods.None;
+        foreach (var name in text.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries))
+            methods |= name.ToLowerInvariant() switch
+            {
+                "coar" => PlantedMethods.Coar,
+                "textual-inversion" => PlantedMethods.TextualInversion,
+                "lora" => PlantedMethods.Lora,
+                "personalar" => PlantedMethods.PersonalAr,
+                "personalar-full" => PlantedMethods.PersonalArFull,
+                "personalar-lora" => PlantedMethods.PersonalArLora,
+                "all" => PlantedMethods.All,
+                _ => throw new ArgumentException(
+                    $"'{name}' is none of coar, textual-inversion, lora, personalar, personalar-full, personalar-lora, all", nameof(PlantedConceptSettings.Methods)),
+            };
+        if (methods == PlantedMethods.None)
+            throw new ArgumentException("name at least one method (coar, textual-inversion, lora, personalar, personalar-full, personalar-lora, all)",
+                nameof(PlantedConceptSettings.Methods));
+        return methods;
     }
 }

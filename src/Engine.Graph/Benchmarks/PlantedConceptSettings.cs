@@ -1,3 +1,4 @@
+using System.Text.Json.Serialization;
 using CoAR.Engine.Graph.Training;
 
 namespace CoAR.Engine.Graph.Benchmarks;
@@ -41,11 +42,34 @@ public sealed record PlantedConceptSettings
 
     public bool Composition { get; init; } = true;
 
+    /// <summary>Which methods are trained on the teacher's samples and compared (all by default); by name in JSON.</summary>
+    [JsonConverter(typeof(JsonStringEnumConverter<PlantedMethods>))]
+    public PlantedMethods Methods { get; init; } = PlantedMethods.All;
+
     /// <summary>
-    /// Also train a LoRA adapter of this rank on q/k/v of every layer on the same teacher samples (`coar train --method
-    /// lora`'s recipe), scored the same way with its identifier in the prompts; null: no LoRA row.
+    /// The rank of the LoRA adapters on q/k/v of every layer: the LoRA row (`coar train --method lora`'s recipe, scored
+    /// with its identifier in the prompts) and PersonalAR's stage 2 with LoRA. The default is the recipe's 64.
     /// </summary>
-    public int? LoraRank { get; init; }
+    public int LoraRank { get; init; } = TrainingSettings.DefaultLoraRank;
+
+    /// <summary>
+    /// The learning rate of LoRA adapters (the LoRA row and PersonalAR's stage 2 with LoRA); null: the recipe's
+    /// <see cref="TrainingSettings.LoraLearningRate"/>. A small random model may need more to move in a short run.
+    /// </summary>
+    public float? LoraLearningRate { get; init; }
+
+    /// <summary>The learning rate of PersonalAR's stage 2 with full q/k/v weights; null: <see cref="TrainingSettings.FullFineTuneLearningRate"/>.</summary>
+    public float? FullLearningRate { get; init; }
+
+    /// <summary>
+    /// PersonalAR's stage-2 steps; null: <see cref="Steps"/> (stage 1's) scaled by the recipe's stage 2 to stage 1
+    /// ratio (<see cref="TrainingSettings.PersonalArStage2Steps"/> to textual inversion's 1500), at least 1.
+    /// </summary>
+    public int? Stage2Steps { get; init; }
+
+    /// <summary>The stage-2 steps this run trains.</summary>
+    public int EffectiveStage2Steps => Stage2Steps ?? Math.Max(1,
+        (int)Math.Round((double)Steps * TrainingSettings.PersonalArStage2Steps / TrainingSettings.ForTextualInversion(ClassNoun).Steps));
 
     /// <summary>
     /// Also learn both composed concepts with token-index embeddings and compare the composition aids against the masked
@@ -88,6 +112,33 @@ public sealed record PlantedConceptSettings
         TextSlots = Slots, ImageSlots = Slots, NtpTargets = NtpTargets,
     };
 
+    /// <summary>The LoRA row's settings: `coar train --method lora`'s recipe on the same samples as <paramref name="coar"/>, with this benchmark's rank and learning rate.</summary>
+    public TrainingSettings Lora(TrainingSettings coar) => coar.ForLora() with
+    {
+        Depth = null, LoraRank = LoraRank, LearningRate = LoraLearningRate ?? TrainingSettings.LoraLearningRate,
+    };
+
+    /// <summary>
+    /// PersonalAR's stage 1 for this benchmark: textual inversion (<see cref="TrainingSettings.ForTextualInversion"/>:
+    /// one layer-0 [V] embedding, random start, the template list, lr 1e-2, no DPP or CASR) with this benchmark's
+    /// placeholder, size, steps, seed and NTP targets.
+    /// </summary>
+    public TrainingSettings TextualInversion(string placeholder) => TrainingSettings.ForTextualInversion(ClassNoun) with
+    {
+        Placeholder = placeholder, Steps = Steps, Resolution = Resolution, Seed = Seed, NtpTargets = NtpTargets,
+    };
+
+    /// <summary>PersonalAR's stage 2 after <see cref="TextualInversion"/>: the recipe's, with this benchmark's steps, rank and learning rates.</summary>
+    public TrainingSettings PersonalArStage2(TrainingSettings stage1, WeightTraining weights)
+    {
+        var s = (stage1 with { LoraRank = weights == WeightTraining.Lora ? LoraRank : null }).ForPersonalArStage2(weights);
+        return s with
+        {
+            Steps = EffectiveStage2Steps,
+            LearningRate = (weights == WeightTraining.Full ? FullLearningRate : LoraLearningRate) ?? s.LearningRate,
+        };
+    }
+
     /// <summary>Throws <see cref="ArgumentException"/> naming the setting that cannot work.</summary>
     public void Validate()
     {
@@ -105,7 +156,48 @@ public sealed record PlantedConceptSettings
             nameof(CompositionTemplates), "composition prompts need {first} and {second}");
         Require(!IndexEmbeddings || Composition, nameof(IndexEmbeddings), "index embeddings are compared in the composition: drop --no-composition");
         Require(!string.IsNullOrWhiteSpace(SecondClassNoun), nameof(SecondClassNoun), "the second class noun must not be empty");
-        Require(LoraRank is null or (>= 1 and <= 4096), nameof(LoraRank), $"the LoRA rank must be 1 to 4096, got {LoraRank}");
+        Require(Methods != PlantedMethods.None && (Methods & ~PlantedMethods.All) == 0, nameof(Methods), $"at least one known method to compare, got {Methods}");
+        Require(!Composition || Methods.HasFlag(PlantedMethods.Coar), nameof(Methods),
+            "the composition composes CoAR concepts: add coar to the methods, or skip the composition (--no-composition)");
+        Require(LoraRank is >= 1 and <= 4096, nameof(LoraRank), $"the LoRA rank must be 1 to 4096 (choose the compared methods with --methods), got {LoraRank}");
+        Require(LoraLearningRate is not { } loraLr || (float.IsFinite(loraLr) && loraLr > 0), nameof(LoraLearningRate),
+            $"the LoRA learning rate must be a positive number, got {LoraLearningRate}");
+        Require(FullLearningRate is not { } fullLr || (float.IsFinite(fullLr) && fullLr > 0), nameof(FullLearningRate),
+            $"the full fine-tuning learning rate must be a positive number, got {FullLearningRate}");
+        Require(Stage2Steps is null or >= 1, nameof(Stage2Steps), $"PersonalAR's stage 2 needs at least one step, got {Stage2Steps}");
         Training(ClassNoun, "[V]").Validate();
+        if (Methods.HasFlag(PlantedMethods.Lora)) Lora(Training(ClassNoun, "[V]")).Validate();
+        if ((Methods & (PlantedMethods.TextualInversion | PlantedMethods.PersonalAr)) != 0)
+        {
+            var stage1 = TextualInversion("[V]");
+            stage1.Validate();
+            foreach (var weights in new[] { WeightTraining.Full, WeightTraining.Lora })
+                new PersonalArSettings(stage1, PersonalArStage2(stage1, weights)).Validate();
+        }
     }
+}
+
+/// <summary>The methods the planted-concept benchmark can train and compare on the same teacher samples.</summary>
+[Flags]
+public enum PlantedMethods
+{
+    None = 0,
+
+    /// <summary>CoAR's context tokens (LMCL + DPP + CASR, and the ablation).</summary>
+    Coar = 1,
+
+    /// <summary>PersonalAR's stage 1 alone: the [V] input embedding.</summary>
+    TextualInversion = 2,
+
+    /// <summary>LoRA on q/k/v of every layer with a plain-text identifier.</summary>
+    Lora = 4,
+
+    /// <summary>PersonalAR: stage 1, then the [V] embedding with the full q/k/v weights.</summary>
+    PersonalArFull = 8,
+
+    /// <summary>PersonalAR: stage 1, then the [V] embedding with LoRA on q/k/v.</summary>
+    PersonalArLora = 16,
+
+    PersonalAr = PersonalArFull | PersonalArLora,
+    All = Coar | TextualInversion | Lora | PersonalAr,
 }
