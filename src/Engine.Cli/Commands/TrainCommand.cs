@@ -229,14 +229,8 @@ public static class TrainCommand
                 var weights = parse.GetValue(stage2) == "lora" ? WeightTraining.Lora : WeightTraining.Full;
                 if (weights == WeightTraining.Full && (parse.GetResult(loraRank) is { Implicit: false } || parse.GetValue(loraAlpha) is not null))
                     throw new UsageException("--lora-rank and --lora-alpha belong to LoRA; --stage2 full fine-tunes the weights themselves (--stage2 lora for LoRA)");
-                var second = settings.ForPersonalArStage2(weights) with
-                {
-                    Steps = secondSteps, LoraTargets = parse.GetValue(loraTargets)!,
-                    LoraRank = weights == WeightTraining.Lora ? parse.GetValue(loraRank) : null,
-                    LoraAlpha = weights == WeightTraining.Lora ? parse.GetValue(loraAlpha) : null,
-                };
-                if (parse.GetValue(stage2Lr) is { } rate2) second = second with { LearningRate = rate2 };
-                personal = new PersonalArSettings(settings, second);
+                personal = PersonalArSettings.After(settings, weights, secondSteps, parse.GetValue(stage2Lr),
+                    weights == WeightTraining.Lora ? parse.GetValue(loraRank) : null, parse.GetValue(loraAlpha), parse.GetValue(loraTargets));
             }
             // What needs no model fails before the model loads; what needs it, before any class image is made.
             SettingErrors.AsUsage(optionOf, () => { if (personal is null) settings.Validate(); else personal.Validate(); });

@@ -8,10 +8,22 @@ namespace CoAR.Engine.Graph.Training;
 public sealed record PersonalArSettings(TrainingSettings Stage1, TrainingSettings Stage2)
 {
     /// <summary>The paper's stage 1 and this engine's stage 2 (full q/k/v unless <paramref name="weights"/> says LoRA).</summary>
-    public static PersonalArSettings For(string classNoun, WeightTraining weights = WeightTraining.Full)
+    public static PersonalArSettings For(string classNoun, WeightTraining weights = WeightTraining.Full) =>
+        After(TrainingSettings.ForTextualInversion(classNoun), weights);
+
+    /// <summary>
+    /// Stage 2 (<see cref="TrainingSettings.ForPersonalArStage2"/>) after <paramref name="stage1"/>, with what a front
+    /// end set; each null keeps the recipe's. A LoRA rank or alpha with full weights is left for <see cref="Validate"/> to refuse.
+    /// </summary>
+    public static PersonalArSettings After(TrainingSettings stage1, WeightTraining weights, int? steps = null, float? learningRate = null,
+        int? loraRank = null, float? loraAlpha = null, string? targets = null)
     {
-        var stage1 = TrainingSettings.ForTextualInversion(classNoun);
-        return new(stage1, stage1.ForPersonalArStage2(weights));
+        var second = stage1.ForPersonalArStage2(weights);
+        return new(stage1, second with
+        {
+            Steps = steps ?? second.Steps, LearningRate = learningRate ?? second.LearningRate, LoraRank = loraRank ?? second.LoraRank,
+            LoraAlpha = loraAlpha ?? second.LoraAlpha, LoraTargets = targets ?? second.LoraTargets,
+        });
     }
 
     /// <summary>Each stage's own checks, and that stage 2 continues stage 1's concept (same placeholder, class, shape, resolution).</summary>

@@ -288,6 +288,8 @@ public sealed record TrainingSettings
         Require(Method != TrainingMethod.Lora || Weights == WeightTraining.Lora, nameof(Weights), "the LoRA method trains LoRA adapters (Weights = Lora)");
         if (Method == TrainingMethod.Lora)
             Require(TextSlots == 0 && ImageSlots == 0 && !Casr, nameof(Method), "LoRA trains no context tokens (no text or image slots, no CASR)");
+        if (Weights == WeightTraining.Full)
+            Require(LoraRank is null && LoraAlpha is null, nameof(LoraRank), "a LoRA rank or alpha is set, but full fine-tuning trains the weights themselves (no LoRA)");
         if (Weights == WeightTraining.Lora)
         {
             Require(EffectiveLoraRank is > 0 and <= 4096, nameof(LoraRank), $"the LoRA rank must be 1 to 4096, got {LoraRank}");

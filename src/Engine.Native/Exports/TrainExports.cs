@@ -145,15 +145,9 @@ internal static unsafe class TrainExports
         bool lora = m.Stage2Lora != 0;
         if (!lora && (m.LoraRank != 0 || m.LoraAlpha != 0))
             throw NativeCall.InvalidArgument($"{call}: method->lora_rank and lora_alpha belong to LoRA; stage2_lora 0 fine-tunes the weights themselves (set stage2_lora 1 for LoRA)");
-        var second = stage1.ForPersonalArStage2(lora ? WeightTraining.Lora : WeightTraining.Full) with
-        {
-            LoraTargets = NativeStrings.Read(m.Targets) ?? "q,k,v",
-            LoraRank = lora ? (m.LoraRank == 0 ? TrainingSettings.DefaultLoraRank : m.LoraRank) : null,
-            LoraAlpha = lora && m.LoraAlpha != 0 ? m.LoraAlpha : null,
-        };
-        if (m.Stage2Steps != 0) second = second with { Steps = m.Stage2Steps };
-        if (m.Stage2LearningRate != 0) second = second with { LearningRate = m.Stage2LearningRate };
-        var settings = new PersonalArSettings(stage1, second);
+        var settings = PersonalArSettings.After(stage1, lora ? WeightTraining.Lora : WeightTraining.Full,
+            m.Stage2Steps != 0 ? m.Stage2Steps : null, m.Stage2LearningRate != 0 ? m.Stage2LearningRate : null,
+            m.LoraRank != 0 ? m.LoraRank : null, m.LoraAlpha != 0 ? m.LoraAlpha : null, NativeStrings.Read(m.Targets));
         settings.Validate();
         return settings;
     }

@@ -54,6 +54,11 @@ public class PersonalArTests
         Assert.That(Assert.Throws<TrainingSettingException>(() => (full.Stage2 with { Weights = WeightTraining.None }).Validate())!.ParamName, Is.EqualTo("Weights"));
         Assert.That(Assert.Throws<TrainingSettingException>(() => (full.Stage1 with { Weights = WeightTraining.Full }).Validate())!.Reason, Does.Contain("keeps the backbone frozen"));
         Assert.Throws<ArgumentException>(() => full.Stage1.ForPersonalArStage2(WeightTraining.None));
+        var custom = PersonalArSettings.After(full.Stage1, WeightTraining.Lora, steps: 7, learningRate: 2e-4f, loraRank: 8, targets: "q,v");
+        Assert.That((custom.Stage2.Steps, custom.Stage2.LearningRate, custom.Stage2.LoraRank, custom.Stage2.LoraAlpha, custom.Stage2.LoraProjections),
+            Is.EqualTo((7, 2e-4f, (int?)8, (float?)null, new[] { Projection.Q, Projection.V })));
+        Assert.That(Assert.Throws<TrainingSettingException>(() => PersonalArSettings.After(full.Stage1, WeightTraining.Full, loraRank: 8).Validate())!.ParamName,
+            Is.EqualTo(nameof(TrainingSettings.LoraRank)), "full fine-tuning has no LoRA rank");
         Assert.That(TrainingSettings.FromJson(full.Stage2.ToJson()).ToJson(), Is.EqualTo(full.Stage2.ToJson()), "stage 2's settings store and read back");
         Assert.That(TrainingSettings.FromJson(full.Stage2.ToJson()).Weights, Is.EqualTo(WeightTraining.Full));
         Assert.That(full.Stage1.ToJson(), Does.Not.Contain("Weights"), "a frozen run's stored settings are as before");
