@@ -129,15 +129,9 @@ public sealed record PlantedConceptSettings
     };
 
     /// <summary>PersonalAR's stage 2 after <see cref="TextualInversion"/>: the recipe's, with this benchmark's steps, rank and learning rates.</summary>
-    public TrainingSettings PersonalArStage2(TrainingSettings stage1, WeightTraining weights)
-    {
-        var s = (stage1 with { LoraRank = weights == WeightTraining.Lora ? LoraRank : null }).ForPersonalArStage2(weights);
-        return s with
-        {
-            Steps = EffectiveStage2Steps,
-            LearningRate = (weights == WeightTraining.Full ? FullLearningRate : LoraLearningRate) ?? s.LearningRate,
-        };
-    }
+    public TrainingSettings PersonalArStage2(TrainingSettings stage1, WeightTraining weights) =>
+        PersonalArSettings.After(stage1, weights, EffectiveStage2Steps, weights == WeightTraining.Full ? FullLearningRate : LoraLearningRate,
+            weights == WeightTraining.Lora ? LoraRank : null).Stage2;
 
     /// <summary>Throws <see cref="ArgumentException"/> naming the setting that cannot work.</summary>
     public void Validate()
