@@ -210,6 +210,8 @@ public sealed class ConceptTrainer : IDisposable
         // Reused every step: with full fine-tuning of a 7B model each is 6.4 GB.
         var parameters = new float[Parameters];
         var gradient = new float[Parameters];
+        // Only the updates below change the trained values: read once, they stay the optimizer's copy.
+        CopyParameters(parameters);
         while (_adam.Step < last)
         {
             cancellation.ThrowIfCancellationRequested();
@@ -221,7 +223,6 @@ public sealed class ConceptTrainer : IDisposable
                 throw new TrainingDivergedException(
                     $"step {step + 1}: the loss is {losses.Total} and the gradient norm {norm}: training diverged (lower the learning rate {_s.LearningRate})");
             float lr = LearningRate.At(_s, step);
-            CopyParameters(parameters);
             _adam.Update(parameters, gradient, lr, DecayedRange());
             SetParameters(parameters);
 
