@@ -63,11 +63,7 @@ public static partial class FineTunedProjections
         var writer = new SafeTensorsWriter(meta);
         foreach (var d in deltas.All)
             writer.AddStreamed(TensorName(d.Layer, d.Projection), DType.F32, [d.Out, d.In], stream =>
-            {
-                var w = TensorReader.ReadFloats(model.Backend, model.Weights.Layers[d.Layer].Of(d.Projection));
-                for (int i = 0; i < w.Length; i++) w[i] += d.Values[i];
-                stream.Write(MemoryMarshal.AsBytes(w.AsSpan()));
-            });
+                stream.Write(MemoryMarshal.AsBytes(FineTuned(model, d).AsSpan())));
         writer.WriteTo(path);
     }
 
@@ -78,12 +74,7 @@ public static partial class FineTunedProjections
     public static Weights Combine(ChameleonModel model, WeightDeltas deltas, string source = "trained weights")
     {
         var values = new Dictionary<(int, Projection), float[]>();
-        foreach (var d in deltas.All)
-        {
-            var w = TensorReader.ReadFloats(model.Backend, model.Weights.Layers[d.Layer].Of(d.Projection));
-            for (int i = 0; i < w.Length; i++) w[i] += d.Values[i];
-            values[(d.Layer, d.Projection)] = w;
-        }
+        foreach (var d in deltas.All) values[(d.Layer, d.Projection)] = FineTuned(model, d);
         return new Weights(values, new Dictionary<string, string>(), source);
     }
 
@@ -162,6 +153,14 @@ public static partial class FineTunedProjections
             }
             model.Weights.Replace(layer, p, replacement);
         }
+    }
+
+    /// <summary>W + dW of one projection in F32, W read back from the model.</summary>
+    private static float[] FineTuned(ChameleonModel model, WeightDeltas.Delta d)
+    {
+        var w = TensorReader.ReadFloats(model.Backend, model.Weights.Layers[d.Layer].Of(d.Projection));
+        for (int i = 0; i < w.Length; i++) w[i] += d.Values[i];
+        return w;
     }
 
     [GeneratedRegex(@"^model\.layers\.(\d+)\.(self_attn|mlp)\.(\w+_proj)\.weight$")]
