@@ -153,7 +153,9 @@ public static class TrainCommand
             "Train a CoAR concept (subject or style): context tokens learned through the frozen model. The optimizer defaults are the paper's " +
             $"(lr {F(defaults.LearningRate)}, batch 1) with the rest of Lumina-mGPT's fine-tuning recipe: AdamW({F(defaults.Beta1)}, {F(defaults.Beta2)}), " +
             $"weight decay {F(defaults.WeightDecay)}, gradient clip {F(defaults.GradientClip)}, {defaults.WarmupSteps} warmup steps then constant, z-loss {F(defaults.ZLossWeight)}; " +
-            "no dropout (the backbone is frozen). --method lora trains LoRA adapters instead (lr " + F(TrainingSettings.LoraLearningRate) + ", same recipe otherwise) and writes them in PEFT's layout.");
+            "no dropout (the backbone is frozen). --method lora trains LoRA adapters instead (lr " + F(TrainingSettings.LoraLearningRate) + ", same recipe otherwise) and writes them in PEFT's layout; " +
+            "--method textual-inversion learns PersonalAR's [V] input embedding; --method personalar runs PersonalAR's two stages (the embedding, then the embedding " +
+            "with the q/k/v weights or LoRA on them) into a directory.");
         foreach (var o in new Option[] { model, images, method, stage2, stage2Steps, stage2Lr, classNoun, kind, loraRank, loraAlpha, loraTargets, placeholder, template, reference, steps, layers, target, resolution, lr, beta1, beta2, weightDecay, decay,
                      clip, warmup, schedule, minLr, zLoss, ntpTargets, noDpp, noCasr, indexEmbedding, classImages, accumulation, crop, validateEvery, validationPrompt, checkpointEvery,
                      restart, seed, device, vqgan, output, json })
